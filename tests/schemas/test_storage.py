@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from schemas import atomic
@@ -89,3 +91,15 @@ def test_atomic_directory_replaces_existing(tmp_path):
         with atomic.directory(target) as tmp:
             (tmp / "v").write_text(version)
     assert (target / "v").read_text() == "2"
+
+
+def test_atomic_outputs_follow_the_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        file = atomic.write_text(tmp_path / "a.txt", "x")
+        with atomic.directory(tmp_path / "d") as tmp:
+            (tmp / "f").write_text("y")
+    finally:
+        os.umask(previous)
+    assert file.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

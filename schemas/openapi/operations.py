@@ -1,0 +1,210 @@
+"""One OpenAPI operation -> the parts of a Tool: argument schema, HTTP binding, description.
+
+Arguments come in a fixed order (path, query, header, cookie, then body) and that order settles
+name clashes: the first keeps its name, a later one is prefixed with its location (``body_id``,
+``query_id``…), then numbered. ``ArgumentBinding.name`` always keeps the wire name. Argument names
+are kept as the spec spells them when they are safe for every function-calling API
+(``^[A-Za-z0-9_.-]{1,64}$``); others (``filter[name]``, ``$top``) are rewritten, the binding
+remembering the original.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.models import ArgumentBinding, HttpBinding, ParamLocation
+from schemas.openapi.bodies import UnsupportedBody, openapi3_body, swagger2_body
+from schemas.openapi.parameters import Argument, merged_parameters, parameter_argument, path_arguments
+from schemas.openapi.refs import Target, join
+from schemas.openapi.security import operation_security
+from schemas.openapi.servers import server_for
+from schemas.openapi.spec import Spec
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+MAX_DESCRIPTION = 1024  # long enough for a real summary + description, short enough for a prompt
+_SAFE_ARGUMENT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.-]+")
+_PREFIX = {
+    ParamLocation.PATH: "path",
+    ParamLocation.QUERY: "query",
+    ParamLocation.HEADER: "header",
+    ParamLocation.COOKIE: "cookie",
+    ParamLocation.BODY: "body",
+    ParamLocation.BODY_PROPERTY: "body",
+    ParamLocation.FORM: "form",
+}
+
+
+class SkipOperation(Exception):
+    """An operation that cannot become a tool; ``code`` is a stable reason."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass
+class OperationDraft:
+    """A tool without its name, tier and category (those are settled across the whole catalog)."""
+
+    path: str
+    method: str
+    pointer: str  # in the root document
+    operation_id: str | None
+    tags: list[str]
+    description: str
+    deprecated: bool
+    parameters: dict[str, Any]
+    binding: HttpBinding
+
+
+def build_operation(
+    spec: Spec,
+    path: str,
+    method: str,
+    item: Target,
+    schemes: dict[str, dict[str, Any]],
+    credentials: frozenset[tuple[str, str]],
+) -> OperationDraft:
+    """Build the draft for ``method`` of the path item ``item`` (resolved); raises SkipOperation."""
+    op = item.node[method]
+    pointer = join(item.pointer, method)
+    if not isinstance(op, dict):
+        raise SkipOperation("invalid_operation", f"the operation is {type(op).__name__}, not an object")
+    params = merged_parameters(
+        spec,
+        [
+            (item.node.get("parameters"), item.file, join(item.pointer, "parameters")),
+            (op.get("parameters"), item.file, join(pointer, "parameters")),
+        ],
+        credentials,
+    )
+    arguments = [parameter_argument(spec, p) for p in path_arguments(spec, path, params, pointer)]
+    for location in ("query", "header", "cookie"):
+        arguments += [parameter_argument(spec, p) for p in params if p.location == location]
+    try:
+        if spec.major == 2:
+            body = swagger2_body(spec, params, op, item.file, pointer)
+        elif "requestBody" in op:
+            body = openapi3_body(spec, op["requestBody"], item.file, join(pointer, "requestBody"))
+        else:
+            body = None
+    except UnsupportedBody as exc:
+        raise SkipOperation("unsupported_media_type", str(exc)) from exc
+    if body is not None:
+        arguments += body.arguments
+    parameters, bindings = _signature(spec, arguments)
+    server_url, variables = server_for(
+        spec,
+        [
+            (op.get("servers"), join(pointer, "servers")),
+            (item.node.get("servers"), join(item.pointer, "servers")),
+            (spec.root.get("servers"), "/servers"),
+        ],
+    )
+    security, used = operation_security(spec, op, pointer, schemes)
+    binding = HttpBinding(
+        method=method.upper(),
+        path=path,
+        server_url=server_url,
+        server_variables=variables,
+        arguments=bindings,
+        body_media_type=body.media_type if body is not None else None,
+        body_required=body.required if body is not None else False,
+        security=security,
+        security_schemes=used,
+    )
+    tags = [t for t in op.get("tags", []) if isinstance(t, str)] if isinstance(op.get("tags"), list) else []
+    operation_id = op.get("operationId") if isinstance(op.get("operationId"), str) else None
+    return OperationDraft(
+        path=path,
+        method=method.upper(),
+        pointer=join("/paths", path, method),  # where it sits in the root document, even via a $ref
+        operation_id=operation_id,
+        tags=tags,
+        description=tool_description(op, method, path),
+        deprecated=op.get("deprecated") is True,
+        parameters=parameters,
+        binding=binding,
+    )
+
+
+def _signature(spec: Spec, arguments: list[Argument]) -> tuple[dict[str, Any], dict[str, ArgumentBinding]]:
+    """Name the arguments and build the tool's parameter schema (with its reachable $defs)."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    bindings: dict[str, ArgumentBinding] = {}
+    for argument in arguments:
+        name = _argument_name(argument, properties)
+        properties[name] = argument.schema
+        if argument.required:
+            required.append(name)
+        bindings[name] = ArgumentBinding(
+            location=argument.location,
+            name=argument.wire,
+            style=argument.style,
+            explode=argument.explode,
+            required=argument.required,
+            content_type=argument.content_type,
+        )
+    parameters: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        parameters["required"] = required
+    # Only bound arguments can reach the request: anything else a model invents is an error.
+    parameters["additionalProperties"] = False
+    defs = spec.converter.reachable(properties.values())
+    if defs:
+        parameters["$defs"] = defs
+    return parameters, bindings
+
+
+def _argument_name(argument: Argument, taken: dict[str, Any]) -> str:
+    wire = argument.wire
+    base = wire if _SAFE_ARGUMENT.match(wire) else (_UNSAFE_RUN.sub("_", wire).strip("_")[:64] or "argument")
+    if base not in taken:
+        return base
+    prefixed = f"{_PREFIX[argument.location]}_{base}"[:64]
+    candidate, n = prefixed, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{prefixed[: 64 - len(str(n)) - 1]}_{n}"
+    return candidate
+
+
+def tool_description(op: dict[str, Any], method: str, path: str) -> str:
+    """Summary and description, trimmed to MAX_DESCRIPTION characters; ``METHOD path`` when both are missing."""
+    summary = op.get("summary").strip() if isinstance(op.get("summary"), str) else ""
+    text = op.get("description").strip() if isinstance(op.get("description"), str) else ""
+    if summary and text and not text.startswith(summary):
+        text = f"{summary}\n\n{text}"
+    text = text or summary or f"{method.upper()} {path}"
+    if len(text) > MAX_DESCRIPTION:
+        cut = text[: MAX_DESCRIPTION - 1]
+        space = cut.rfind(" ")
+        text = (cut[:space] if space > MAX_DESCRIPTION // 2 else cut).rstrip() + "…"
+    return text
+
+
+def operation_items(spec: Spec) -> list[tuple[str, str, Target]]:
+    """Every (path, method, resolved path item) of the document, sorted by (path, method)."""
+    paths = spec.root.get("paths") or {}
+    found = []
+    for path, raw in paths.items():
+        pointer = join("/paths", path)
+        if path.startswith("x-"):
+            continue  # a specification extension, not a path
+        if not path.startswith("/"):
+            spec.warn(pointer, "invalid_path", f"path {path!r} does not start with '/'; ignored")
+            continue
+        item = spec.follow(raw, spec.file, pointer, "path item")
+        if item is None:
+            continue
+        if not isinstance(item.node, dict):
+            spec.warn(pointer, "invalid_path", "a path item must be an object; ignored")
+            continue
+        item = Target(item.node, item.file, item.pointer or pointer)
+        found += [(path, method, item) for method in HTTP_METHODS if method in item.node]
+    return sorted(found, key=lambda entry: (entry[0], entry[1]))

@@ -1,0 +1,153 @@
+"""JSON pointers and ``$ref`` resolution across the files of one spec.
+
+A reference is resolved to a :class:`Target`: the node it points at, the (absolute) file that holds
+it and its pointer there. Results are memoised per (file, ref), so a definition referenced from a
+thousand operations is looked up once. Nothing here copies or rewrites the trees.
+
+Which dict keys are references is the caller's business: ``$ref`` is only a reference where a
+Schema, Parameter, Request Body or Path Item is expected, never inside ``properties`` (Kubernetes
+has a property literally named ``$ref``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import unquote
+
+from schemas.errors import SpecError
+from schemas.openapi.load import DocumentSet
+
+_MAX_CHAIN = 32  # a $ref to a $ref to …: longer chains are cycles
+# A `$ref` whose value does not start with '#' (JSON or YAML spelling): a cheap test on the bytes
+# that spares walking big single-file specs (Kubernetes) in search of external files.
+_EXTERNAL_REF_TEXT = re.compile(rb"\$ref[\"']?\s*:\s*[\"']?[^#\"'\s{\[]")
+
+
+def escape(token: str) -> str:
+    """Escape one JSON-pointer token (RFC 6901)."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def join(pointer: str, *tokens: str | int) -> str:
+    """``join("/paths", "/pets", "get")`` -> ``"/paths/~1pets/get"``."""
+    for token in tokens:
+        text = str(token)
+        if "~" in text or "/" in text:
+            text = escape(text)
+        pointer = f"{pointer}/{text}"
+    return pointer
+
+
+class Target(NamedTuple):
+    node: Any
+    file: Path
+    pointer: str
+
+
+class UnresolvedRef(Exception):
+    """A reference whose file was read but whose pointer leads nowhere (a warning, not an error)."""
+
+
+class RefResolver:
+    """Resolves ``$ref`` strings against a :class:`DocumentSet`, loading external files on demand."""
+
+    def __init__(self, docs: DocumentSet) -> None:
+        self.docs = docs
+        self._memo: dict[tuple[Path, str], Target] = {}
+
+    def name(self, file: Path) -> str:
+        return self.docs.display_name(file)
+
+    def resolve(self, ref: str, file: Path, at: str) -> Target:
+        """Resolve ``ref`` written in ``file`` at pointer ``at``.
+
+        Raises :class:`SpecError` when an external file cannot be read (or is remote) and
+        :class:`UnresolvedRef` when the pointer does not exist in a file that was read.
+        """
+        key = (file, ref)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        location, _, fragment = ref.partition("#")
+        if location:
+            if "://" in location:
+                raise SpecError(
+                    self.name(file),
+                    at,
+                    f"remote $ref {ref!r} is not fetched (ingestion is offline); save that file beside the "
+                    "spec and refer to it by a relative path",
+                )
+            target_file = (file.parent / unquote(location)).resolve()
+            tree = self.docs.get(target_file, referrer=(self.name(file), at, ref))
+        else:
+            target_file = file
+            tree = self.docs.get(file, referrer=(self.name(file), at, ref))
+        pointer = unquote(fragment)
+        if pointer and not pointer.startswith("/"):
+            raise UnresolvedRef(f"$ref {ref!r}: fragment is not a JSON pointer (anchors are not supported)")
+        node = tree
+        for raw in pointer.split("/")[1:]:
+            token = unescape(raw)
+            if isinstance(node, dict) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                where = self.name(target_file)
+                raise UnresolvedRef(f"$ref {ref!r}: {where} has nothing at {pointer or '/'} (no {token!r})")
+        target = Target(node, target_file, pointer)
+        self._memo[key] = target
+        return target
+
+    def follow(self, node: Any, file: Path, pointer: str) -> Target:
+        """Follow ``$ref`` chains from a non-schema node (parameter, request body, path item)."""
+        seen = 0
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            seen += 1
+            if seen > _MAX_CHAIN:
+                raise UnresolvedRef(f"$ref chain longer than {_MAX_CHAIN} (a cycle?) at {pointer}")
+            node, file, pointer = self.resolve(node["$ref"], file, join(pointer, "$ref"))
+        return Target(node, file, pointer)
+
+    def load_all_files(self) -> None:
+        """Read every external file any ``$ref`` names, not only those tools needed.
+
+        Responses and unused definitions can point at files too; reading them makes the spec's
+        hash cover all its files and refuses a spec whose references point at missing files.
+        """
+        done: set[Path] = set()
+        while pending := [f for f in self.docs.files if f not in done]:
+            for file in pending:
+                done.add(file)
+                if not _EXTERNAL_REF_TEXT.search(self.docs.raw(file)):
+                    continue
+                for ref, pointer in _external_refs(
+                    self.docs.get(file, referrer=(self.name(file), "/", "")), ""
+                ):
+                    location = ref.partition("#")[0]
+                    if "://" in location:
+                        self.resolve(ref, file, pointer)  # raises the remote-reference SpecError
+                    target = (file.parent / unquote(location)).resolve()
+                    self.docs.get(target, referrer=(self.name(file), pointer, ref))
+
+
+def _external_refs(node: Any, pointer: str) -> Iterator[tuple[str, str]]:
+    """(ref, pointer of the $ref) for every reference to another file under ``node``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                if value and not value.startswith("#"):
+                    yield value, join(pointer, key)
+            elif isinstance(value, dict | list):
+                yield from _external_refs(value, join(pointer, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            if isinstance(value, dict | list):
+                yield from _external_refs(value, join(pointer, index))

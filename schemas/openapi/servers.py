@@ -1,0 +1,70 @@
+"""Base URLs: OpenAPI 3 ``servers`` (operation > path item > document) and Swagger 2.0 host/basePath.
+
+The first server of the nearest level wins. Server variables are substituted with their defaults
+(the enum's first value when a default is missing); the variables themselves are kept so a caller
+can pick another value. The URL never ends with ``/``: ``server_url + path`` is the request URL.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from schemas.openapi.spec import Spec
+
+_VARIABLE = re.compile(r"\{([^{}]+)\}")
+
+
+def server_for(spec: Spec, levels: list[tuple[Any, str]]) -> tuple[str, dict[str, Any]]:
+    """(server_url, server_variables) for an operation.
+
+    ``levels`` are the (``servers`` value, pointer) pairs nearest first: operation, path item,
+    document. Swagger 2.0 documents ignore them and use ``schemes``/``host``/``basePath``.
+    """
+    if spec.major == 2:
+        return _swagger2_url(spec.root), {}
+    for servers, pointer in levels:
+        if isinstance(servers, list) and servers:
+            return _server(spec, servers[0], pointer + "/0")
+    return "", {}
+
+
+def _server(spec: Spec, server: Any, pointer: str) -> tuple[str, dict[str, Any]]:
+    if not isinstance(server, dict) or not isinstance(server.get("url"), str):
+        spec.warn(pointer, "invalid_server", "a server needs a string 'url'; no base URL used")
+        return "", {}
+    raw_vars = server.get("variables") if isinstance(server.get("variables"), dict) else {}
+    variables: dict[str, Any] = {}
+    for name, var in raw_vars.items():
+        if isinstance(var, dict):
+            variables[name] = {k: v for k, v in var.items() if k in ("default", "enum", "description")}
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        var = variables.get(name, {})
+        if "default" in var:
+            return str(var["default"])
+        value = str(var["enum"][0]) if isinstance(var.get("enum"), list) and var["enum"] else ""
+        spec.warn(
+            pointer + "/variables",
+            "invalid_server",
+            f"server variable {name!r} has no default; using {value!r}",
+        )
+        return value
+
+    return _VARIABLE.sub(substitute, server["url"]).rstrip("/"), variables
+
+
+def _swagger2_url(root: dict[str, Any]) -> str:
+    base_path = root.get("basePath") if isinstance(root.get("basePath"), str) else ""
+    host = root.get("host") if isinstance(root.get("host"), str) else ""
+    if not host:
+        return base_path.rstrip("/")
+    schemes = (
+        [s for s in root.get("schemes", []) if isinstance(s, str)]
+        if isinstance(root.get("schemes"), list)
+        else []
+    )
+    # The spec says: default to the scheme the document was fetched with; files have none, so https.
+    scheme = "https" if not schemes or "https" in schemes else schemes[0]
+    return f"{scheme}://{host}{base_path}".rstrip("/")
