@@ -1,0 +1,189 @@
+"""The LLM generator: work items in, candidate samples (or recorded failures) out, via a teacher.
+
+For each :class:`~generators.plan.WorkItem` it builds the prompt (:mod:`generators.prompts`), asks the
+teacher, reads the JSON it wrote (:mod:`generators.parsing`) and builds a :class:`~schemas.models.Sample`.
+Every item ends as exactly one of:
+
+* a ``Sample`` with ``provenance.generator == "llm"`` (teacher model, prompt version, item seed and id);
+* a failure dict ``{item_id, code, message, details}``, ``code`` one of: the teacher's error codes
+  (``teacher_error_rate_limited``, ``teacher_http_500``, ``teacher_error_timeout``, …),
+  ``malformed_json`` (no JSON object in the reply), ``wrong_shape`` (JSON, but not ``{query, calls}``),
+  ``wrong_calls`` (calls other than the planned targets), ``invalid_sample`` (the Sample contract
+  refused it), ``unknown_tool`` (the item names a tool the catalog lacks), ``generator_error`` (a bug).
+
+Nothing is dropped silently and no item's failure stops the others. Whether the arguments fit their
+schemas is the verifiers' job, not this module's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from generators.parsing import JSONExtractionError, parse_json_object
+from generators.plan import WorkItem
+from generators.prompts import PROMPT_VERSION, RESPONSE_SCHEMA, build_messages
+from generators.seed_pool import SeedPool
+from generators.teacher import Teacher
+from generators.teacher_errors import TeacherError
+from schemas.catalog import Catalog
+from schemas.models import Provenance, Sample, ToolCall
+
+_EXCERPT = 400
+
+
+def failure(item: WorkItem | str, code: str, message: str, **details: Any) -> dict[str, Any]:
+    """A generation failure record (the shape ``schemas.shards.write_failures`` stores)."""
+    item_id = item if isinstance(item, str) else item.id
+    if not isinstance(item, str):
+        details = {"style": item.style.value, "language": item.language, "subject": item.subject, **details}
+    return {"item_id": item_id, "code": code, "message": message, "details": details}
+
+
+def teacher_seed(item: WorkItem) -> int:
+    """The item's seed folded into 31 bits: some OpenAI-compatible servers reject larger seeds."""
+    return item.seed % (2**31 - 1)
+
+
+class AnswerError(ValueError):
+    """A teacher answer that cannot become a sample; ``code`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _calls(raw: Any) -> list[ToolCall]:
+    if not isinstance(raw, list):
+        raise AnswerError("wrong_shape", f"'calls' must be a list, got {type(raw).__name__}")
+    calls = []
+    for i, entry in enumerate(raw):
+        if isinstance(entry, dict) and isinstance(entry.get("function"), dict):
+            entry = entry["function"]  # an OpenAI tool_calls entry
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise AnswerError("wrong_shape", f"calls[{i}] must be an object with a string 'name'")
+        arguments = entry.get("arguments", {})
+        if isinstance(arguments, str):  # some teachers JSON-encode arguments, as the OpenAI API does
+            try:
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            except ValueError as exc:
+                raise AnswerError(
+                    "wrong_shape", f"calls[{i}].arguments is a string that is not JSON"
+                ) from exc
+        if not isinstance(arguments, dict):
+            raise AnswerError("wrong_shape", f"calls[{i}].arguments must be an object")
+        calls.append(ToolCall(name=entry["name"], arguments=arguments))
+    return calls
+
+
+def sample_from_answer(answer: dict[str, Any], item: WorkItem, *, provenance: Provenance) -> Sample:
+    """The sample a ``{query, calls}`` answer describes for ``item``; raises :class:`AnswerError`."""
+    query = answer.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise AnswerError("wrong_shape", "the answer needs a non-empty string 'query'")
+    if "calls" not in answer:
+        raise AnswerError("wrong_shape", "the answer has no 'calls' list")
+    calls = _calls(answer["calls"])
+    got = Counter(c.name for c in calls)
+    if got != Counter(item.targets):
+        raise AnswerError(
+            "wrong_calls", f"planned calls {item.targets}, the answer calls {[c.name for c in calls]}"
+        )
+    try:
+        return Sample.create(
+            query=query.strip(),
+            language=item.language,
+            style=item.style,
+            tools=list(item.offered),
+            calls=calls,
+            tier=item.tier,
+            provenance=provenance,
+        )
+    except ValidationError as exc:
+        raise AnswerError(
+            "invalid_sample", str(exc).splitlines()[0] + ": " + str(exc.errors()[0]["msg"])
+        ) from exc
+
+
+class LLMGenerator:
+    """Turns work items into samples with a :class:`~generators.teacher.Teacher`."""
+
+    def __init__(
+        self,
+        teacher: Teacher,
+        catalog: Catalog,
+        *,
+        teacher_model: str,
+        seed_pool: SeedPool | None = None,
+        few_shot: int = 2,
+        temperature: float = 0.7,
+        structured_output: bool = True,
+    ) -> None:
+        self.teacher = teacher
+        self.catalog = catalog
+        self.teacher_model = teacher_model
+        self.seed_pool = seed_pool if seed_pool is not None else SeedPool.default()
+        self.few_shot = few_shot
+        self.temperature = temperature
+        self.json_schema = RESPONSE_SCHEMA if structured_output else None
+
+    def messages(self, item: WorkItem) -> list[dict[str, str]]:
+        """The prompt for ``item`` (raises KeyError for a tool the catalog lacks)."""
+        offered = [self.catalog[name] for name in item.offered]
+        subject = self.catalog[item.subject]
+        examples = self.seed_pool.pick(
+            style=item.style, language=item.language, k=self.few_shot, seed=item.seed
+        )
+        return build_messages(item, offered, subject=subject, examples=examples)
+
+    async def generate_item(self, item: WorkItem) -> Sample | dict[str, Any]:
+        """One item: a Sample, or a failure dict. Never raises for a bad answer or a failed request."""
+        try:
+            messages = self.messages(item)
+        except KeyError as exc:
+            return failure(item, "unknown_tool", str(exc.args[0] if exc.args else exc))
+        try:
+            reply = await self.teacher.complete(
+                messages, json_schema=self.json_schema, temperature=self.temperature, seed=teacher_seed(item)
+            )
+        except TeacherError as exc:
+            return failure(item, exc.code, exc.message, **exc.details())
+        except Exception as exc:  # a bug must cost one item, not the shard
+            return failure(item, "generator_error", f"{type(exc).__name__}: {exc}")
+        try:
+            answer = parse_json_object(reply.text)
+        except JSONExtractionError as exc:
+            return failure(item, "malformed_json", str(exc), reply=reply.text[:_EXCERPT], cached=reply.cached)
+        provenance = Provenance(
+            generator="llm",
+            teacher_model=self.teacher_model,
+            prompt_version=PROMPT_VERSION,
+            seed=item.seed,
+            work_item=item.id,
+        )
+        try:
+            return sample_from_answer(answer, item, provenance=provenance)
+        except AnswerError as exc:
+            return failure(item, exc.code, str(exc), reply=reply.text[:_EXCERPT], cached=reply.cached)
+
+    async def generate(
+        self, items: Iterable[WorkItem], *, progress: Callable[[int], None] | None = None
+    ) -> tuple[list[Sample], list[dict[str, Any]]]:
+        """All items concurrently (the teacher bounds concurrency); results in item order."""
+        items = list(items)
+
+        async def one(item: WorkItem) -> Sample | dict[str, Any]:
+            result = await self.generate_item(item)
+            if progress is not None:
+                progress(1)
+            return result
+
+        results = await asyncio.gather(*(one(item) for item in items))
+        samples = [r for r in results if isinstance(r, Sample)]
+        failures = [r for r in results if not isinstance(r, Sample)]
+        return samples, failures
