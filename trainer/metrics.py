@@ -254,6 +254,7 @@ def score_example(
             expects_calls=bool(expected),
             n_predicted=0,
             n_expected=len(expected),
+            key_fn=sum(len(e.arguments) for e in expected),  # every reference key was missed
             values_total=sum(len(e.arguments) for e in expected),
             required_total=sum(
                 len(tools[e.name].parameters.get("required", [])) for e in expected if e.name in tools

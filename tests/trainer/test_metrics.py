@@ -192,3 +192,15 @@ def test_aggregate_reports_n():
     ]
     rates = aggregate(scores)
     assert rates["exact_match"].n == 5 and rates["exact_match"].value == 1.0
+
+
+def test_unparseable_reply_counts_its_reference_keys_as_missed():
+    expected = [call("get_node", id=1)]
+    rates = aggregate(
+        [
+            score_example(None, expected, ["get_node"], TOOLS),
+            score_example(expected, expected, ["get_node"], TOOLS),
+        ]
+    )
+    assert rates["argument_key_f1"].n == 2
+    assert rates["argument_key_f1"].value == pytest.approx(2 / 3)

@@ -1,0 +1,65 @@
+"""``callforge assemble``: split a run's verified samples and export the dataset.
+
+callforge assemble --run data/runs/nightly --seed 7 --unseen-fraction 0.1 --store data/store
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "assemble",
+        help="split verified samples (train/validation/test_seen/test_unseen) and export the dataset",
+        description=(
+            "Split RUN/verified into train, validation, test_seen and test_unseen (held-out tools), and write "
+            "RUN/dataset/ (Hugging Face, TRL, xLAM and flat exports, README.md, manifest.json). With --store, "
+            "the run's samples join the incremental store and a new dataset version is published."
+        ),
+    )
+    parser.add_argument("--run", required=True, type=Path, help="the run directory, e.g. data/runs/nightly")
+    parser.add_argument("--seed", type=int, default=0, help="split seed (default 0); same seed, same split")
+    parser.add_argument(
+        "--unseen-fraction", type=float, default=0.1, help="share of each tier's tools held out (default 0.1)"
+    )
+    parser.add_argument(
+        "--unseen-tools",
+        default=None,
+        help="comma-separated tool names to hold out (overrides --unseen-fraction)",
+    )
+    parser.add_argument("--store", type=Path, default=None, help="incremental sample store, e.g. data/store")
+    parser.add_argument(
+        "--dataset-name", default="callforge", help="with --store: versions go to <store>/../datasets/NAME/"
+    )
+    parser.add_argument(
+        "--include-tool-responses", action="store_true", help="add tool turns with the executed responses"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trainer.data import AssembleConfig, assemble
+    from trainer.store import SampleStore
+
+    unseen = (
+        tuple(n.strip() for n in args.unseen_tools.split(",") if n.strip()) if args.unseen_tools else None
+    )
+    config = AssembleConfig(
+        seed=args.seed,
+        unseen_fraction=args.unseen_fraction,
+        unseen_tools=unseen,
+        include_tool_responses=args.include_tool_responses,
+        dataset_name=args.dataset_name,
+    )
+    store = SampleStore(args.store) if args.store else None
+    result = assemble(args.run, config, store=store)
+    print(f"dataset: {result.dataset_dir}  (version {result.version})")
+    if result.version_dir is not None:
+        print(f"published: {result.version_dir}")
+    if result.diff is not None:
+        print(result.diff.summary())
+        print(f"store: {result.added} samples added, retired {result.retired or 'none'}")
+    print(result.report.table())
+    return 0

@@ -1,0 +1,348 @@
+"""Evaluate models on the held-out splits: seen tools (``test_seen``) and unseen tools (``test_unseen``).
+
+    result = evaluate(Path("data/runs/x/dataset"), [ModelSpec(label="fine-tuned", model=base,
+                      adapter=adapter), ModelSpec(label="base", model=base)], EvaluateConfig(), out)
+
+Every model sees the same prompts: the dataset's system and user turns and its offered tools, rendered
+by each model's own chat template (or sent as native ``tools`` to an endpoint). Replies are parsed by
+``trainer.replies.parse_tool_calls`` and scored by ``trainer.metrics``; schema validity is the format
+verifier's ``check_call`` and execution success is the execution verifier against the sandbox, so the
+definitions are the dataset's own. Outputs: ``metrics.json``, ``predictions-<label>.jsonl``,
+``report.md`` and PNG plots (``trainer.report``). A model with ``constrained=True`` is also run with
+schema-constrained decoding (``trainer.constrained``) and reported as ``<label>+constrained``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas import atomic
+from schemas.catalog import Catalog
+from schemas.errors import ConfigError
+from schemas.models import HttpBinding, Sample, Tool, ToolCall, ToolSource, infer_style
+from schemas.records import from_trl
+from trainer.config import describe_validation_error
+from trainer.eval_backends import Backend, ModelSpec, backends_for, labels, request_failed
+from trainer.metrics import ExampleScore, aggregate, score_example
+from trainer.replies import parse_tool_calls
+from verifiers.format import check_call
+
+SPLITS = ("test_seen", "test_unseen")
+
+
+class EvaluateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    splits: list[str] = Field(default_factory=lambda: list(SPLITS))
+    batch_size: int = Field(8, ge=1, description="conversations generated together (local models)")
+    max_new_tokens: int = Field(256, ge=1, description="long enough for the largest call in the data")
+    limit: int | None = Field(None, ge=1, description="at most this many examples per split (smoke runs)")
+    execution: bool = Field(False, description="also execute parsed calls in the sandbox (needs catalog)")
+    execution_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="options of the execution verifier (verifiers.execution.ExecutionOptions), e.g. base_url",
+    )
+
+
+@dataclass
+class EvalExample:
+    """One held-out conversation: the prompt the model sees and the calls it should make."""
+
+    id: str
+    split: str
+    tier: int | None
+    style: str
+    language: str
+    prompt: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    expected: list[ToolCall]
+    query: str
+
+
+def find_dataset_dict(dataset_dir: Path) -> Path:
+    """The ``save_to_disk`` folder inside an assembled dataset (``hf/``), or the folder itself."""
+    if not dataset_dir.is_dir():
+        raise ConfigError(
+            f"{dataset_dir}: no such dataset directory; point --dataset at what `callforge assemble` wrote"
+        )
+    for candidate in (dataset_dir / "hf", dataset_dir):
+        if (candidate / "dataset_dict.json").is_file():
+            return candidate
+    raise ConfigError(
+        f"{dataset_dir}: no Hugging Face DatasetDict here (expected hf/dataset_dict.json); "
+        "point --dataset at the folder `callforge assemble` wrote"
+    )
+
+
+def load_examples(dataset_dir: Path, splits: Sequence[str], limit: int | None = None) -> list[EvalExample]:
+    from datasets import load_from_disk
+
+    dataset = load_from_disk(str(find_dataset_dict(dataset_dir)))
+    missing = [s for s in splits if s not in dataset]
+    if missing:
+        raise ConfigError(
+            f"{dataset_dir}: split(s) {missing} not in the dataset (it has {sorted(dataset)}); choose with --splits"
+        )
+    examples: list[EvalExample] = []
+    for split in splits:
+        rows = dataset[split]
+        for i, row in enumerate(rows):
+            if limit is not None and i >= limit:
+                break
+            sample = from_trl(row)
+            first_assistant = next(
+                (k for k, m in enumerate(row["messages"]) if m.get("role") == "assistant"),
+                len(row["messages"]),
+            )
+            examples.append(
+                EvalExample(
+                    id=row.get("id") or sample.id,
+                    split=split,
+                    tier=row.get("tier"),
+                    style=sample.style.value,
+                    language=sample.language,
+                    prompt=row["messages"][:first_assistant],
+                    tools=list(row["tools"]),
+                    expected=sample.calls,
+                    query=sample.query,
+                )
+            )
+    return examples
+
+
+def tools_from_schemas(examples: Sequence[EvalExample], catalog: Catalog | None) -> dict[str, Tool]:
+    """Tools to score against: the catalog's when given, else rebuilt from the offered schemas (those
+    carry no HTTP binding, so they serve schema checks only)."""
+    tools: dict[str, Tool] = dict(catalog.by_name) if catalog is not None else {}
+    for example in examples:
+        for schema in example.tools:
+            fn = schema.get("function", schema)
+            if fn["name"] not in tools:
+                tools[fn["name"]] = Tool(
+                    name=fn["name"],
+                    description=fn.get("description", ""),
+                    parameters=fn.get("parameters") or {"type": "object", "properties": {}},
+                    binding=HttpBinding(method="POST", path="/"),
+                    source=ToolSource(file="dataset"),
+                )
+    return tools
+
+
+def _schema_valid(tool: Tool, call: ToolCall) -> bool:
+    return not check_call(tool, call)
+
+
+@dataclass
+class ModelRun:
+    label: str
+    scores: list[ExampleScore]
+    replies: list[str]
+    seconds: float
+
+    @property
+    def examples_per_second(self) -> float:
+        return len(self.replies) / self.seconds if self.seconds else 0.0
+
+
+def run_model(
+    backend: Backend,
+    examples: Sequence[EvalExample],
+    config: EvaluateConfig,
+    tools: dict[str, Tool],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ModelRun:
+    replies: list[str] = []
+    started = time.perf_counter()
+    for start in range(0, len(examples), config.batch_size):
+        batch = examples[start : start + config.batch_size]
+        replies.extend(
+            backend.generate(
+                [e.prompt for e in batch], [e.tools for e in batch], max_new_tokens=config.max_new_tokens
+            )
+        )
+        if progress:
+            progress(len(replies), len(examples))
+    seconds = time.perf_counter() - started
+    scores = []
+    for example, reply in zip(examples, replies, strict=True):
+        parsed = parse_tool_calls(reply)
+        failed = request_failed(reply)
+        predicted = None if parsed.error or failed else parsed.calls
+        offered = [t.get("function", t)["name"] for t in example.tools]
+        score = score_example(predicted, example.expected, offered, tools, schema_check=_schema_valid)
+        if failed:
+            score.reasons.append("request_failed")
+        scores.append(score)
+    return ModelRun(label=backend.label, scores=scores, replies=replies, seconds=seconds)
+
+
+def attach_execution(
+    run: ModelRun, examples: Sequence[EvalExample], catalog: Catalog, options: dict[str, Any] | None = None
+) -> None:
+    """Execute every parsed, schema-valid prediction in the sandbox; others count as failures.
+
+    ``options`` are the execution verifier's (``ExecutionOptions``); by default it starts a sandbox
+    from the catalog's spec files.
+    """
+    from verifiers.base import VerifyContext
+    from verifiers.execution import ExecutionOptions, ExecutionVerifier
+
+    candidates: dict[int, Sample] = {}
+    for i, (example, reply, score) in enumerate(zip(examples, run.replies, run.scores, strict=True)):
+        if not example.expected:
+            continue
+        calls = parse_tool_calls(reply).calls
+        if (
+            not score.parse_ok
+            or not calls
+            or score.hallucinated_calls
+            or score.schema_valid_calls != len(calls)
+        ):
+            score.execution_ok = False
+            continue
+        offered = [t.get("function", t)["name"] for t in example.tools]
+        candidates[i] = Sample.create(
+            query=example.query,
+            language=example.language,
+            style=infer_style(offered, calls),
+            tools=offered,
+            calls=calls,
+        )
+    if not candidates:
+        return
+    verifier = ExecutionVerifier(ExecutionOptions.model_validate(options or {}))
+    verdicts = verifier.verify(list(candidates.values()), VerifyContext(catalog=catalog))
+    for index, verdict in zip(candidates, verdicts, strict=True):
+        run.scores[index].execution_ok = verdict.passed is True
+
+
+def breakdown(scores: Sequence[ExampleScore], examples: Sequence[EvalExample]) -> dict[str, Any]:
+    """Rates per split, and within each split per tier and per style."""
+    out: dict[str, Any] = {}
+    by_split: dict[str, list[int]] = defaultdict(list)
+    for i, e in enumerate(examples):
+        by_split[e.split].append(i)
+    for split, indices in by_split.items():
+        entry: dict[str, Any] = {"overall": _rates([scores[i] for i in indices])}
+        for key, attr in (("by_tier", "tier"), ("by_style", "style")):
+            groups: dict[str, list[ExampleScore]] = defaultdict(list)
+            for i in indices:
+                value = getattr(examples[i], attr)
+                groups["none" if value is None else str(value)].append(scores[i])
+            entry[key] = {group: _rates(members) for group, members in sorted(groups.items())}
+        out[split] = entry
+    return out
+
+
+def _rates(scores: Sequence[ExampleScore]) -> dict[str, Any]:
+    return {name: rate.as_dict() for name, rate in aggregate(scores).items()}
+
+
+@dataclass
+class EvaluationResult:
+    out_dir: Path
+    metrics: dict[str, Any]
+    report: Path
+
+
+def evaluate(
+    dataset_dir: Path,
+    models: Sequence[ModelSpec | dict[str, Any]],
+    config: EvaluateConfig | dict[str, Any],
+    out_dir: Path,
+    *,
+    catalog: Catalog | None = None,
+    backends: Sequence[Backend] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> EvaluationResult:
+    """Evaluate each model on the same examples and write metrics, predictions, report and plots.
+
+    ``models`` and ``config`` may be given as plain dicts (what a Prefect deployment passes); unknown
+    keys are an error (``ConfigError``, raised before any model loads). ``backends`` replaces ``models``
+    with ready backends (tests, custom servers). ``out_dir`` is replaced as a whole, atomically.
+    """
+    from trainer.report import write_report
+
+    models = [_validated(ModelSpec, m, f"models[{i}]") for i, m in enumerate(models)]
+    config = _validated(EvaluateConfig, config, "evaluate config")
+    if not models and not backends:
+        raise ConfigError("evaluate: give at least one model")
+    all_labels = [b.label for b in backends] if backends else [label for m in models for label in labels(m)]
+    if duplicates := sorted({label for label in all_labels if all_labels.count(label) > 1}):
+        raise ConfigError(f"evaluate: model labels must be unique; {duplicates} appear more than once")
+    if config.execution:
+        if catalog is None:
+            raise ConfigError(
+                "evaluate: execution=True needs the tool catalog (the sandbox is built from its specs)"
+            )
+        from verifiers.execution import ExecutionOptions
+
+        _validated(ExecutionOptions, config.execution_options, "evaluate config: execution_options")
+    examples = load_examples(Path(dataset_dir), config.splits, config.limit)
+    if not examples:
+        raise ConfigError(f"{dataset_dir}: the splits {config.splits} hold no examples")
+    tools = tools_from_schemas(examples, catalog)
+    metrics: dict[str, Any] = {"dataset": str(dataset_dir), "splits": config.splits, "models": {}}
+    out = Path(out_dir)
+    # Everything is written into a fresh folder that replaces OUT only when every model has run: a
+    # crash half-way leaves the previous evaluation as it was.
+    with atomic.directory(out) as tmp:
+        for backend in backends or backends_for(models):
+            tick = (
+                (lambda done, total, label=backend.label: progress(label, done, total)) if progress else None
+            )
+            run = run_model(backend, examples, config, tools, progress=tick)
+            if config.execution and catalog is not None:
+                attach_execution(run, examples, catalog, config.execution_options)
+            metrics["models"][run.label] = {
+                "examples": len(examples),
+                "examples_per_second": run.examples_per_second,
+                "splits": breakdown(run.scores, examples),
+            }
+            write_predictions(tmp / f"predictions-{_slug(run.label)}.jsonl", examples, run)
+        atomic.write_text(tmp / "metrics.json", json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+        write_report(metrics, tmp)
+    return EvaluationResult(out_dir=out, metrics=metrics, report=out / "report.md")
+
+
+def write_predictions(path: Path, examples: Sequence[EvalExample], run: ModelRun) -> None:
+    """One JSON line per example: the reply, the reference calls and how the reply scored."""
+    lines = [
+        json.dumps(
+            {
+                "id": e.id,
+                "split": e.split,
+                "reply": r,
+                "expected": [c.model_dump(mode="json") for c in e.expected],
+                "ast": s.ast,
+                "execution_ok": s.execution_ok,
+                "reasons": s.reasons,
+            },
+            ensure_ascii=False,
+        )
+        for e, r, s in zip(examples, run.replies, run.scores, strict=True)
+    ]
+    atomic.write_text(path, "\n".join(lines) + "\n")
+
+
+def _validated(model: type[BaseModel], value: Any, where: str) -> Any:
+    """``value`` as ``model`` (a dict from a deployment or the CLI); errors name the key and the fix."""
+    if isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {describe_validation_error(exc, model)}") from None
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in label).strip("-") or "model"

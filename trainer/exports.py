@@ -1,0 +1,450 @@
+"""Write the splits in every export format into one dataset directory.
+
+    rows = write_exports(out_dir, splits, catalog, ExportOptions(include_tool_responses=True))
+
+Layout under ``out_dir`` (one file per split and format; ``SPLIT`` in train, validation, test_seen,
+test_unseen):
+
+* ``hf/`` — a ``datasets.DatasetDict`` (``save_to_disk``) with columns ``messages`` and ``tools``
+  typed ``List(Json())`` plus ``id``, ``style``, ``language``, ``tier``. ``Json()`` keeps each tool
+  call's arguments exactly as written; Arrow structs would merge every tool's argument keys into one
+  type and fill the missing ones with nulls.
+* ``trl/SPLIT.jsonl`` and ``trl/SPLIT.parquet`` — the TRL conversational tool-calling records of
+  ``schemas.records.to_trl``. The Parquet stores ``messages`` / ``tools`` as lists of Arrow JSON values
+  (plain JSON strings to any Parquet reader) with the Hugging Face feature metadata, so
+  ``datasets.load_dataset("parquet", ...)`` decodes them back to dicts with nothing mangled.
+* ``xlam/SPLIT.{jsonl,parquet}`` — ``to_xlam`` records (``tools`` / ``answers`` are JSON strings).
+* ``flat/SPLIT.{jsonl,parquet}`` — ``to_flat`` records, single-call samples only.
+
+The records are those of the ``schemas.records`` functions (the single definition of each format;
+tests hold every export to them). Only the serialisation is specialised, because it is most of the
+cost at 100,000 samples: each tool's JSON is encoded once per export instead of once per sample, the
+common TRL record is written from its parts, and the file writes (Arrow, polars and file I/O release
+the GIL) run on a second thread while the next format is encoded. ``benchmarks/assemble.py`` measures it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas.canonical import content_hash
+from schemas.catalog import Catalog
+from schemas.errors import ConfigError, RecordError
+from schemas.models import Sample, Tool, ToolCall
+from schemas.records import DEFAULT_SYSTEM_PROMPT, to_flat, to_trl
+
+FORMATS = ("hf", "trl", "xlam", "flat")
+_META_SCHEMA = {"id": pl.String, "style": pl.String, "language": pl.String, "tier": pl.Int64}
+_XLAM_SCHEMA = {"query": pl.String, "tools": pl.String, "answers": pl.String, **_META_SCHEMA}
+_FLAT_SCHEMA = {
+    "query": pl.String,
+    "tool_name": pl.String,
+    "arguments": pl.String,
+    "tools": pl.String,
+    **_META_SCHEMA,
+}
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export and how."""
+
+    # Append one ``tool`` turn per call with the execution's response body (only for samples whose every
+    # call has a recorded response). Samples carry no final answer text, so none is added after them.
+    include_tool_responses: bool = False
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    formats: tuple[str, ...] = FORMATS
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.formats) - set(FORMATS))
+        if unknown:
+            raise ConfigError(f"formats: unknown {unknown}; expected a subset of {list(FORMATS)}")
+        if "hf" in self.formats and "trl" not in self.formats:
+            raise ConfigError("formats: 'hf' is built from the TRL records; include 'trl' too")
+
+
+# One encoder for every value: json.dumps with non-default options builds a new encoder per call,
+# which is a third of the cost of encoding a small dict.
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+_string = json.encoder.encode_basestring  # a str as JSON, unicode kept: what _dumps gives for one
+
+
+def hf_features():  # -> datasets.Features
+    """The Hugging Face features of the TRL export: messages/tools as ``List(Json())``."""
+    from datasets import Features, Json, List, Value
+
+    return Features(
+        {
+            "messages": List(Json()),
+            "tools": List(Json()),
+            "id": Value("string"),
+            "style": Value("string"),
+            "language": Value("string"),
+            "tier": Value("int64"),
+        }
+    )
+
+
+def tool_responses(sample: Sample) -> list[str] | None:
+    """The response bodies of every call in order, or ``None`` unless each call has one."""
+    if not sample.calls or not sample.execution:
+        return None
+    by_index = {r.call_index: r for r in sample.execution}
+    results = [by_index.get(i) for i in range(len(sample.calls))]
+    if any(r is None or r.error for r in results):
+        return None
+    return [r.response for r in results]  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------------------------------- TRL
+
+
+def _json_list(flat: list[str], offsets: list[int]) -> pa.Array:
+    """A ``list<json>`` Arrow array from the JSON texts of all rows and each row's start offset."""
+    values = pa.ExtensionArray.from_storage(pa.json_(), pa.array(flat, pa.string()))
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+
+
+def _json_text(value: str | int | None) -> str:
+    return "null" if value is None else str(value) if isinstance(value, int) else _string(value)
+
+
+class _ToolTexts:
+    """name -> the JSON of ``render(tool)``, encoded on first use; a name not in the catalog is an error."""
+
+    def __init__(
+        self, tools: Mapping[str, Tool], render: Callable[[Tool], dict[str, Any]], export: str
+    ) -> None:
+        self._tools = tools
+        self._render = render
+        self._export = export
+        self._texts: dict[str, str] = {}
+
+    def __call__(self, name: str) -> str:
+        text = self._texts.get(name)
+        if text is None:
+            tool = self._tools.get(name)
+            if tool is None:
+                raise RecordError(f"{self._export} export: offered tool {name!r} is not in the catalog")
+            text = self._texts[name] = _dumps(self._render(tool))
+        return text
+
+
+def _calls_json(calls: Sequence[ToolCall], wrap: bool) -> str:
+    """``json.dumps`` of the calls as ``{"name", "arguments"}`` dicts, or with ``wrap`` as TRL's
+    ``{"type": "function", "function": {...}}`` entries, written from the parts."""
+    if wrap:
+        parts = [
+            f'{{"type": "function", "function": {{"name": {_string(c.name)}, "arguments": {_dumps(c.arguments)}}}}}'
+            for c in calls
+        ]
+    else:
+        parts = [f'{{"name": {_string(c.name)}, "arguments": {_dumps(c.arguments)}}}' for c in calls]
+    return "[" + ", ".join(parts) + "]"
+
+
+class _Encoder:
+    """Per-sample encodings that can be made ahead: ``warm`` (e.g. while the split waits for its
+    near-duplicate clusters) computes them, and the export takes each one once."""
+
+    def __init__(self) -> None:
+        self._ready: dict[str, tuple[Sample, Any]] = {}
+
+    def _piece(self, sample: Sample) -> Any:
+        raise NotImplementedError
+
+    def warm(self, samples: Sequence[Sample]) -> None:
+        for sample in samples:
+            self._ready[sample.id] = (sample, self._piece(sample))
+
+    def _take(self, sample: Sample) -> Any:
+        ready = self._ready.pop(sample.id, None)
+        return ready[1] if ready is not None and ready[0] is sample else self._piece(sample)
+
+
+class TrlEncoder(_Encoder):
+    """Encodes samples as TRL records: JSON lines and an Arrow table, from the same strings.
+
+    The records are ``to_trl``'s, encoded as ``json.dumps`` would encode them. Text that repeats (the
+    system turn, each tool's schema) is encoded once; the common record — a query answered by calls,
+    without tool turns — is written from its parts instead of building ``to_trl``'s dicts first (a
+    test holds the two to the same output); every other record goes through ``to_trl``.
+    """
+
+    def __init__(self, tools: Mapping[str, Tool], options: ExportOptions) -> None:
+        super().__init__()
+        self.tools = tools
+        self.options = options
+        self._tool = _ToolTexts(tools, Tool.openai_schema, "TRL")
+        self._system = {"role": "system", "content": options.system_prompt}
+        self._system_json = _dumps(self._system)
+
+    def _message(self, message: dict[str, Any]) -> str:
+        if message == self._system:
+            return self._system_json
+        if (
+            len(message) == 2
+            and isinstance(message.get("content"), str)
+            and isinstance(message.get("role"), str)
+        ):
+            return f'{{"role": {_string(message["role"])}, "content": {_string(message["content"])}}}'
+        return _dumps(message)
+
+    def _messages(self, sample: Sample) -> list[str]:
+        responses = tool_responses(sample) if self.options.include_tool_responses else None
+        if sample.calls and responses is None:
+            return [
+                self._system_json,
+                f'{{"role": "user", "content": {_string(sample.query)}}}',
+                f'{{"role": "assistant", "content": "", "tool_calls": {_calls_json(sample.calls, wrap=True)}}}',
+            ]
+        record = to_trl(
+            sample, self.tools, system_prompt=self.options.system_prompt, tool_responses=responses
+        )
+        return [self._message(m) for m in record["messages"]]
+
+    def _piece(self, sample: Sample) -> tuple[list[str], list[str]]:
+        return self._messages(sample), [self._tool(name) for name in sample.tools]
+
+    def encode(self, samples: Sequence[Sample]) -> tuple[pa.Table, list[str]]:
+        """(Arrow table with the HF feature metadata, JSON lines) for ``samples`` in order."""
+        messages: list[str] = []
+        message_offsets = [0]
+        tools: list[str] = []
+        tool_offsets = [0]
+        meta: dict[str, list[Any]] = {key: [] for key in _META_SCHEMA}
+        lines: list[str] = []
+        for sample in samples:
+            encoded, offered = self._take(sample)
+            messages += encoded
+            message_offsets.append(len(messages))
+            tools += offered
+            tool_offsets.append(len(tools))
+            values = (sample.id, sample.style.value, sample.language, sample.tier)
+            fields = []
+            for key, value in zip(_META_SCHEMA, values, strict=True):
+                meta[key].append(value)
+                fields.append(f'"{key}":{_json_text(value)}')
+            lines.append(
+                f'{{"messages":[{",".join(encoded)}],"tools":[{",".join(offered)}],{",".join(fields)}}}'
+            )
+        table = pa.table(
+            {
+                "messages": _json_list(messages, message_offsets),
+                "tools": _json_list(tools, tool_offsets),
+                **{key: pa.array(meta[key], pa.string()) for key in ("id", "style", "language")},
+                "tier": pa.array(meta["tier"], pa.int64()),
+            }
+        )
+        features = hf_features()
+        table = table.replace_schema_metadata(
+            {"huggingface": _dumps({"info": {"features": features.to_dict()}})}
+        )
+        return table, lines
+
+
+# --------------------------------------------------------------------------------------- xLAM, flat
+
+
+class XlamEncoder(_Encoder):
+    """``to_xlam`` records as a polars frame, with each tool's JSON encoded once.
+
+    ``to_xlam`` encodes the offered tools with ``json.dumps(list)``, i.e. the elements' JSON joined by
+    ``", "`` inside brackets; joining cached element strings the same way gives the same text.
+    """
+
+    def __init__(self, tools: Mapping[str, Tool]) -> None:
+        super().__init__()
+        self._tool = _ToolTexts(
+            tools,
+            lambda t: {"name": t.name, "description": t.description, "parameters": t.parameters},
+            "xLAM",
+        )
+
+    def _piece(self, sample: Sample) -> tuple[str, str]:
+        return "[" + ", ".join(self._tool(n) for n in sample.tools) + "]", _calls_json(
+            sample.calls, wrap=False
+        )
+
+    def frame(self, samples: Sequence[Sample]) -> pl.DataFrame:
+        pieces = [self._take(s) for s in samples]
+        columns: dict[str, list[Any]] = {
+            "query": [s.query for s in samples],
+            "tools": [p[0] for p in pieces],
+            "answers": [p[1] for p in pieces],
+            "id": [s.id for s in samples],
+            "style": [s.style.value for s in samples],
+            "language": [s.language for s in samples],
+            "tier": [s.tier for s in samples],
+        }
+        return pl.DataFrame(columns, schema=_XLAM_SCHEMA)
+
+
+class FlatEncoder(_Encoder):
+    """``to_flat`` records of the single-call samples as a polars frame."""
+
+    def _piece(self, sample: Sample) -> dict[str, Any] | None:
+        return to_flat(sample) if len(sample.calls) == 1 else None
+
+    def frame(self, samples: Sequence[Sample]) -> pl.DataFrame:
+        rows = [row for row in map(self._take, samples) if row is not None]
+        return pl.DataFrame({key: [r[key] for r in rows] for key in _FLAT_SCHEMA}, schema=_FLAT_SCHEMA)
+
+
+class Encoders:
+    """One export's encoders, made before the splits are known so ``warm`` can run early."""
+
+    def __init__(self, catalog: Catalog, options: ExportOptions) -> None:
+        tools = catalog.by_name
+        self.options = options
+        self.trl = TrlEncoder(tools, options)
+        self.xlam = XlamEncoder(tools)
+        self.flat = FlatEncoder()
+
+    def warm(self, samples: Sequence[Sample]) -> None:
+        """Encode ``samples`` ahead for every format asked for."""
+        for name in ("trl", "xlam", "flat"):
+            if name in self.options.formats:
+                getattr(self, name).warm(samples)
+
+
+class Writes:
+    """File writes handed to one background thread, so they overlap with encoding the next format.
+
+    Arrow, polars and file I/O release the GIL while they compress and write; the encoders are Python
+    and hold it. ``wait`` re-raises the first failure. Without a ``Writes`` the functions below write
+    synchronously.
+    """
+
+    def __init__(self, pool: Executor) -> None:
+        self._pool = pool
+        self._futures: list[Future[Any]] = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._futures.append(self._pool.submit(fn, *args))
+
+    def wait(self) -> None:
+        for future in self._futures:
+            future.result()
+
+
+def _run(writes: Writes | None, fn: Callable[..., Any], *args: Any) -> None:
+    if writes is None:
+        fn(*args)
+    else:
+        writes.submit(fn, *args)
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines))
+        if lines:
+            handle.write("\n")
+
+
+def _write_table(table: pa.Table, path: Path) -> None:
+    pq.write_table(table, path, compression="zstd")
+
+
+def _write_frame(directory: Path, split: str, frame: pl.DataFrame) -> None:
+    frame.write_parquet(directory / f"{split}.parquet", compression="zstd")
+    frame.write_ndjson(directory / f"{split}.jsonl")
+
+
+def write_trl(
+    out_dir: Path, splits: Mapping[str, Sequence[Sample]], encoder: TrlEncoder, writes: Writes | None = None
+) -> dict[str, pa.Table]:
+    """``trl/SPLIT.jsonl`` and ``trl/SPLIT.parquet``; returns the Arrow tables for the HF export."""
+    directory = out_dir / "trl"
+    directory.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, pa.Table] = {}
+    for split, samples in splits.items():
+        table, lines = encoder.encode(samples)
+        _run(writes, _write_lines, directory / f"{split}.jsonl", lines)
+        _run(writes, _write_table, table, directory / f"{split}.parquet")
+        tables[split] = table
+    return tables
+
+
+def write_hf(out_dir: Path, tables: Mapping[str, pa.Table]) -> Path:
+    """``hf/``: a DatasetDict of the TRL tables, saved with ``save_to_disk``."""
+    from datasets import Dataset, DatasetDict, DatasetInfo
+
+    features = hf_features()
+    # An explicit fingerprint: without one, datasets pickles and hashes the whole table (seconds per
+    # 100k rows) to make one up. The ids and split name identify the content just as well.
+    dataset = DatasetDict(
+        {
+            split: Dataset(
+                table,
+                info=DatasetInfo(features=features),
+                fingerprint=content_hash([split, table.column("id").to_pylist()], length=16),
+            )
+            for split, table in tables.items()
+        }
+    )
+    # An empty split must be saved as one (empty) shard: datasets 5.2 otherwise writes no shard file
+    # and cannot load the split back.
+    dataset.save_to_disk(str(out_dir / "hf"), num_shards={s: 1 for s, t in tables.items() if t.num_rows == 0})
+    return out_dir / "hf"
+
+
+def write_xlam(
+    out_dir: Path, splits: Mapping[str, Sequence[Sample]], encoder: XlamEncoder, writes: Writes | None = None
+) -> None:
+    """``xlam/SPLIT.jsonl`` and ``xlam/SPLIT.parquet``."""
+    (out_dir / "xlam").mkdir(parents=True, exist_ok=True)
+    for split, samples in splits.items():
+        _run(writes, _write_frame, out_dir / "xlam", split, encoder.frame(samples))
+
+
+def write_flat(
+    out_dir: Path, splits: Mapping[str, Sequence[Sample]], encoder: FlatEncoder, writes: Writes | None = None
+) -> None:
+    """``flat/SPLIT.jsonl`` and ``flat/SPLIT.parquet`` (single-call samples only)."""
+    (out_dir / "flat").mkdir(parents=True, exist_ok=True)
+    for split, samples in splits.items():
+        _run(writes, _write_frame, out_dir / "flat", split, encoder.frame(samples))
+
+
+def write_exports(
+    out_dir: Path,
+    splits: Mapping[str, Sequence[Sample]],
+    catalog: Catalog,
+    options: ExportOptions,
+    encoders: Encoders | None = None,
+) -> dict[str, int]:
+    """Write every format in ``options.formats`` under ``out_dir``; returns rows per ``format/split``.
+
+    ``out_dir`` should be a fresh directory (``schemas.atomic.directory`` gives one), so a failure
+    half-way never leaves a mixed dataset where readers look. ``encoders`` may hold encodings made
+    ahead (``Encoders.warm``); by default they are made here.
+    """
+    encoders = encoders or Encoders(catalog, options)
+    rows: dict[str, int] = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="callforge-export") as pool:
+        writes = Writes(pool)
+        if "trl" in options.formats:
+            tables = write_trl(out_dir, splits, encoders.trl, writes)
+            rows.update({f"trl/{split}": table.num_rows for split, table in tables.items()})
+            if "hf" in options.formats:
+                writes.submit(write_hf, out_dir, tables)
+                rows.update({f"hf/{split}": table.num_rows for split, table in tables.items()})
+        if "xlam" in options.formats:
+            write_xlam(out_dir, splits, encoders.xlam, writes)
+            rows.update({f"xlam/{split}": len(samples) for split, samples in splits.items()})
+        if "flat" in options.formats:
+            write_flat(out_dir, splits, encoders.flat, writes)
+            single = {split: sum(len(s.calls) == 1 for s in samples) for split, samples in splits.items()}
+            rows.update({f"flat/{split}": n for split, n in single.items()})
+        writes.wait()
+    return rows

@@ -1,0 +1,150 @@
+"""The evaluation report: ``report.md`` with tables, and two PNG plots.
+
+* ``seen_vs_unseen.png`` — AST match per model on ``test_seen`` beside ``test_unseen``;
+* ``per_tier.png`` — AST match per model and tier, one panel per split.
+
+Every figure in the tables carries its 95 % interval and the number of examples behind it, so a
+difference between two models can be read for what it is worth.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from schemas import atomic
+
+HEADLINE = (
+    ("ast_match", "AST match"),
+    ("exact_match", "exact match"),
+    ("tool_name_accuracy", "tool name"),
+    ("argument_key_f1", "arg key F1"),
+    ("argument_value_accuracy", "arg values"),
+    ("required_coverage", "required args"),
+    ("schema_validity", "schema-valid calls"),
+    ("hallucination_rate", "hallucination"),
+    ("parse_validity", "parseable"),
+    ("irrelevance_accuracy", "irrelevance"),
+    ("execution_success", "executes"),
+)
+
+
+def _cell(rate: dict[str, Any] | None) -> str:
+    if not rate or not rate.get("n"):
+        return "–"
+    return f"{rate['value']:.1%} [{rate['ci_low']:.0%}–{rate['ci_high']:.0%}] n={rate['n']}"
+
+
+def _breakdown(models: dict[str, Any], split: str, key: str, title: str) -> list[str]:
+    """AST match per group (tier or style) and model; irrelevance is scored by irrelevance accuracy."""
+    groups = sorted({g for m in models.values() for g in m["splits"].get(split, {}).get(key, {})})
+    if not groups:
+        return []
+    lines = ["", f"AST match by {title}:", "", f"| {title} | " + " | ".join(models) + " |"]
+    lines.append("|---|" + "---|" * len(models))
+    for group in groups:
+        metric = "irrelevance_accuracy" if group == "irrelevance" else "ast_match"
+        cells = [
+            _cell(m["splits"].get(split, {}).get(key, {}).get(group, {}).get(metric)) for m in models.values()
+        ]
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_markdown(metrics: dict[str, Any]) -> str:
+    models = metrics["models"]
+    lines = [
+        "# Evaluation report",
+        "",
+        f"Dataset: `{metrics['dataset']}` · splits: {', '.join(metrics['splits'])}",
+        "",
+        "Rates with 95 % Wilson intervals and the number of examples (or calls / argument keys) behind",
+        "them. *AST match* follows BFCL's rules; *exact match* compares the whole call set, order-free.",
+        "",
+    ]
+    if any(label.endswith("+constrained") for label in models):
+        lines += [
+            "`+constrained` rows are the same model with JSON-schema-constrained decoding: every reply is",
+            "forced into schema-valid calls of offered tools, so they always call (irrelevance is 0 by",
+            "construction) and the gap to the plain row is what the model gets wrong in format alone.",
+            "",
+        ]
+    for split in metrics["splits"]:
+        lines += [
+            f"## {split}",
+            "",
+            "| metric | " + " | ".join(models) + " |",
+            "|---|" + "---|" * len(models),
+        ]
+        for key, title in HEADLINE:
+            cells = [_cell(models[m]["splits"].get(split, {}).get("overall", {}).get(key)) for m in models]
+            if all(c == "–" for c in cells):
+                continue
+            lines.append(f"| {title} | " + " | ".join(cells) + " |")
+        lines += _breakdown(models, split, "by_tier", "tier")
+        lines += _breakdown(models, split, "by_style", "style")
+        lines.append("")
+    lines += ["## Throughput", "", "| model | examples/s |", "|---|---|"]
+    lines += [f"| {m} | {v['examples_per_second']:.2f} |" for m, v in models.items()]
+    lines += ["", "![seen vs unseen](seen_vs_unseen.png)", "", "![per tier](per_tier.png)", ""]
+    return "\n".join(lines)
+
+
+def _value(models: dict[str, Any], model: str, split: str, *path: str) -> float:
+    node: Any = models[model]["splits"].get(split, {})
+    for key in path:
+        node = node.get(key, {}) if isinstance(node, dict) else {}
+    return float(node.get("value", 0.0)) if isinstance(node, dict) else 0.0
+
+
+def plot(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and CI
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    models = list(metrics["models"])
+    splits = metrics["splits"]
+    width = 0.8 / max(len(models), 1)
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = np.arange(len(splits))
+    for i, model in enumerate(models):
+        values = [_value(metrics["models"], model, s, "overall", "ast_match") for s in splits]
+        ax.bar(x + i * width, values, width, label=model)
+    ax.set_xticks(x + width * (len(models) - 1) / 2, splits)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("AST match")
+    ax.set_title("Seen vs unseen tools")
+    ax.legend()
+    fig.tight_layout()
+    paths.append(out_dir / "seen_vs_unseen.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 4), squeeze=False)
+    for ax, split in zip(axes[0], splits, strict=True):
+        tiers = sorted(
+            {t for m in models for t in metrics["models"][m]["splits"].get(split, {}).get("by_tier", {})}
+        )
+        x = np.arange(len(tiers))
+        for i, model in enumerate(models):
+            values = [_value(metrics["models"], model, split, "by_tier", t, "ast_match") for t in tiers]
+            ax.bar(x + i * width, values, width, label=model)
+        ax.set_xticks(x + width * (len(models) - 1) / 2, [f"tier {t}" for t in tiers])
+        ax.set_ylim(0, 1)
+        ax.set_title(split)
+    axes[0][0].set_ylabel("AST match")
+    axes[0][-1].legend()
+    fig.tight_layout()
+    paths.append(out_dir / "per_tier.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+    return paths
+
+
+def write_report(metrics: dict[str, Any], out_dir: Path) -> Path:
+    plot(metrics, out_dir)
+    return atomic.write_text(out_dir / "report.md", render_markdown(metrics) + "\n")

@@ -1,0 +1,361 @@
+"""The execution verifier: send each call as the real HTTP request and let a server judge it.
+
+In: samples whose calls passed the format check, and a catalog whose tools carry HTTP bindings.
+Out: one verdict per sample, and ``ctx.resources["execution_results"][sample.id]`` = one
+``ExecutionResult`` per call (status, truncated response, latency) for the semantic stage.
+
+Targets (option ``target``):
+- ``sandbox`` (default): ``ctx.resources["sandbox_url"]``, else option ``base_url``, else a
+  ``SandboxServer`` started for the specs of the tools in the batch and stopped when ``verify``
+  returns. The sandbox validates every request against the ORIGINAL spec with openapi-core, so a
+  conversion bug shows up as a failure. Each sample gets its own table-model session.
+- ``real``: ``base_url`` (or each tool's server URL), an auth header read from ``auth_env``, a host
+  allow-list checked before sending, mutating methods refused unless ``allow_mutations``, a token
+  bucket per host, and the secret redacted from everything logged or recorded.
+
+Reason codes: ``ok`` (2xx), ``no_calls`` (an irrelevance sample: nothing to send, passes),
+``http_4xx`` such as ``http_422`` (failed; the message is the server's), ``api_error`` (a 2xx whose
+body is ``{"error": {...}}`` — GEN NX reports errors that way; failed), ``unknown_tool`` and request
+build errors such as ``missing_path_parameter`` (failed), and undecided (``passed=None``):
+``http_5xx`` such as ``http_503`` and ``transport_error`` (after ``retries`` retries with exponential
+backoff), ``http_3xx``, ``host_not_allowed``, ``mutation_refused``, ``no_server_url``.
+A sample's verdict is its first failing call, else its first undecided one, else ``ok``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import Field, model_validator
+
+from schemas.errors import CallforgeError, ConfigError
+from schemas.models import ExecutionResult, Sample, Tool, Verdict
+from verifiers.base import EXECUTION_RESULTS_KEY, VerifierOptions, VerifyContext
+from verifiers.execution_client import execution_client
+from verifiers.http_answers import classify
+from verifiers.real_target import HostRateLimiter, Redactor, Refusal, TargetPolicy, host_of, secret_from_env
+from verifiers.request import (
+    Credentials,
+    HttpRequest,
+    RequestBuildError,
+    build_request,
+    origin_and_prefix,
+    placeholder_credentials,
+)
+
+log = logging.getLogger("callforge.verifiers.execution")
+T = TypeVar("T")
+DETAIL_CHARS = 200  # a response excerpt in verdict details (the full, truncated one is on the sample)
+
+
+class ExecutionOptions(VerifierOptions):
+    target: Literal["sandbox", "real"] = Field("sandbox", description="where requests go")
+    base_url: str | None = Field(
+        None, description="sandbox URL, or the real API's base URL (replaces server_url)"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="real: hosts (or host:port) that may be called"
+    )
+    allow_mutations: bool = Field(
+        False, description="real: send POST/PUT/PATCH/DELETE (else mutation_refused)"
+    )
+    auth_header: str | None = Field(None, description="real: header carrying the secret, e.g. MAPI-Key")
+    auth_env: str | None = Field(None, description="real: environment variable holding the secret")
+    timeout_s: float = Field(10.0, gt=0, description="per-request timeout")
+    concurrency: int = Field(16, ge=1, description="requests in flight at once (one pooled connection each)")
+    rate_per_host: float | None = Field(None, gt=0, description="requests per second per host (token bucket)")
+    retries: int = Field(2, ge=0, le=10, description="extra attempts after a 5xx or a transport error")
+    backoff_s: float = Field(0.2, ge=0, description="first retry delay; doubles per attempt")
+    max_response_chars: int = Field(2048, ge=0, description="response text kept per call")
+    state: Literal["lenient", "strict"] = Field(
+        "lenient",
+        description="sandbox tables: lenient lets an update create an unknown id (a sample may assume one)",
+    )
+    spec_root: str | None = Field(None, description="directory relative spec paths resolve against (sandbox)")
+    sandbox_mode: Literal["process", "thread"] = Field(
+        "process", description="how an auto-started sandbox runs"
+    )
+
+    @model_validator(mode="after")
+    def _real_needs(self) -> ExecutionOptions:
+        if self.target == "real" and not self.allowed_hosts and not self.base_url:
+            raise ValueError("target 'real' needs allowed_hosts (or a base_url whose host is allowed)")
+        if (self.auth_header is None) != (self.auth_env is None):
+            raise ValueError(
+                "auth_header and auth_env go together: name the header and the variable holding its value"
+            )
+        return self
+
+
+@dataclass
+class _Call:
+    """One call of one sample, ready to send (or already judged when ``outcome`` is set)."""
+
+    index: int
+    tool: str
+    request: HttpRequest | None  # what goes on the wire
+    logical_url: str  # the URL the call means (the API's own, also for the sandbox)
+    outcome: tuple[bool | None, str, str] | None = None  # (passed, code, message) decided without sending
+
+
+class ExecutionVerifier:
+    """Send every call; 2xx passes, 4xx fails with the server's message, 5xx/transport is undecided."""
+
+    name: ClassVar[str] = "execution"
+    requires: ClassVar[tuple[str, ...]] = ("format",)
+    cost: ClassVar[int] = 100
+    Options: ClassVar[type[VerifierOptions]] = ExecutionOptions
+
+    def __init__(self, options: ExecutionOptions | None = None) -> None:
+        self.options = options or ExecutionOptions()
+        opts = self.options
+        self._secret = secret_from_env(opts.auth_env) if opts.auth_env else None
+        self.redactor = Redactor(
+            [self._secret] if self._secret else [], [opts.auth_header] if opts.auth_header else []
+        )
+        hosts = list(opts.allowed_hosts)
+        if opts.base_url and not hosts:
+            hosts.append(host_of(opts.base_url)[0])
+        self.policy = TargetPolicy(hosts, allow_mutations=opts.allow_mutations)
+        self.rate_limiter = HostRateLimiter(opts.rate_per_host)  # lives across verify calls
+
+    # ------------------------------------------------------------------------------------ contract
+
+    def verify(self, samples: list[Sample], ctx: VerifyContext) -> list[Verdict]:
+        """One verdict per sample, in order; execution results go to ``ctx.resources``."""
+        if not samples:
+            return []
+        opts = self.options
+        if opts.target == "sandbox":
+            url = ctx.resources.get("sandbox_url") or opts.base_url
+            if url:
+                return self._run(samples, ctx, str(url).rstrip("/"))
+            specs = self._spec_files(samples, ctx)
+            if not specs:  # nothing to execute (irrelevance only, or unknown tools): no server needed
+                return self._run(samples, ctx, "")
+            from verifiers.sandbox import SandboxServer
+
+            try:
+                with SandboxServer(specs, root=opts.spec_root, mode=opts.sandbox_mode) as sandbox:
+                    return self._run(samples, ctx, sandbox.base_url)
+            except ConfigError:
+                raise
+            except CallforgeError as exc:  # a spec the sandbox cannot serve is a configuration problem
+                raise ConfigError(f"execution: cannot start the sandbox: {exc}") from exc
+        return self._run(samples, ctx, opts.base_url or "")
+
+    def _spec_files(self, samples: list[Sample], ctx: VerifyContext) -> list[str]:
+        used = {
+            ctx.catalog.get(c.name).source.file for s in samples for c in s.calls if ctx.catalog.get(c.name)
+        }
+        ordered = [e.file for e in ctx.catalog.manifest.specs if e.file in used]
+        return ordered + sorted(used - set(ordered))
+
+    def _run(self, samples: list[Sample], ctx: VerifyContext, base: str) -> list[Verdict]:
+        nonce = uuid.uuid4().hex[:12]  # sandbox sessions unique per verify call: reruns start clean
+        plans = [[self._plan(i, call, ctx, base) for i, call in enumerate(s.calls)] for s in samples]
+        sessions = [f"{nonce}-{s.id}" for s in samples]
+        results = _run_sync(self._execute(plans, sessions))
+        store = ctx.resources.setdefault(EXECUTION_RESULTS_KEY, {})
+        verdicts = []
+        for sample, calls, outcomes in zip(samples, plans, results, strict=True):
+            if not sample.calls:
+                verdicts.append(
+                    Verdict(sample_id=sample.id, verifier=self.name, passed=True, code="no_calls")
+                )
+                continue
+            store[sample.id] = [r for _, _, _, r in outcomes]
+            verdicts.append(self._verdict(sample, calls, outcomes))
+        return verdicts
+
+    # ------------------------------------------------------------------------------------ planning
+
+    def _plan(self, index: int, call: Any, ctx: VerifyContext, base: str) -> _Call:
+        tool: Tool | None = ctx.catalog.get(call.name)
+        if tool is None:
+            return _Call(
+                index,
+                call.name,
+                None,
+                "",
+                (False, "unknown_tool", f"no tool named {call.name!r} in the catalog"),
+            )
+        sandbox = self.options.target == "sandbox"
+        creds = placeholder_credentials(tool.binding) if sandbox else self._real_credentials()
+        try:
+            logical = build_request(
+                tool, call, base_url=None if sandbox else (self.options.base_url or None), credentials=creds
+            )
+        except RequestBuildError as exc:
+            return _Call(index, tool.name, None, "", (False, exc.code, exc.message))
+        if not sandbox:
+            refusal: Refusal | None = self.policy.check(logical.method, logical.url)
+            if refusal is not None:
+                return _Call(index, tool.name, None, logical.url, (None, refusal.code, refusal.message))
+            return _Call(index, tool.name, logical, logical.url)
+        origin, _prefix = origin_and_prefix(tool.binding.server_url)
+        headers = dict(logical.headers)
+        if origin:
+            headers["X-Callforge-Origin"] = origin
+        headers["X-Callforge-Spec"] = quote(tool.source.file, safe="/:")
+        headers["X-Callforge-State"] = self.options.state
+        wire = HttpRequest(
+            logical.method, base + logical.url[len(origin) :], headers, logical.content, logical.unbound
+        )
+        return _Call(index, tool.name, wire, logical.url)
+
+    def _real_credentials(self) -> Credentials:
+        if self.options.auth_header and self._secret:
+            return Credentials(headers={self.options.auth_header: self._secret})
+        return Credentials()
+
+    # ----------------------------------------------------------------------------------- executing
+
+    async def _execute(
+        self, plans: list[list[_Call]], sessions: list[str]
+    ) -> list[list[tuple[bool | None, str, str, ExecutionResult]]]:
+        semaphore = asyncio.Semaphore(self.options.concurrency)
+        async with execution_client(self.options.concurrency, self.options.timeout_s) as client:
+
+            async def run_sample(
+                calls: list[_Call], session: str
+            ) -> list[tuple[bool | None, str, str, ExecutionResult]]:
+                # a sample's calls run in order: a later call may read what an earlier one wrote
+                return [await self._one(client, semaphore, call, session) for call in calls]
+
+            return await asyncio.gather(*(run_sample(c, s) for c, s in zip(plans, sessions, strict=True)))
+
+    async def _one(
+        self, client: httpx.AsyncClient, semaphore: asyncio.Semaphore, call: _Call, session: str
+    ) -> tuple[bool | None, str, str, ExecutionResult]:
+        opts = self.options
+        target = opts.target
+        if call.outcome is not None or call.request is None:
+            passed, code, message = call.outcome or (None, "not_sent", "")
+            result = ExecutionResult(
+                call_index=call.index, target=target, url=call.logical_url, error=message
+            )
+            return passed, code, message, result
+        req = call.request
+        headers = dict(req.headers)
+        if target == "sandbox":
+            headers["X-Callforge-Session"] = session
+        attempt = 0
+        while True:
+            await self.rate_limiter.acquire(req.url)
+            response: httpx.Response | None = None
+            error: str | None = None
+            async with semaphore:
+                start = time.perf_counter()  # latency of the request, not of the wait for a slot
+                try:
+                    response = await client.request(
+                        req.method, req.url, headers=_wire_headers(headers), content=req.content
+                    )
+                except httpx.HTTPError as exc:
+                    error = self.redactor.text(f"{type(exc).__name__}: {exc}") or type(exc).__name__
+            latency = (time.perf_counter() - start) * 1000
+            retry = response is None or response.status_code >= 500
+            if log.isEnabledFor(logging.DEBUG):  # redacting headers costs; only when someone listens
+                log.debug(
+                    "%s %s headers=%s -> %s (%.1f ms, attempt %d)",
+                    req.method,
+                    call.logical_url,
+                    self.redactor.headers(headers),
+                    response.status_code if response is not None else error,
+                    latency,
+                    attempt + 1,
+                )
+            if retry and attempt < opts.retries:
+                await asyncio.sleep(opts.backoff_s * (2**attempt))
+                attempt += 1
+                continue
+            break
+        text = self.redactor.text(response.text) if response is not None else ""
+        result = ExecutionResult(
+            call_index=call.index,
+            target=target,
+            method=req.method,
+            url=call.logical_url,
+            status_code=response.status_code if response is not None else None,
+            response=text[: opts.max_response_chars],
+            error=error,
+            latency_ms=round(latency, 3),
+        )
+        if response is None:
+            return None, "transport_error", f"{error} (after {attempt + 1} attempts)", result
+        passed, code, message = classify(response.status_code, text, attempt + 1)
+        if message:
+            result = result.model_copy(update={"error": message})
+        return passed, code, message, result
+
+    # ------------------------------------------------------------------------------------ verdicts
+
+    def _verdict(
+        self,
+        sample: Sample,
+        calls: list[_Call],
+        outcomes: list[tuple[bool | None, str, str, ExecutionResult]],
+    ) -> Verdict:
+        compact = [
+            {
+                "i": call.index,
+                "tool": call.tool,
+                "method": result.method,
+                "url": result.url,
+                "status": result.status_code,
+                "code": code,
+                "ms": result.latency_ms,
+                "response": result.response[:DETAIL_CHARS],
+            }
+            for call, (_, code, _, result) in zip(calls, outcomes, strict=True)
+        ]
+        details: dict[str, Any] = {"target": self.options.target, "calls": compact}
+        for wanted in (False, None):
+            for call, (passed, code, message, _) in zip(calls, outcomes, strict=True):
+                if passed is wanted:
+                    text = f"call {call.index} ({call.tool}): {message}"
+                    return Verdict(
+                        sample_id=sample.id,
+                        verifier=self.name,
+                        passed=wanted,
+                        code=code,
+                        message=text,
+                        details=details,
+                    )
+        return Verdict(sample_id=sample.id, verifier=self.name, passed=True, code="ok", details=details)
+
+
+def _wire_headers(headers: dict[str, str]) -> list[tuple[str, bytes]]:
+    # UTF-8 bytes: httpx would refuse a non-ASCII str header value outright
+    return [(k, v.encode("utf-8")) for k, v in headers.items()]
+
+
+def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion from sync code, also when this thread already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def runner() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=runner, name="execution-verifier")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

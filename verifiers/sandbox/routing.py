@@ -1,0 +1,307 @@
+"""Load the original spec files and route a request to one of their operations.
+
+In: spec file paths exactly as the catalog manifest stores them (relative ones are resolved against a
+root directory, multi-file specs through their ``$ref``s). Out: ``LoadedSpec`` objects that match
+``(origin, raw path, method)`` to an ``Operation`` — or say why nothing matches.
+
+Matching follows OpenAPI: a request URL is a server URL (root-, path- or operation-level, server
+variables matching any segment text) followed by a path template. The origin is the one the client
+says it meant (the ``X-Callforge-Origin`` header the execution verifier sends), so an absolute server
+``https://host/gen`` is checked for real; without that header only the server's path is compared.
+Path variables are taken from the raw (still percent-encoded) path and decoded after matching, so
+``/pets/a%2Fb`` gives ``petId = "a/b"``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from jsonschema_path import SchemaPath
+from jsonschema_path.handlers.file import FileHandler, FilePathHandler
+
+from schemas.errors import ConfigError, SpecError
+from verifiers.sandbox.validation import SpecValidator
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# GEN NX tables: /db/KEY (and the undocumented /db/KEY/{id}) whose writes take {"Assign": {...}}.
+RESOLVED_CACHE_SIZE = 1 << 16
+
+
+def _refuse_remote(uri: str) -> Any:
+    raise ValueError(f"remote $ref {uri!r} is not fetched: the sandbox reads local spec files only")
+
+
+_LOCAL_ONLY: dict[str, Any] = {
+    "file": FilePathHandler("file"),
+    "http": _refuse_remote,
+    "https": _refuse_remote,
+}
+_ASSIGN_PATH = re.compile(r"^/db/([A-Za-z0-9_\-]+)(?:/\{([^}/]+)\})?$")
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    """A path or server template as a regex; ``{var}`` matches one non-empty segment's text."""
+    out, pos = [], 0
+    for m in re.finditer(r"\{([^}]+)\}", template):
+        out.append(re.escape(template[pos : m.start()]))
+        out.append(f"(?P<{_group(m.group(1))}>[^/]+)")
+        pos = m.end()
+    out.append(re.escape(template[pos:]))
+    return re.compile("".join(out))
+
+
+def _group(name: str) -> str:
+    return "v_" + "".join(c if c.isalnum() else f"_{ord(c):x}_" for c in name)
+
+
+@dataclass(frozen=True)
+class Server:
+    template: str  # trailing slash removed
+    absolute: bool
+    regex: re.Pattern[str]  # the whole template
+    path_regex: re.Pattern[str]  # its path part, for requests that do not say which origin they meant
+
+    @classmethod
+    def of(cls, url: str) -> Server:
+        template = url.rstrip("/")
+        absolute = bool(urlsplit(template).scheme)
+        path_part = urlsplit(template).path if absolute else template
+        return cls(template, absolute, _template_regex(template), _template_regex(path_part))
+
+    def strip(self, origin: str, raw_path: str) -> str | None:
+        """The rest of the path after this server, or None when the URL is not under it."""
+        if self.absolute and origin:
+            target = origin + raw_path
+            rest = _rest(target, self.regex.match(target))
+            return rest
+        return _rest(raw_path, self.path_regex.match(raw_path))
+
+
+def _rest(target: str, m: re.Match[str] | None) -> str | None:
+    if m is None:
+        return None
+    rest = target[m.end() :]
+    if rest and not rest.startswith("/"):
+        return None
+    return rest or "/"
+
+
+@dataclass
+class Operation:
+    """One operation of a spec, with what the sandbox precomputes about it."""
+
+    method: str
+    template: str
+    path_item: SchemaPath
+    node: SchemaPath
+    servers: tuple[Server, ...]
+    has_body: bool
+    space_delimited: frozenset[str]
+    query_names: frozenset[str] | None  # None: cannot tell (form-exploded object), accept any
+    query_prefixes: tuple[str, ...]  # deepObject parameters: name[...]
+    assign_table: str | None = None  # GEN NX table key when this is a /db/KEY operation
+    id_param: str | None = None  # /db/KEY/{id}
+    cache: dict[str, Any] = field(default_factory=dict)  # synthesised response, built on first use
+
+
+@dataclass(frozen=True)
+class Match:
+    operation: Operation
+    variables: dict[str, str]  # decoded path variables
+
+
+@dataclass(frozen=True)
+class NoMatch:
+    status: int
+    code: str
+    message: str
+
+
+class LoadedSpec:
+    """One spec file: its validator and its routes."""
+
+    def __init__(self, key: str, file: Path) -> None:
+        self.key = key
+        self.file = file
+        try:
+            with file.open(encoding="utf-8") as handle:
+                data = FileHandler()(handle)
+            # the resolved-path cache is off by default; on, a repeated lookup skips $ref resolution.
+            # Only file: refs are followed (jsonschema_path would fetch http(s) refs from the network).
+            self.spec = SchemaPath.from_dict(
+                data, base_uri=file.as_uri(), handlers=_LOCAL_ONLY, resolved_cache_maxsize=RESOLVED_CACHE_SIZE
+            )
+            version_text = str(self.spec["openapi"]) if "openapi" in self.spec else ""
+        except Exception as exc:  # yaml errors, unreadable files: name the file
+            raise SpecError(str(file), "/", f"cannot read the spec: {exc}") from exc
+        if not version_text:
+            raise SpecError(
+                str(file), "/openapi", "the sandbox validates OpenAPI 3.x documents only (no 'openapi' field)"
+            )
+        self.version = ".".join(version_text.split(".")[:2])
+        try:
+            self.validator = SpecValidator(self.spec, self.version)
+        except ValueError as exc:
+            raise SpecError(str(file), "/openapi", str(exc)) from exc
+        self.all_servers: list[Server] = []
+        root_servers = self._servers(self.spec) or self._remember((Server.of("/"),))
+        self.literal: dict[str, dict[str, Operation]] = {}
+        self.templated: list[tuple[re.Pattern[str], str, dict[str, Operation]]] = []
+        paths = self.spec / "paths"
+        for template, item in paths.str_items() if paths.exists() else []:
+            ops = self._operations(template, item, root_servers)
+            if "{" in template:
+                self.templated.append((re.compile(_template_regex(template).pattern + "$"), template, ops))
+            else:
+                self.literal[template] = ops
+        # fewer variables first: /pets/mine beats /pets/{id} (literal paths were checked before)
+        self.templated.sort(key=lambda t: t[1].count("{"))
+        tables = self.assign_tables
+        for op in self.operations():
+            if op.assign_table not in tables:
+                op.assign_table = op.id_param = None
+
+    def _servers(self, node: SchemaPath) -> tuple[Server, ...]:
+        if "servers" not in node:
+            return ()
+        return self._remember(tuple(Server.of(str((s / "url").read_value())) for s in node / "servers"))
+
+    def _remember(self, servers: tuple[Server, ...]) -> tuple[Server, ...]:
+        for server in servers:
+            if server not in self.all_servers:
+                self.all_servers.append(server)
+        return servers
+
+    def operations(self) -> list[Operation]:
+        return [
+            op for ops in [*self.literal.values(), *(t[2] for t in self.templated)] for op in ops.values()
+        ]
+
+    def _operations(self, template: str, item: SchemaPath, root: tuple[Server, ...]) -> dict[str, Operation]:
+        ops: dict[str, Operation] = {}
+        path_servers = self._servers(item) or root
+        for method in HTTP_METHODS:
+            if method not in item:
+                continue
+            node = item / method
+            params = [p for p in (item / "parameters" if "parameters" in item else [])]
+            params += [p for p in (node / "parameters" if "parameters" in node else [])]
+            query = [p for p in params if (p / "in").read_str() == "query"]
+            exploded_objects = False
+            for p in query:
+                schema = p / "schema" if "schema" in p else None
+                style = (p / "style").read_str("form")
+                kind = (schema / "type").read_value() if schema is not None and "type" in schema else None
+                if style == "form" and kind == "object" and (p / "explode").read_bool(True):
+                    exploded_objects = True  # its keys are the object's property names: anything goes
+            assign = _ASSIGN_PATH.match(template)
+            ops[method] = Operation(
+                method=method,
+                template=template,
+                path_item=item,
+                node=node,
+                servers=self._servers(node) or path_servers,
+                has_body="requestBody" in node,
+                space_delimited=frozenset(
+                    (p / "name").read_str()
+                    for p in query
+                    if (p / "style").read_str("form") == "spaceDelimited"
+                ),
+                query_names=None if exploded_objects else frozenset((p / "name").read_str() for p in query),
+                query_prefixes=tuple(
+                    (p / "name").read_str() + "["
+                    for p in query
+                    if (p / "style").read_str("form") == "deepObject"
+                ),
+            )
+            if assign:
+                ops[method].assign_table = assign.group(1)
+                ops[method].id_param = assign.group(2)
+        return ops
+
+    def match(self, origin: str, raw_path: str, method: str) -> Match | NoMatch:
+        """The operation ``method raw_path`` reaches under one of the spec's servers."""
+        servers = self.all_servers
+        allowed: list[str] = []
+        for server in servers:
+            rest = server.strip(origin, raw_path)
+            if rest is None:
+                continue
+            found = self._path(rest)
+            if found is None:
+                continue
+            ops, variables = found
+            op = ops.get(method)
+            if op is None:
+                allowed = sorted(m.upper() for m in ops)
+                continue
+            if server not in op.servers:
+                continue
+            return Match(op, {k: unquote(v) for k, v in variables.items()})
+        if allowed:
+            return NoMatch(
+                405,
+                "method_not_allowed",
+                f"{method.upper()} is not an operation of this path; allowed: {', '.join(allowed)}",
+            )
+        if not any(s.strip(origin, raw_path) is not None for s in servers):
+            listed = ", ".join(s.template or "/" for s in servers)
+            return NoMatch(
+                404, "server_not_found", f"{origin}{raw_path} is under none of the spec's servers ({listed})"
+            )
+        return NoMatch(404, "path_not_found", f"no path of {self.file.name} matches {raw_path}")
+
+    def _path(self, rest: str) -> tuple[dict[str, Operation], dict[str, str]] | None:
+        ops = self.literal.get(rest)
+        if ops is not None:
+            return ops, {}
+        for regex, template, ops in self.templated:
+            m = regex.match(rest)
+            if m:
+                names = re.findall(r"\{([^}]+)\}", template)
+                return ops, {name: m.group(_group(name)) for name in names}
+        return None
+
+    @property
+    def assign_tables(self) -> set[str]:
+        """GEN NX-style tables: /db/KEY paths whose POST or PUT body has an ``Assign`` property."""
+        return {
+            op.assign_table
+            for op in self.operations()
+            if op.assign_table and op.method in ("post", "put") and _has_assign(op.node)
+        }
+
+
+def _has_assign(node: SchemaPath) -> bool:
+    try:
+        content = node / "requestBody" / "content"
+        for _media, media in content.str_items():
+            if (
+                "schema" in media
+                and "properties" in media / "schema"
+                and "Assign" in media / "schema" / "properties"
+            ):
+                return True
+    except KeyError:
+        return False
+    return False
+
+
+def resolve_spec_file(given: str, root: str | Path | None) -> Path:
+    """The file a manifest's spec path names: absolute as is, relative against ``root`` then the cwd."""
+    path = Path(given)
+    candidates = [path] if path.is_absolute() else [Path(root) / path] if root else []
+    if not path.is_absolute():
+        candidates.append(Path.cwd() / path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    tried = ", ".join(str(c) for c in candidates)
+    raise ConfigError(
+        f"spec file {given!r} not found (tried {tried}); pass the directory the catalog was ingested from "
+        "as the sandbox's spec root (execution option 'spec_root')"
+    )

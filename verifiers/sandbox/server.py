@@ -1,0 +1,271 @@
+"""``SandboxServer``: the spec-driven sandbox on a loopback port, for as long as a ``with`` block lasts.
+
+    with SandboxServer(["specs/gennx/openapi.yaml"]) as sandbox:
+        httpx.get(sandbox.base_url + "/gen/db/NODE", headers={"MAPI-Key": "x"})
+        sandbox.reset()
+
+In: spec files as the catalog manifest names them (relative ones resolved against ``root``, then the
+cwd). Out: ``.base_url`` (``http://127.0.0.1:<port>``), ``.reset()``, ``.state()``, ``.stats()``.
+
+``mode="process"`` (default) serves from a child Python process, so the sandbox and the verifier's
+HTTP client use different cores and GILs (about twice the throughput of a thread on two cores).
+``mode="thread"`` serves from a daemon thread of this process (no start-up import cost). Either way
+the port is bound here first (port 0: the OS picks a free one) and handed over, so ``base_url`` is known
+before the server accepts and nothing races for the port. The child exits when its parent dies.
+
+Each instance has its own table model: two sandboxes never share state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+
+from schemas.errors import CallforgeError
+
+SandboxMode = Literal["process", "thread"]
+
+
+class SandboxError(CallforgeError):
+    """The sandbox could not start (bad spec, missing file, the child died)."""
+
+
+def build_app(specs: list[str], root: str | Path | None = None, *, strict_query: bool = True) -> Any:
+    """The ASGI app for ``specs`` (raises ``SpecError``/``ConfigError`` naming the bad file)."""
+    from verifiers.sandbox.app import SandboxApp
+    from verifiers.sandbox.routing import LoadedSpec, resolve_spec_file
+
+    return SandboxApp([LoadedSpec(s, resolve_spec_file(s, root)) for s in specs], strict_query=strict_query)
+
+
+def _uvicorn_server(app: Any) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        loop="auto",
+        http="auto",
+        timeout_keep_alive=30,
+    )
+    return uvicorn.Server(config)
+
+
+class SandboxServer:
+    """Start the sandbox on entering, stop it on leaving (or call ``start()``/``stop()``)."""
+
+    def __init__(
+        self,
+        specs: list[str] | list[Path],
+        *,
+        root: str | Path | None = None,
+        mode: SandboxMode = "process",
+        strict_query: bool = True,
+        startup_timeout_s: float = 60.0,
+    ) -> None:
+        if not specs:
+            raise ValueError("SandboxServer needs at least one spec file")
+        self.specs = [str(s) for s in specs]
+        self.root = str(root) if root is not None else None
+        self.mode = mode
+        self.strict_query = strict_query
+        self.startup_timeout_s = startup_timeout_s
+        self.base_url = ""
+        self._sock: socket.socket | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: Any = None
+        self._thread: threading.Thread | None = None
+        self._server: Any = None
+
+    def __enter__(self) -> SandboxServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(512)
+        self._sock = sock
+        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        try:
+            if self.mode == "thread":
+                self._start_thread(sock)
+            else:
+                self._start_process(sock)
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_thread(self, sock: socket.socket) -> None:
+        app = build_app(self.specs, self.root, strict_query=self.strict_query)  # raises here on a bad spec
+        self._server = _uvicorn_server(app)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._server.serve(sockets=[sock])),
+            name="callforge-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _start_process(self, sock: socket.socket) -> None:
+        from verifiers.sandbox.routing import resolve_spec_file
+
+        for spec in self.specs:  # a missing file is reported here, not as a dead child
+            resolve_spec_file(spec, self.root)
+        cmd = [
+            sys.executable,
+            "-m",
+            "verifiers.sandbox",
+            "--fd",
+            str(sock.fileno()),
+            "--parent",
+            str(os.getpid()),
+        ]
+        if self.root:
+            cmd += ["--root", self.root]
+        if not self.strict_query:
+            cmd.append("--lenient-query")
+        for spec in self.specs:
+            cmd += ["--spec", spec]
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child; closed in stop()
+        env = dict(os.environ)
+        # the child must import this checkout even when it is not installed (tests, benchmarks)
+        project_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = project_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self._proc = subprocess.Popen(
+            cmd,
+            pass_fds=(sock.fileno(),),
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            env=env,
+            cwd=os.getcwd(),
+        )
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise SandboxError(
+                    f"sandbox process exited with code {self._proc.returncode}: {self._child_stderr()}"
+                )
+            if self._thread is not None and not self._thread.is_alive():
+                raise SandboxError("sandbox thread stopped during start-up")
+            try:
+                if httpx.get(self.base_url + "/_sandbox/health", timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError as exc:
+                last_error = exc
+            time.sleep(0.05)
+        raise SandboxError(
+            f"sandbox did not answer within {self.startup_timeout_s:.0f}s ({last_error}); {self._child_stderr()}"
+        )
+
+    def _child_stderr(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace").strip()[-2000:]
+
+    def stop(self) -> None:
+        """Stop serving and release the port; safe to call twice."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait(timeout=10)
+            self._proc = None
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+            self._server = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    # ------------------------------------------------------------------------------ admin over HTTP
+
+    def reset(self, session: str | None = None) -> None:
+        """Empty the table model (one session's, or all)."""
+        params = {"session": session} if session is not None else None
+        httpx.post(self.base_url + "/_sandbox/reset", params=params, timeout=10).raise_for_status()
+
+    def state(self, session: str = "") -> dict[str, Any]:
+        """The tables of ``session`` (``""`` is the session of requests that name none)."""
+        return httpx.get(self.base_url + "/_sandbox/state", params={"session": session}, timeout=10).json()
+
+    def stats(self) -> dict[str, int]:
+        return httpx.get(self.base_url + "/_sandbox/stats", timeout=10).json()
+
+
+# ------------------------------------------------------------------------------------- child process
+
+
+def serve_child(argv: list[str] | None = None) -> int:
+    """Entry point of the sandbox child process (``python -m verifiers.sandbox``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m verifiers.sandbox", description="callforge spec-driven sandbox"
+    )
+    parser.add_argument("--spec", action="append", required=True, help="spec file (repeatable)")
+    parser.add_argument("--root", default=None, help="directory relative spec paths are resolved against")
+    parser.add_argument("--fd", type=int, default=None, help="listening socket inherited from the parent")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 when no --fd is given")
+    parser.add_argument("--parent", type=int, default=None, help="exit when this process is gone")
+    parser.add_argument("--lenient-query", action="store_true", help="accept unknown query parameters")
+    args = parser.parse_args(argv)
+    try:
+        app = build_app(args.spec, args.root, strict_query=not args.lenient_query)
+    except CallforgeError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    if args.fd is not None:
+        sock = socket.socket(fileno=args.fd)
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", args.port))
+        sock.listen(512)
+        print(f"sandbox listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    server = _uvicorn_server(app)
+    if args.parent:
+        _watch_parent(args.parent, server)
+    asyncio.run(server.serve(sockets=[sock]))
+    return 0
+
+
+def _watch_parent(pid: int, server: Any) -> None:
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != pid:
+                server.should_exit = True
+                return
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -1,0 +1,230 @@
+"""openapi-core request validation, built once per spec and made fast enough for a sandbox.
+
+In: a parsed spec (``jsonschema_path.SchemaPath``) and its OpenAPI version. Out: a ``SpecValidator``
+whose ``errors(request, operation, path_item)`` lists what openapi-core finds wrong with a request.
+
+Why the extra classes: openapi-core builds a fresh JSON-Schema validator, caster and style
+deserialiser for every parameter of every request (and deep-copies a format checker each time);
+that was ~70% of its cost here. The ``_Caching*`` factories build each of them once per schema
+location and reuse it — the validation itself is openapi-core's, unchanged. Path finding is done by
+``routing.py`` (openapi-core's finder scans every path with a regex on each request), so this module
+calls the validator's per-operation entry point directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema_path import SchemaPath
+from openapi_core import V30RequestValidator, V31RequestValidator, V32RequestValidator
+from openapi_core.casting.schemas import oas30_types_caster, oas31_types_caster
+from openapi_core.casting.schemas.factories import SchemaCastersFactory
+from openapi_core.datatypes import RequestParameters
+from openapi_core.deserializing.styles import StyleDeserializersFactory, style_deserializers
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.validation.request.exceptions import (
+    MissingRequiredRequestBody,
+    ParameterValidationError,
+    RequestBodyValidationError,
+    SecurityValidationError,
+)
+from openapi_core.validation.schemas import (
+    oas30_write_schema_validators_factory,
+    oas31_schema_validators_factory,
+    oas32_schema_validators_factory,
+)
+from openapi_core.validation.schemas.factories import SchemaValidatorsFactory
+
+
+def _install_subnode_fast_path() -> None:
+    """Skip a runtime ``Protocol`` isinstance check for plain dict/list nodes in pathable.
+
+    ``pathable``'s accessor checks ``isinstance(node, Subscriptable)`` (a runtime-checkable Protocol) on
+    every step of every spec lookup; on Python 3.11 that check walks the protocol's MRO each time and was
+    ~45% of openapi-core's request validation here. dict and list *are* Subscriptable, so answering
+    them directly returns exactly what the original does; anything else still goes through it.
+    """
+    from pathable.accessors import SubscriptableAccessor
+
+    if getattr(SubscriptableAccessor, "_callforge_fast_path", False):
+        return
+    original = SubscriptableAccessor.__dict__["_get_subnode"].__func__
+
+    def _get_subnode(cls: Any, node: Any, part: Any) -> Any:
+        if type(node) is dict or type(node) is list:
+            try:
+                return node[part]
+            except (KeyError, IndexError, TypeError) as exc:
+                raise KeyError(part) from exc
+        return original(cls, node, part)
+
+    SubscriptableAccessor._get_subnode = classmethod(_get_subnode)  # type: ignore[method-assign,assignment]
+    SubscriptableAccessor._callforge_fast_path = True  # type: ignore[attr-defined]
+
+
+_install_subnode_fast_path()
+
+_VERSIONS: dict[str, tuple[Any, SchemaValidatorsFactory, Any]] = {
+    "3.0": (V30RequestValidator, oas30_write_schema_validators_factory, oas30_types_caster),
+    "3.1": (V31RequestValidator, oas31_schema_validators_factory, oas31_types_caster),
+    "3.2": (V32RequestValidator, oas32_schema_validators_factory, oas31_types_caster),
+}
+
+
+class _CachingSchemaValidatorsFactory(SchemaValidatorsFactory):
+    """Delegates to openapi-core's factory once per (schema location, options) and keeps the result."""
+
+    def __init__(self, inner: SchemaValidatorsFactory) -> None:
+        super().__init__(inner.schema_validator_cls, inner.format_checker)
+        self._inner = inner
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def get_validator_cls(self, spec: SchemaPath, schema: SchemaPath) -> Any:
+        return self._inner.get_validator_cls(spec, schema)
+
+    def create(  # type: ignore[override]
+        self,
+        spec: SchemaPath,
+        schema: SchemaPath,
+        format_validators: Any = None,
+        extra_format_validators: Any = None,
+        forbid_unspecified_additional_properties: bool = False,
+        enforce_properties_required: bool = False,
+    ) -> Any:
+        key = (
+            schema.parts,
+            id(format_validators),
+            id(extra_format_validators),
+            forbid_unspecified_additional_properties,
+            enforce_properties_required,
+        )
+        found = self._cache.get(key)
+        if found is None:
+            found = self._inner.create(
+                spec,
+                schema,
+                format_validators=format_validators,
+                extra_format_validators=extra_format_validators,
+                forbid_unspecified_additional_properties=forbid_unspecified_additional_properties,
+                enforce_properties_required=enforce_properties_required,
+            )
+            self._cache[key] = found
+        return found
+
+
+class _CachingSchemaCastersFactory(SchemaCastersFactory):
+    def __init__(self, validators: SchemaValidatorsFactory, types_caster: Any) -> None:
+        super().__init__(validators, types_caster)
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def create(  # type: ignore[override]
+        self,
+        spec: SchemaPath,
+        schema: SchemaPath,
+        format_validators: Any = None,
+        extra_format_validators: Any = None,
+    ) -> Any:
+        key = (schema.parts, id(format_validators), id(extra_format_validators))
+        found = self._cache.get(key)
+        if found is None:
+            found = super().create(spec, schema, format_validators, extra_format_validators)
+            self._cache[key] = found
+        return found
+
+
+class _CachingStyleDeserializersFactory(StyleDeserializersFactory):
+    def __init__(self, casters: SchemaCastersFactory) -> None:
+        super().__init__(casters, style_deserializers=style_deserializers)
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def create(self, spec: SchemaPath, schema: SchemaPath, style: str, explode: bool, name: str) -> Any:
+        key = (schema.parts, style, explode, name)
+        found = self._cache.get(key)
+        if found is None:
+            found = super().create(spec, schema, style, explode, name)
+            self._cache[key] = found
+        return found
+
+
+@dataclass
+class ValidationRequest:
+    """The request as openapi-core's ``Request`` protocol wants it (path variables already decoded)."""
+
+    host_url: str
+    path: str
+    method: str  # lower case
+    body: bytes | None
+    content_type: str
+    parameters: RequestParameters
+
+
+@dataclass(frozen=True)
+class RequestProblem:
+    """One thing wrong with a request: HTTP status to answer, reason code, message for people."""
+
+    status: int
+    code: str
+    message: str
+
+
+class SpecValidator:
+    """openapi-core's request validator for one spec, with cached schema machinery."""
+
+    def __init__(self, spec: SchemaPath, version: str) -> None:
+        if version not in _VERSIONS:
+            raise ValueError(f"openapi-core validates OpenAPI {', '.join(_VERSIONS)}; got {version}")
+        validator_cls, base_factory, types_caster = _VERSIONS[version]
+        validators = _CachingSchemaValidatorsFactory(base_factory)
+        casters = _CachingSchemaCastersFactory(validators, types_caster)
+        self._validator = validator_cls(
+            spec,
+            schema_validators_factory=validators,
+            schema_casters_factory=casters,
+            style_deserializers_factory=_CachingStyleDeserializersFactory(casters),
+        )
+        if not hasattr(self._validator, "_iter_errors"):  # the per-operation entry point we rely on
+            raise RuntimeError("this openapi-core has no per-operation request validation (_iter_errors)")
+
+    def errors(
+        self, request: ValidationRequest, operation: SchemaPath, path_item: SchemaPath
+    ) -> list[RequestProblem]:
+        """Every problem openapi-core reports for ``request`` against ``operation``."""
+        return [describe(exc) for exc in self._iter(request, operation, path_item)]
+
+    def _iter(
+        self, request: ValidationRequest, operation: SchemaPath, path_item: SchemaPath
+    ) -> Iterator[Exception]:
+        yield from self._validator._iter_errors(request, operation, path_item)
+
+
+def describe(exc: Exception) -> RequestProblem:
+    """An openapi-core error as (status, code, message); schema errors are listed with their location."""
+    cause = exc.__cause__
+    detail = _schema_errors(cause)
+    if isinstance(exc, SecurityValidationError):
+        return RequestProblem(401, "security", str(exc.__cause__ or exc) or "missing credentials")
+    if isinstance(exc, ParameterValidationError):
+        message = str(exc)
+        if cause is not None:
+            message += f": {detail or cause}"
+        return RequestProblem(400, f"{exc.location}_parameter", message)
+    if isinstance(exc, MissingRequiredRequestBody):
+        return RequestProblem(400, "missing_body", str(exc))
+    if isinstance(exc, RequestBodyValidationError):
+        if isinstance(cause, MediaTypeNotFound):
+            return RequestProblem(415, "media_type", f"Request body media type not accepted: {cause}")
+        return RequestProblem(422, "request_body", f"Request body validation error: {detail or cause or exc}")
+    return RequestProblem(400, "invalid_request", str(exc) or type(exc).__name__)
+
+
+def _schema_errors(cause: BaseException | None) -> str:
+    errors = getattr(cause, "schema_errors", None)
+    if not errors:
+        return ""
+    parts = []
+    for err in errors:
+        where = "/".join(str(p) for p in getattr(err, "absolute_path", ()))
+        parts.append(f"{'/' + where if where else '(root)'}: {err.message}")
+    return "; ".join(parts)
