@@ -16,6 +16,16 @@ A verifier judges a *batch* of samples and returns exactly one ``Verdict`` per s
 Rules: raise on bad *configuration* (in ``__init__``), never on a bad *sample* — a sample that cannot
 be judged gets ``passed=None`` with a reason code. Verifiers are found through the entry-point group
 ``callforge.verifiers`` (the built-ins are registered there too, see pyproject.toml).
+
+Execution results travel through a side channel, not through verdicts: a verifier that runs calls
+stores ``ctx.resources[EXECUTION_RESULTS_KEY][sample.id] = list[ExecutionResult]`` (one per call it
+ran). ``verifiers.pipeline.run_verifiers`` copies them onto the samples with
+``sample.model_copy(update={"execution": results})`` as soon as that verifier returns, so later
+verifiers (e.g. the semantic judge) see ``sample.execution``, and accepted and rejected samples both
+carry them.
+
+Errors: a verifier that raises, or returns the wrong number of verdicts or verdicts for other samples,
+is a bug in that verifier; the pipeline raises ``VerifierBugError`` naming it.
 """
 
 from __future__ import annotations
@@ -26,15 +36,28 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from schemas.catalog import Catalog
+from schemas.errors import CallforgeError
 from schemas.models import Sample, Verdict
 
 ENTRY_POINT_GROUP = "callforge.verifiers"
+# ctx.resources key of the execution side channel: {sample_id: list[ExecutionResult]} (see above).
+EXECUTION_RESULTS_KEY = "execution_results"
+# ctx.resources key of the teacher client the semantic verifier's judge mode uses.
+TEACHER_KEY = "teacher"
 
 
 class VerifierOptions(BaseModel):
     """Base of every verifier's ``Options``: unknown keys are rejected."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class VerifierBugError(CallforgeError, RuntimeError):
+    """A verifier broke its contract (raised on samples, wrong verdict count or ids). Names the verifier."""
+
+    def __init__(self, verifier: str, message: str) -> None:
+        self.verifier = verifier
+        super().__init__(f"verifier {verifier!r}: {message}")
 
 
 @dataclass

@@ -1,0 +1,347 @@
+"""Do the calls line up with how the query is laid out? Swapped values and requests left unanswered.
+
+Two checks over a query (``QueryFacts``) and the argument leaves of a sample's calls:
+
+* ``swapped_pairs`` — two sibling arguments whose values are both in the query but each sits next to
+  the *other* argument's label ("width 5, height 3" called as width=3, height=5), or sibling numbers
+  that the query gives as a tuple in another order ("(3, 0, 1)" called as X=1, Y=0, Z=3).
+* ``unanswered_items`` — the query enumerates items ("Paris and London", "1번, 2번, 3번",
+  "node 1 … node 2") and the calls use some of them but not others: a request got no call.
+
+Both abstain (return nothing) when the query gives no such structure; they only speak when the
+evidence is local and explicit, because a false alarm rejects a good sample.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from verifiers.grounding import Leaf, QueryFacts, as_number, fold, iter_pairs, label_terms, value_offsets
+from verifiers.lexicon import PARTICLES, STOPWORDS, stem, token_terms
+
+# "or" is not here on purpose: "steel or concrete" offers alternatives, it does not ask for both.
+_SEPARATORS = {",", "and", ",and", "&", "및", "그리고", ",그리고", "/", "、", "·", ";"}
+_LITERALS = {"true", "false", "null", "none", "yes", "no"}  # how values are written, not requests
+_CONJUNCTIVE = ("이랑", "하고", "과", "와", "랑")  # Korean particles meaning "and"
+_COUNTERS = ("번째", "번", "개", "층", "호")
+_TUPLE = re.compile(r"\(([^()]*)\)")
+_NUMERIC = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _label_positions(terms: frozenset[str], facts: QueryFacts) -> list[int]:
+    """Token indexes of the query whose word (or its Korean glossary meaning) is one of ``terms``."""
+    return [index for index, meant in enumerate(facts.token_terms) if not terms.isdisjoint(meant)]
+
+
+def _distance(labels: list[int], values: list[int]) -> int:
+    """Tokens from a label to a value; a value written before its label costs two more (in a
+    "label value, label value" list the value before a label belongs to the previous label)."""
+    best = 10_000
+    for label in labels:
+        for value in values:
+            best = min(best, value - label if value > label else label - value + 2)
+    return best
+
+
+def _label_tokens(leaf: Leaf, distinctive: frozenset[str], facts: QueryFacts) -> list[int]:
+    """Where the query names a leaf: its key as written ("PT1X 95.4") or a word only it has."""
+    key = fold(leaf.name)
+    found = {index for index, (token, _) in enumerate(facts.tokens) if token == key}
+    if distinctive:
+        found.update(_label_positions(distinctive, facts))
+    return sorted(found)
+
+
+def _by_labels(a: Leaf, b: Leaf, facts: QueryFacts, reach: int) -> bool:
+    """Each value sits right by the other's label and neither sits by its own (so a label repeated
+    elsewhere in a long query, or a value that happens to recur, does not raise a false alarm)."""
+    terms_a, terms_b = label_terms(a), label_terms(b)
+    labels_a = _label_tokens(a, terms_a - terms_b, facts)
+    labels_b = _label_tokens(b, terms_b - terms_a, facts)
+    if not labels_a or not labels_b or set(labels_a) & set(labels_b):
+        return False
+    values_a = [facts.token_index(o) for o in value_offsets(a, facts)]
+    values_b = [facts.token_index(o) for o in value_offsets(b, facts)]
+    if not values_a or not values_b:
+        return False
+    own = min(_distance(labels_a, values_a), _distance(labels_b, values_b))
+    crossed = max(_distance(labels_a, values_b), _distance(labels_b, values_a))
+    return crossed <= reach < own
+
+
+def _by_tuple(siblings: list[Leaf], facts: QueryFacts) -> list[tuple[Leaf, Leaf]]:
+    numbers = [as_number(leaf.value) for leaf in siblings]
+    if len(siblings) < 2 or any(n is None for n in numbers) or any(leaf.order < 0 for leaf in siblings):
+        return []
+    ordered = sorted(zip(siblings, numbers, strict=True), key=lambda pair: pair[0].order)
+    called = [n for _, n in ordered]
+    matching = []
+    for group in _TUPLE.finditer(facts.folded):
+        stated = [float(x) for x in _NUMERIC.findall(group.group(1))]
+        if len(stated) == len(called) and sorted(stated) == sorted(called):
+            matching.append(stated)
+    if not matching or any(stated == called for stated in matching):
+        return []
+    stated = matching[0]
+    wrong = [leaf for (leaf, n), s in zip(ordered, stated, strict=True) if n != s]
+    return [(wrong[0], wrong[1])] if len(wrong) >= 2 else []
+
+
+def swapped_pairs(
+    call_leaves: Sequence[Leaf], facts: QueryFacts, *, reach: int = 2
+) -> list[tuple[Leaf, Leaf]]:
+    """Pairs of sibling arguments of ONE call whose values look exchanged (see the module docstring)."""
+    siblings: dict[tuple, list[Leaf]] = defaultdict(list)
+    for leaf in call_leaves:
+        if not leaf.is_key and leaf.order >= 0:
+            siblings[leaf.parent].append(leaf)
+    found: list[tuple[Leaf, Leaf]] = []
+    for group in siblings.values():
+        for a, b in iter_pairs(group):
+            same_kind = (as_number(a.value) is None) == (as_number(b.value) is None)
+            if (
+                same_kind
+                and isinstance(a.value, str | int | float)
+                and a.value != b.value
+                and _by_labels(a, b, facts, reach)
+            ):
+                found.append((a, b))
+        if not found:
+            found.extend(_by_tuple(group, facts))
+    return found
+
+
+@dataclass(frozen=True)
+class _Item:
+    kind: str  # "number", "latin" or "hangul"
+    text: str
+    start: int
+    end: int
+    conjunctive: bool  # ends with a Korean "and" particle (서울과, 1번과)
+
+
+def _items(facts: QueryFacts) -> list[_Item]:
+    items: list[_Item] = []
+    toks = facts.tokens
+    index = 0
+    while index < len(toks):
+        token, start = toks[index]
+        end = start + len(token)
+        if _NUMERIC.fullmatch(token):
+            conjunctive = False
+            if index + 1 < len(toks):  # a counter glued to the number: 1번과, 3개
+                nxt, nxt_start = toks[index + 1]
+                counter = next((c for c in _COUNTERS if nxt.startswith(c)), None)
+                if counter and nxt_start == end and (nxt == counter or nxt[len(counter) :] in PARTICLES):
+                    conjunctive = nxt[len(counter) :] in _CONJUNCTIVE
+                    end = nxt_start + len(nxt)
+                    index += 1
+            items.append(_Item("number", token, start, end, conjunctive))
+        elif "\uac00" <= token[0] <= "\ud7a3":
+            particle = next(
+                (
+                    p
+                    for p in sorted(PARTICLES, key=len, reverse=True)
+                    if token.endswith(p) and len(token) > len(p)
+                ),
+                "",
+            )
+            text = token[: len(token) - len(particle)]
+            if text not in _SEPARATORS:
+                items.append(_Item("hangul", text, start, end, particle in _CONJUNCTIVE))
+        elif (
+            token.isascii()
+            and token.isalpha()
+            and len(token) > 1
+            and token not in STOPWORDS
+            and token not in _SEPARATORS
+        ):
+            items.append(_Item("latin", token, start, end, False))
+        index += 1
+    return items
+
+
+def _joined(left: _Item, right: _Item, folded: str) -> bool:
+    gap = re.sub(r"\s+", "", folded[left.end : right.start])
+    return gap in _SEPARATORS or (gap == "" and left.conjunctive)
+
+
+def _used(item: _Item, numbers: set[float], strings: list[str]) -> bool:
+    if item.kind == "number":
+        return float(item.text) in numbers
+    return any(item.text in s or (len(s) > 1 and s in item.text) for s in strings)
+
+
+def unanswered_items(
+    facts: QueryFacts, all_leaves: Sequence[Leaf], tool_terms: frozenset[str] = frozenset()
+) -> list[str]:
+    """Items of a query enumeration that no call uses, when the calls use other items of it.
+
+    Words in ``tool_terms`` (the called tools' names and descriptions) are left out: a query that
+    repeats "create beam, truss or plate elements" from a description is not asking for three things.
+    """
+    numbers = {n for leaf in all_leaves if (n := as_number(leaf.value)) is not None}
+    strings = [
+        fold(leaf.value).strip() for leaf in all_leaves if isinstance(leaf.value, str) and leaf.value.strip()
+    ]
+    names = {fold(leaf.name) for leaf in all_leaves}
+    items = [
+        i
+        for i in _items(facts)
+        if i.kind == "number"
+        or (
+            i.text not in _LITERALS
+            and i.text not in names
+            and tool_terms.isdisjoint(token_terms(i.text) or (stem(i.text),))
+        )
+    ]
+    runs: list[list[_Item]] = []
+    for item in items:
+        last = runs[-1][-1] if runs else None
+        if last is not None and last.kind == item.kind and _joined(last, item, facts.folded):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    # "node 1 … node 2": numbers that follow the same label word form an enumeration too.
+    labelled: dict[str, list[_Item]] = defaultdict(list)
+    for left, right in itertools.pairwise(items):
+        if (
+            left.kind != "number"
+            and right.kind == "number"
+            and not facts.folded[left.end : right.start].strip()
+        ):
+            labelled[stem(left.text)].append(right)
+    runs.extend(labelled.values())
+    missing: list[str] = []
+    for run in runs:
+        distinct = {item.text: item for item in run}
+        if len(distinct) < 2:
+            continue
+        used = [_used(item, numbers, strings) for item in distinct.values()]
+        if any(used) and not all(used):
+            missing.extend(t for t, u in zip(distinct, used, strict=True) if not u and t not in missing)
+    return missing
+
+
+_QUOTED = re.compile(r'"([^"\n]{0,200})"|“([^”\n]{0,200})”|「([^」\n]{0,200})」')
+_MARKERS = {"(": ")", "[": "]"}  # "(1)" and "[2]" enumerate parts of a query; they are not values
+# A number followed by one of these counts requests or repetitions ("2 separate times", "3번 각각").
+_COUNT_WORDS = (
+    "time",
+    "separate",
+    "call",
+    "request",
+    "item",
+    "step",
+    "번 각각",
+    "번 따로",
+    "회",
+    "가지",
+    "개의",
+    "번씩",
+)
+
+
+def unused_values(facts: QueryFacts, all_leaves: Sequence[Leaf]) -> list[str]:
+    """Quoted strings and numbers the query states that no argument uses.
+
+    Numbers that enumerate ("(1)") or count ("2 separate times", "3번 각각") are skipped, and so are
+    numbers inside quoted strings or inside any string argument (a name such as "Pier-38").
+    """
+    numbers = {n for leaf in all_leaves if (n := as_number(leaf.value)) is not None}
+    strings = [
+        fold(leaf.value).strip() for leaf in all_leaves if isinstance(leaf.value, str) and leaf.value.strip()
+    ]
+    text = facts.folded
+    quoted = [
+        (m.start(), m.end(), next(g for g in m.groups() if g is not None).strip())
+        for m in _QUOTED.finditer(text)
+    ]
+    unused = [
+        q for _, _, q in quoted if q and not any(q == s or q in s or (len(s) > 2 and s in q) for s in strings)
+    ]
+    seen: set[str] = set()
+    for match in re.finditer(
+        r"(?<![\w.\-])\d+(?:\.\d+)?(?![\w.])|(?<=[\s(\[,])-\d+(?:\.\d+)?(?![\w.])", text
+    ):
+        start, raw = match.start(), match.group()
+        if any(a <= start < b for a, b, _ in quoted) or raw in seen:
+            continue
+        after = text[match.end() :].lstrip()
+        before = text[:start].rstrip()[-1:]
+        if before in _MARKERS and after.startswith(_MARKERS[before]):
+            continue
+        if any(after.startswith(word) for word in _COUNT_WORDS):
+            continue
+        value = float(raw)
+        if value in numbers or any(raw in s for s in strings):
+            continue
+        seen.add(raw)
+        unused.append(raw)
+    return unused
+
+
+# Words that open one step of a multi-step request ("First …. Then …. Finally …").
+_STEP_MARKERS = re.compile(
+    r"(?:^|[.;:!?]\s*|,\s*)(first|then|next|after that|afterwards|finally|lastly|먼저|그 다음|그다음|이어서|다음으로|마지막으로)(?=[\s,])"
+)
+_ENUMERATOR = re.compile(r"(?:^|[:;,]\s*)\((\d{1,2})\)")
+_EXPLICIT = re.compile(r"(\d{1,2})\s*(?:separate times|times separately|번 각각|번 따로|번씩 따로)")
+
+
+def requested_calls(facts: QueryFacts) -> int:
+    """The fewest calls the query's own structure asks for: its step words (first/then/finally,
+    먼저/그 다음/마지막으로), its "(1) … (2) …" enumerators, or an explicit "N separate times".
+    Returns 0 when the query has no such structure."""
+    text = facts.folded
+    steps = len(_STEP_MARKERS.findall(text))
+    enumerated = 0
+    for number in (int(n) for n in _ENUMERATOR.findall(text)):
+        if number == enumerated + 1:
+            enumerated = number
+    explicit = max((int(n) for n in _EXPLICIT.findall(text)), default=0)
+    return max(steps if steps >= 2 else 0, enumerated if enumerated >= 2 else 0, explicit)
+
+
+def call_contexts(facts: QueryFacts, calls_leaves: Sequence[Sequence[Leaf]]) -> list[str] | None:
+    """The part of the query each call answers, for ranking tools per call; None when the query is
+    one undivided request (or a call cannot be placed).
+
+    A query is divided at its step words ("First …. Then …") or "(1) … (2) …" enumerators, and the
+    text before the first enumerator (the shared verb: "Create nodes, 2 separate times:") is prefixed
+    to every part. With one part per call, parts go to calls in order; otherwise a call gets the
+    part holding most of its stated values (None if it states none).
+    """
+    text = facts.folded
+    cuts = sorted(
+        {m.start(1) for m in _STEP_MARKERS.finditer(text)}
+        | {m.start(1) - 1 for m in _ENUMERATOR.finditer(text)}
+    )
+    if len(cuts) < 2 or len(calls_leaves) < 2:
+        return None
+    enumerators = [m.start(1) - 1 for m in _ENUMERATOR.finditer(text)]
+    preamble = text[: enumerators[0]] if enumerators else ""
+    bounds = [*cuts, len(text)]
+    parts = [text[bounds[i] : bounds[i + 1]] for i in range(len(cuts))]
+    if len(parts) == len(calls_leaves):
+        # One part per call: take them in order (small numbers recur across parts, so votes by
+        # value position are weaker evidence than the order both lists share).
+        return [f"{preamble} {part}".strip() for part in parts]
+    contexts: list[str] = []
+    for call_leaves in calls_leaves:
+        votes: Counter[int] = Counter()
+        for leaf in call_leaves:
+            for offset in value_offsets(leaf, facts):
+                part = bisect.bisect_right(cuts, offset) - 1
+                if part >= 0:
+                    votes[part] += 1
+        if not votes:
+            return None
+        part = votes.most_common(1)[0][0]
+        contexts.append(f"{preamble} {parts[part]}".strip())
+    return contexts

