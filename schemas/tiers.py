@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schemas.config_files import load_yaml
 from schemas.errors import ConfigError
 
 # The seed project's per-endpoint sample counts (GEN NX analysis): used when a file omits quotas.
@@ -148,7 +149,7 @@ class TierRules(BaseModel):
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read tier rules: {exc.strerror or exc}") from exc
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
         return cls.from_mapping(data, source=str(path))

@@ -16,13 +16,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from schemas.config_files import load_yaml
 from schemas.errors import ConfigError
 
 CONFIGS_DIR = Path(__file__).parent / "configs"
@@ -68,24 +68,6 @@ _RENAMED_SFT = {
 _RESERVED_SFT = {
     "output_dir": "checkpoints go to OUT/checkpoints; choose OUT with `--out`",
 }
-
-
-class _Yaml12Loader(yaml.SafeLoader):
-    """YAML with 1.2 booleans: only true/false. Under YAML 1.1 ``eval_strategy: no`` would become False."""
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def load_yaml(text: str) -> Any:
-    """Parse YAML text, reading yes/no/on/off as strings (``eval_strategy: no`` stays "no")."""
-    return yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader subclass: no arbitrary objects
 
 
 class _Section(BaseModel):

@@ -48,26 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _read_config(path: Path | None) -> dict[str, Any]:
+    from schemas.config_files import read_mapping
+
     if path is None:
         return {}
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--config {path}: cannot read it: {exc}") from exc
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except Exception as exc:  # json and yaml errors alike
-        raise ConfigError(f"--config {path}: not valid JSON/YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"--config {path}: expected a mapping with plan/teacher/offline sections")
-    return data
+    return read_mapping(path, what="--config", expected="a mapping with plan/teacher/offline sections")
 
 
 def default_cache_dir(out: Path) -> Path:

@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Set ``a.b.c=value`` entries into the nested dict ``raw`` (values parsed as YAML scalars)."""
     from schemas.errors import ConfigError
-    from trainer.config import load_yaml
+    from schemas.config_files import load_yaml
 
     for item in overrides:
         key, sep, value = item.partition("=")

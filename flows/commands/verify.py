@@ -11,7 +11,6 @@ itself). ``--options`` is a JSON or YAML file mapping verifier names to their op
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -56,25 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def read_options(path: Path | None) -> dict[str, dict[str, Any]]:
     """The verifier options file as {verifier: {option: value}}; errors name the file and key."""
+    from schemas.config_files import read_mapping
+
     if path is None:
         return {}
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--options {path}: cannot read it: {exc}") from exc
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except ValueError as exc:  # json.JSONDecodeError and yaml.YAMLError both land here or below
-        raise ConfigError(f"--options {path}: not valid JSON/YAML: {exc}") from exc
-    except Exception as exc:
-        raise ConfigError(f"--options {path}: not valid YAML: {exc}") from exc
-    data = data or {}
-    if not isinstance(data, dict) or not all(isinstance(v, dict | type(None)) for v in data.values()):
+    data = read_mapping(path, what="--options", expected="a mapping of verifier name -> mapping of options")
+    if not all(isinstance(v, dict | type(None)) for v in data.values()):
         raise ConfigError(f"--options {path}: expected a mapping of verifier name -> mapping of options")
     return {str(k): dict(v or {}) for k, v in data.items()}
 
