@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import fastjsonschema
 import jsonschema
@@ -143,6 +144,62 @@ def _to_draft07(node: Any, formats: set[str]) -> Any:
     return out
 
 
+class _TooBig(Exception):
+    """Inlining would grow the schema past ``_INLINE_BUDGET`` nodes; compile it with its refs."""
+
+
+# Inlined defs are copied once per use; past this many nodes, keep the refs (bounded compile time).
+_INLINE_BUDGET = 20_000
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a draft-07 schema with each non-recursive local ``$ref`` replaced by its target.
+
+    fastjsonschema compiles a ``$ref`` into a call of another generated function that formats its
+    error-path argument with ``str.format(**locals())`` on every call — on success too — which costs
+    more than the check itself for small defs. Inlined, the same checks run in the caller. Recursive
+    refs (a def reaching itself, or ``#``), refs that do not resolve and non-object targets are kept
+    as they are, and so are the root's ``$defs``/``definitions`` (so kept refs still resolve). A
+    ``$ref`` node's siblings are dropped with it: draft-07 ignores them, and ``_to_draft07`` has
+    already moved the ones 2020-12 applies into an ``allOf``.
+    """
+    count = 0
+
+    def resolve(ref: str) -> Any:
+        node: Any = schema
+        for raw in ref[2:].split("/") if ref != "#" else []:
+            token = unquote(raw).replace("~1", "/").replace("~0", "~")
+            if isinstance(node, dict) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                return None
+        return node
+
+    def walk(node: Any, stack: frozenset[str]) -> Any:
+        nonlocal count
+        count += 1
+        if count > _INLINE_BUDGET:
+            raise _TooBig
+        if isinstance(node, list):
+            return [walk(n, stack) for n in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/") and ref not in stack:
+            target = resolve(ref)
+            if isinstance(target, dict) and target is not schema:
+                return walk(target, stack | {ref})
+        return {k: walk(v, stack) for k, v in node.items()}
+
+    try:
+        out = {k: v if k in ("$defs", "definitions") else walk(v, frozenset()) for k, v in schema.items()}
+    except (_TooBig, RecursionError):
+        return schema
+    return out
+
+
 def _uses(node: Any, keywords: set[str]) -> bool:
     if isinstance(node, dict):
         if keywords & node.keys():
@@ -172,6 +229,8 @@ class ToolArguments:
         if not _uses(schema, _UNSUPPORTED_BY_FAST):
             formats: set[str] = set()
             converted = _to_draft07(schema, formats)
+            if isinstance(converted, dict):
+                converted = _inline_refs(converted)
             if self.closed:
                 # Closing the top level inside the compiled validator makes a valid call one function
                 # call; the precise pass below still reports each extra key by name.

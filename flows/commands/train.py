@@ -45,8 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Set ``a.b.c=value`` entries into the nested dict ``raw`` (values parsed as YAML scalars)."""
-    from schemas.errors import ConfigError
     from schemas.config_files import load_yaml
+    from schemas.errors import ConfigError
 
     for item in overrides:
         key, sep, value = item.partition("=")

@@ -1,0 +1,250 @@
+"""The run configuration: everything a refresh needs, in one typed, validated object.
+
+A ``RunConfig`` is built from defaults, then an optional YAML/JSON file, then explicit overrides
+(CLI flags or flow parameters), in that order::
+
+    config = RunConfig.resolve(config_file="nightly.yaml", overrides={"limit": 50})
+    config.run_dir           # Path("data/runs/gennx-20261120-004000")
+
+``generate`` is the generators' own ``GenerateConfig``; the trainer's sections (``assemble``,
+``train_settings``, ``evaluate_settings``) are mappings validated by the trainer's config classes when
+their stage starts, because those classes import the training stack.
+
+Nothing in this module imports Prefect: the CLI, the benchmarks and the tests build configs freely.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from generators.config import GenerateConfig
+from schemas.errors import ConfigError
+
+DEFAULT_SPEC = "specs/gennx/openapi.yaml"
+DEFAULT_TIER_RULES = "specs/gennx/tiers.yaml"
+_SLUG = re.compile(r"[^a-z0-9]+")
+# Spec files whose name says nothing about the API: the folder names it instead (specs/gennx/openapi.yaml).
+_GENERIC_STEMS = {"openapi", "swagger", "spec", "api", "schema"}
+
+
+def slugify(text: str) -> str:
+    """Lowercase-dash form used in run names, tags and artifact keys (Prefect keys allow [a-z0-9-])."""
+    return _SLUG.sub("-", text.lower()).strip("-") or "spec"
+
+
+def spec_slug(spec: str | os.PathLike[str]) -> str:
+    """A short name for a spec: ``specs/gennx/openapi.yaml`` -> ``gennx``, ``petstore.json`` -> ``petstore``."""
+    path = Path(spec)
+    stem = path.name.split(".")[0]
+    if stem.lower() in _GENERIC_STEMS and path.parent.name:
+        return slugify(path.parent.name)
+    return slugify(stem)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskRunnerConfig(_Section):
+    """Where shard tasks run: a bounded thread pool here, or a Dask cluster for scale-out."""
+
+    kind: Literal["threads", "dask"] = Field(
+        default="threads",
+        description="'threads' (ThreadPoolTaskRunner) or 'dask' (prefect-dask DaskTaskRunner)",
+    )
+    # Prefect's default thread pool is unbounded. A shard already keeps a core or more busy (the
+    # teacher's requests run concurrently, the embedding model is multi-threaded), so one worker per
+    # core, at most 4: on 2 cores two verify shards at once beat one after the other by ~9%.
+    max_workers: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1, le=256)
+    address: str | None = Field(
+        default=None, description="Dask scheduler address (tcp://host:8786); none = a temporary local cluster"
+    )
+
+
+class RunConfig(_Section):
+    """One refresh: which spec, where the data goes, how each stage is configured."""
+
+    data_root: str = Field(default="data", description="root of runs/ and store/ (relative to the cwd)")
+    run_name: str | None = Field(default=None, description="runs/<run_name>; none = <spec>-<timestamp>")
+    specs: list[str] = Field(default_factory=lambda: [DEFAULT_SPEC], min_length=1)
+    spec_name: str | None = Field(
+        default=None, description="slug in names, tags and keys; none = from specs[0]"
+    )
+    tier_rules: str | None = Field(
+        default=DEFAULT_TIER_RULES,
+        description="tier rules YAML; none or '' for none; default: the bundled rules with the bundled spec only",
+    )
+    naming: Literal["snake", "operation_id", "method_path"] = "snake"
+    include_deprecated: bool = True
+    generate: GenerateConfig = Field(
+        default_factory=GenerateConfig, description="plan + teacher (none = offline)"
+    )
+    limit: int | None = Field(default=None, ge=1, description="cap on work items (a quick run); none = all")
+    verifiers: list[str] | None = Field(
+        default=None, description="verifier names in the registry; none = all"
+    )
+    verifier_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sandbox: bool = Field(
+        default=True, description="start the spec-driven sandbox for the execution verifier"
+    )
+    assemble: dict[str, Any] = Field(default_factory=dict, description="trainer assemble config fields")
+    store_dir: str | None = Field(
+        default=None, description="incremental sample store; none = <data_root>/store"
+    )
+    train: bool = Field(default=False, description="also fine-tune and evaluate after assembling")
+    base_model: str | None = None
+    train_settings: dict[str, Any] = Field(default_factory=dict, description="trainer TrainConfig fields")
+    evaluate_settings: dict[str, Any] = Field(default_factory=dict)
+    task_runner: TaskRunnerConfig = Field(default_factory=TaskRunnerConfig)
+    # Shard-level retries (a crashed worker, a full disk); request-level retries live in the clients.
+    shard_retries: int = Field(default=2, ge=0, le=10)
+    shard_retry_delays_s: list[float] = Field(
+        default_factory=lambda: [10.0, 60.0], description="backoff per retry"
+    )
+    publish: bool = Field(
+        default=True, description="emit callforge.dataset.published when the dataset is written"
+    )
+
+    @field_validator("run_name")
+    @classmethod
+    def _run_name_safe(cls, value: str | None) -> str | None:
+        if value is not None and (not value or "/" in value or value.startswith(".")):
+            raise ValueError(f"run_name must be a plain directory name (no '/', not hidden), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _tier_rules_follow_the_spec(self) -> RunConfig:
+        # The bundled rules describe the bundled spec: another spec gets none unless some are named.
+        if self.tier_rules == "" or (
+            "tier_rules" not in self.model_fields_set and self.specs != [DEFAULT_SPEC]
+        ):
+            self.tier_rules = None
+        return self
+
+    @model_validator(mode="after")
+    def _teacher_cache_in_data_root(self) -> RunConfig:
+        # Reruns and resumes should cost no requests: cache teacher answers under the data root unless
+        # the config names another directory.
+        teacher = self.generate.teacher
+        if teacher.cache_dir is None:
+            teacher.cache_dir = Path(self.data_root) / "cache" / "teacher"
+        return self
+
+    @model_validator(mode="after")
+    def _train_needs_model(self) -> RunConfig:
+        if self.train and not self.base_model and not self.train_settings.get("base_model"):
+            raise ValueError("train=true needs base_model (a hub id or a local model directory)")
+        return self
+
+    # ------------------------------------------------------------------------------------ derived
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.spec_name) if self.spec_name else spec_slug(self.specs[0])
+
+    @property
+    def run_dir(self) -> Path:
+        if not self.run_name:
+            raise ConfigError("run_name is not set yet; call RunConfig.with_run_name() first")
+        return Path(self.data_root) / "runs" / self.run_name
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.store_dir) if self.store_dir else Path(self.data_root) / "store"
+
+    def with_run_name(self, *, resume: bool = True, now: datetime | None = None) -> RunConfig:
+        """This config with ``run_name`` filled in.
+
+        With ``resume``, the newest unfinished run of the same spec is continued (its finished shards
+        are cached), so rerunning a killed refresh picks up where it stopped; otherwise a new name
+        ``<slug>-<YYYYmmdd-HHMMSS>`` is made.
+        """
+        if self.run_name:
+            return self
+        if resume and (pending := unfinished_run(Path(self.data_root), self.slug)):
+            return self.model_copy(update={"run_name": pending})
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+        return self.model_copy(update={"run_name": f"{self.slug}-{stamp}"})
+
+    # -------------------------------------------------------------------------------- construction
+
+    @classmethod
+    def resolve(
+        cls, *, config_file: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None
+    ) -> RunConfig:
+        """Defaults, then ``config_file`` (YAML or JSON), then ``overrides`` (None values are ignored).
+
+        Nested sections merge key by key, so ``{"generate": {"shard_size": 5}}`` keeps the file's other
+        generate keys. Errors are :class:`ConfigError` naming the file and the key.
+        """
+        data: dict[str, Any] = {}
+        source = "overrides"
+        if config_file is not None:
+            data = read_config_file(Path(config_file))
+            source = str(config_file)
+        merged = deep_merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})
+        try:
+            return cls.model_validate(merged)
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: invalid run config: {_describe(exc)}") from exc
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read run config: {exc.strerror}") from exc
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a run config is a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``; mappings merge recursively, everything else is replaced."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def unfinished_run(data_root: Path, slug: str) -> str | None:
+    """The newest ``runs/<slug>-*`` whose manifest has no finished ``assemble`` stage, if any."""
+    runs = data_root / "runs"
+    if not runs.is_dir():
+        return None
+    own = re.compile(rf"^{re.escape(slug)}-\d{{8}}-\d{{6}}$")  # only names with_run_name() makes
+    candidates = sorted((p for p in runs.iterdir() if p.is_dir() and own.match(p.name)), reverse=True)
+    for run in candidates[:1]:  # only the newest: an older abandoned run is not silently revived
+        manifest = run / "manifest.json"
+        try:
+            stages = json.loads(manifest.read_text("utf-8")).get("stages", {})
+        except (OSError, ValueError):
+            return run.name  # started but never recorded a stage
+        if not (stages.get("assemble") or {}).get("finished_at"):
+            return run.name
+    return None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

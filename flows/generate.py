@@ -1,0 +1,177 @@
+"""The ``generate`` flow: plan the work items, then one cached, retried task per candidate shard.
+
+    generate_flow(config)   # -> {"shards": [...], "items": 812, "samples": 790, "failures": 22, ...}
+
+The plan skips what the sample store already holds (``satisfied``), so a refresh after a spec edit
+plans only the changed tools' samples. The plan is written to ``plan/items.jsonl``; each task reads
+its slice of that file (tasks get paths and a range, never rows) and writes
+``candidates/shard-NNNNN.parquet``. A shard's cache key covers the spec fingerprint, the teacher
+model, the prompt version, the shard id and its items' ids, so a killed run resumes at the first
+unfinished shard.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.futures import as_completed
+
+from flows import caching, monitoring, tables
+from flows.attempts import AttemptLedger, attempt_context
+from flows.config import RunConfig
+from flows.ingest import CATALOG_DIR, catalog_fingerprint
+from flows.run_record import RunRecord
+from flows.stage_support import load_catalog, submit_shards
+from generators import pipeline, plan
+from generators.config import GenerateConfig
+from generators.prompts import PROMPT_VERSION
+from generators.stats import TeacherStats
+from schemas.canonical import content_hash
+from schemas.shards import shard_name
+
+PLAN_FILE = "plan/items.jsonl"
+CANDIDATES_DIR = "candidates"
+OFFLINE_TEACHER = "offline-templates"
+
+
+def limit_items(items: list[plan.WorkItem], limit: int | None) -> list[plan.WorkItem]:
+    """At most ``limit`` items spread evenly over the plan (so a quick run still covers many tools)."""
+    if limit is None or len(items) <= limit:
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def teacher_name(config: GenerateConfig) -> str:
+    return config.teacher.model or OFFLINE_TEACHER
+
+
+def attempt_context_of(config: RunConfig) -> str:
+    """What an item's outcome depends on besides its tools: the generator and the verifiers."""
+    gen = config.generate
+    return attempt_context(
+        {
+            "teacher": teacher_name(gen),
+            "prompt_version": PROMPT_VERSION,
+            "config": gen.model_dump(mode="json"),
+        },
+        {"names": config.verifiers, "options": config.verifier_options},
+    )
+
+
+@task(
+    name="generate-shard",
+    cache_key_fn=caching.shard_cache_key,
+    persist_result=True,  # retries and result storage are set per run (flows.stage_support.submit_shards)
+)
+def generate_shard_task(job: caching.ShardJob, gen: GenerateConfig) -> dict[str, Any]:
+    """Generate one shard's candidates from its slice of the plan; return the stage's summary dict."""
+    run_dir = Path(job.run_dir)
+    start, stop = job.inputs["start"], job.inputs["stop"]
+    with (run_dir / PLAN_FILE).open(encoding="utf-8") as handle:
+        items = [plan.WorkItem.model_validate_json(line) for line in itertools.islice(handle, start, stop)]
+    catalog = load_catalog(run_dir / CATALOG_DIR)
+    summary = pipeline.generate_shard(items, catalog, gen, run_dir, job.shard_index)
+    return {**summary, "path": str(job.output_path)}
+
+
+@flow(
+    name="generate",
+    flow_run_name=functools.partial(monitoring.stage_run_name, "generate"),
+    on_failure=[monitoring.log_failure_url],
+)
+def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) -> dict[str, Any]:
+    """Plan and generate candidate shards for ``config``'s run (its catalog must exist)."""
+    config = config.with_run_name()
+    run_dir = config.run_dir
+    record = RunRecord.open(run_dir, config.run_name or "")
+    record.begin("generate")
+    catalog = load_catalog(run_dir / CATALOG_DIR)
+    gen = config.generate
+    planned = plan.build_plan(catalog, gen.plan, satisfied=satisfied)
+    # Items tried before with the same tools, generator and verifiers would give the same result.
+    untried, _ = AttemptLedger(config.store_path, config.slug).untried(
+        planned, catalog, attempt_context_of(config)
+    )
+    items = limit_items(untried, config.limit)
+    # An empty plan (the store holds everything) leaves no plan file: readers take none as "no plan".
+    (run_dir / PLAN_FILE).unlink(missing_ok=True)
+    if items:
+        pipeline.write_plan(run_dir / PLAN_FILE, items)
+    size = gen.plan.shard_size
+    key_common = {
+        "spec_fingerprint": catalog_fingerprint(catalog),
+        "teacher_model": teacher_name(gen),
+        "prompt_version": PROMPT_VERSION,
+        "config_hash": content_hash(gen.model_dump(mode="json"), length=32),
+    }
+    jobs = [
+        caching.ShardJob(
+            stage="generate",
+            run_dir=str(run_dir),
+            shard_index=index,
+            output=f"{CANDIDATES_DIR}/{shard_name(index)}",
+            inputs={"start": start, "stop": min(start + size, len(items))},
+            key_parts={
+                **key_common,
+                "items_hash": caching.items_hash([i.id for i in items[start : start + size]]),
+            },
+        )
+        for index, start in enumerate(range(0, len(items), size))
+    ]
+    progress = monitoring.ShardProgress(config.slug, "generate", len(jobs))
+    futures = submit_shards(generate_shard_task, jobs, config, gen=gen)
+    summaries = []
+    for future in as_completed(futures):
+        summaries.append(future.result())
+        progress.advance()
+    summaries.sort(key=lambda s: s["shard"])
+    stats = merged_teacher_stats(summaries)
+    monitoring.publish_table(
+        config.slug,
+        "teacher-stats",
+        tables.teacher_rows(stats, model=teacher_name(gen)),
+        description=f"{config.run_name}: teacher statistics over {len(jobs)} shard(s)",
+    )
+    counts = {
+        "planned": len(planned),
+        "tried_before": len(planned) - len(untried),
+        "items": len(items),
+        "shards": len(jobs),
+        "samples": sum(int(s.get("samples", 0)) for s in summaries),
+        "failures": sum(int(s.get("failures", 0)) for s in summaries),
+    }
+    record.finish(
+        "generate",
+        counts=counts,
+        paths={"plan": run_dir / PLAN_FILE, "candidates": run_dir / CANDIDATES_DIR},
+        details={"teacher": teacher_name(gen), "prompt_version": PROMPT_VERSION, "teacher_stats": stats},
+    )
+    return {**counts, "shard_paths": [s["path"] for s in summaries], "teacher_stats": stats}
+
+
+def merged_teacher_stats(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The shards' teacher statistics summed; latency percentiles are the slowest shard's.
+
+    Shards report ``TeacherStats.as_dict()`` (absent for the offline generator, which sends no
+    request: its row is all zeros). Counters (``failures``, ``retry_reasons``) are summed per code.
+    """
+    out: dict[str, Any] = TeacherStats().as_dict()
+    for summary in summaries:
+        for key, value in (summary.get("teacher") or {}).items():
+            if key.startswith("latency_"):
+                if value is not None:
+                    out[key] = value if out.get(key) is None else max(out[key], value)
+            elif isinstance(value, dict):
+                merged = dict(out.get(key) or {})
+                for code, n in value.items():
+                    merged[code] = merged.get(code, 0) + n
+                out[key] = dict(sorted(merged.items()))
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                out[key] = round(out.get(key, 0) + value, 3)
+    return json.loads(json.dumps(out))

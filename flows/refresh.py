@@ -1,0 +1,143 @@
+"""The ``refresh`` flow: ingest -> generate -> verify -> assemble (-> train -> evaluate), as subflows.
+
+    refresh()                                             # the bundled GEN NX spec, embedded defaults
+    refresh(spec="specs/petstore.yaml", limit=50)            # no tier rules for another spec
+    refresh(config_file="nightly.yaml", settings={"task_runner": {"kind": "dask", "address": "tcp://…"}})
+
+Parameters are flat and JSON-friendly (deployments, the UI form, ``prefect deployment run --param``);
+``settings`` carries any other ``RunConfig`` key. The store decides what is generated: a refresh
+with the spec unchanged plans nothing new and reassembles; an edited endpoint regenerates only its
+samples. A run killed halfway is resumed by the next refresh of the same spec (see
+``RunConfig.with_run_name``): finished shards come from the cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, tags
+from prefect.runtime import flow_run as runtime_flow_run
+
+from flows import monitoring
+from flows.assemble import assemble_flow
+from flows.attempts import AttemptLedger
+from flows.config import RunConfig
+from flows.generate import PLAN_FILE, attempt_context_of, generate_flow, teacher_name
+from flows.ingest import CATALOG_DIR, ingest_flow
+from flows.runners import build_task_runner, describe_task_runner
+from flows.stage_support import load_catalog
+from flows.verify import verify_flow
+from trainer.store import SampleStore
+
+
+def build_config(
+    *,
+    spec: str | None = None,
+    tier_rules: str | None = None,
+    run_name: str | None = None,
+    data_root: str | None = None,
+    config_file: str | None = None,
+    limit: int | None = None,
+    train: bool | None = None,
+    base_model: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> RunConfig:
+    """The run config the ``refresh`` parameters describe (``settings`` under the flat parameters).
+
+    ``tier_rules=""`` means no tier rules; None means the config's (the bundled rules go with the
+    bundled spec only).
+    """
+    flat: dict[str, Any] = {
+        "specs": [spec] if spec else None,
+        "tier_rules": tier_rules,
+        "run_name": run_name,
+        "data_root": data_root,
+        "limit": limit,
+        "train": train,
+        "base_model": base_model,
+    }
+    return RunConfig.resolve(config_file=config_file, overrides={**(settings or {}), **flat})
+
+
+def refresh_run_name() -> str:
+    params = runtime_flow_run.parameters or {}
+    return monitoring.dated_name("refresh", build_config(**params).slug)
+
+
+@flow(
+    name="refresh", flow_run_name=refresh_run_name, on_failure=[monitoring.log_failure_url], log_prints=True
+)
+def refresh(
+    spec: str | None = None,
+    tier_rules: str | None = None,
+    run_name: str | None = None,
+    data_root: str | None = None,
+    config_file: str | None = None,
+    limit: int | None = None,
+    train: bool = False,
+    base_model: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run every stage for one spec; return the run directory, the dataset path and each stage's summary."""
+    config = build_config(
+        spec=spec,
+        tier_rules=tier_rules,
+        run_name=run_name,
+        data_root=data_root,
+        config_file=config_file,
+        limit=limit,
+        train=train or None,
+        base_model=base_model,
+        settings=settings,
+    ).with_run_name()
+    print(
+        f"run {config.run_name}: {', '.join(config.specs)} -> {config.run_dir} "
+        f"(shards on {describe_task_runner(config.task_runner)})"
+    )
+    out: dict[str, Any] = {"run_name": config.run_name, "run_dir": str(config.run_dir.resolve())}
+    with tags(f"spec:{config.slug}", f"teacher:{teacher_name(config.generate)}"):
+        with tags("stage:ingest"):
+            out["ingest"] = ingest_flow(config)
+        # What the store already holds for this catalog is not generated again.
+        satisfied = SampleStore(config.store_path).satisfied(load_catalog(config.run_dir / CATALOG_DIR))
+        with tags("stage:generate"):
+            out["generate"] = generate_flow.with_options(task_runner=build_task_runner(config.task_runner))(
+                config, satisfied=satisfied
+            )
+        with tags("stage:verify"):
+            out["verify"] = verify_flow.with_options(task_runner=build_task_runner(config.task_runner))(
+                config, shard_paths=out["generate"]["shard_paths"]
+            )
+        with tags("stage:assemble"):
+            out["assemble"] = assemble_flow(config)
+        # Remember what this run tried, so an unchanged spec plans nothing next time (flows.attempts).
+        # Only now: a run that stops before its dataset is written is resumed with the same plan.
+        AttemptLedger(config.store_path, config.slug).record_plan(
+            config.run_dir / PLAN_FILE, load_catalog(config.run_dir / CATALOG_DIR), attempt_context_of(config)
+        )
+        out["dataset_dir"] = out["assemble"]["dataset_dir"]
+        out["report"] = out["assemble"]["report"]
+        if config.train:
+            from flows.evaluate import evaluate_flow
+            from flows.train import train_flow
+
+            with tags("stage:train"):
+                out["train"] = train_flow(
+                    out["dataset_dir"],
+                    base_model=config.base_model,
+                    settings=config.train_settings,
+                )
+            trained = out["train"]
+            models = [
+                {
+                    "label": "fine-tuned",
+                    "model": trained["model_path"] or trained["base_model"],
+                    "adapter": trained["adapter_path"],
+                },
+                {"label": "base", "model": trained["base_model"]},
+            ]
+            with tags("stage:evaluate"):
+                out["evaluate"] = evaluate_flow(
+                    out["dataset_dir"], models=models, settings=config.evaluate_settings
+                )
+    return out

@@ -1,0 +1,96 @@
+"""``runs/<run>/report.md``: the run for people, rendered from its manifest (no Prefect here).
+
+The same markdown is the ``<spec>-run-summary`` artifact. Every section comes from what the stages
+recorded in ``manifest.json`` (counts, paths, details), plus a few example samples read from the
+first verified shard, so the report can be re-rendered at any time from the run directory alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flows import tables
+from schemas.errors import RecordError
+from schemas.manifest import RunManifest, StageRecord
+from schemas.models import Sample
+from schemas.shards import read_samples
+
+STAGE_ORDER = ("ingest", "generate", "verify", "assemble", "train", "evaluate")
+EXAMPLES = 3
+
+
+def render_report(manifest: RunManifest, run_dir: Path) -> str:
+    """The whole report: header, stage table, then one section per stage that recorded details."""
+    stages = [manifest.stages[s] for s in STAGE_ORDER if s in manifest.stages]
+    stages += [r for name, r in manifest.stages.items() if name not in STAGE_ORDER]
+    specs = (
+        ", ".join(f"{s.title or s.file} {s.version}".strip() for s in manifest.specs) or "(not ingested yet)"
+    )
+    parts = [
+        f"# callforge run `{manifest.run_name}`\n",
+        f"- spec: {specs}\n- created: {manifest.created_at}\n- run directory: `{run_dir}`\n",
+        "## Stages\n",
+        tables.markdown_table([_stage_row(r) for r in stages]),
+    ]
+    details = {r.stage: r.details for r in stages}
+    if "ingest" in details:
+        tiers = details["ingest"].get("tiers", {})
+        parts += [
+            "## Catalog\n",
+            tables.markdown_table([{"tier": t, "tools": n} for t, n in sorted(tiers.items())]),
+        ]
+    if stats := details.get("generate", {}).get("teacher_stats"):
+        teacher = str(details["generate"].get("teacher", ""))
+        parts += ["## Teacher\n", tables.markdown_table(tables.teacher_rows(stats, model=teacher))]
+    if breakdown := details.get("verify", {}).get("breakdown"):
+        parts += [
+            "## Verifier pass rates (per tier)\n",
+            tables.markdown_table(tables.pass_rate_rows(breakdown)),
+        ]
+        parts += [
+            "## Top rejection reasons (per tier)\n",
+            tables.markdown_table(tables.rejection_rows(breakdown)),
+        ]
+    if splits := details.get("assemble", {}).get("splits"):
+        parts += ["## Splits\n", tables.markdown_table(tables.split_rows(splits))]
+    examples = example_samples(run_dir)
+    if examples:
+        parts += ["## Examples\n", tables.example_block(examples, limit=EXAMPLES)]
+    return "\n".join(parts)
+
+
+def example_samples(run_dir: Path, limit: int = EXAMPLES) -> list[Sample]:
+    """A few accepted samples of the run, one per style where possible (first verified shards)."""
+    picked: dict[str, Sample] = {}
+    for path in sorted((run_dir / "verified").glob("shard-*.parquet"))[:4]:
+        try:
+            samples = read_samples(path)
+        except (RecordError, OSError):
+            continue
+        for sample in samples:
+            picked.setdefault(sample.style.value, sample)
+        if len(picked) >= limit:
+            break
+    return list(picked.values())[:limit]
+
+
+def _stage_row(record: StageRecord) -> dict[str, Any]:
+    return {
+        "stage": record.stage,
+        "started": record.started_at,
+        "seconds": _seconds(record),
+        "counts": ", ".join(f"{k} {v}" for k, v in record.counts.items()),
+    }
+
+
+def _seconds(record: StageRecord) -> str:
+    if not record.finished_at:
+        return "running or stopped"
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    try:
+        delta = datetime.strptime(record.finished_at, fmt) - datetime.strptime(record.started_at, fmt)
+    except ValueError:
+        return ""
+    return str(int(delta.total_seconds()))

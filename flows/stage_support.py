@@ -1,0 +1,69 @@
+"""What the shard-running flows share: submitting cached shard tasks and loading the catalog once.
+
+    futures = submit_shards(generate_shard_task, jobs, config, gen=config.generate)
+
+A job's task is submitted with ``refresh_cache`` when its output file is missing, so a cached result
+never stands in for a shard file that was deleted (see ``flows.caching``).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from prefect import Task
+from prefect.futures import PrefectFuture
+
+from flows.caching import ShardJob, result_storage_dir
+from flows.config import RunConfig
+from schemas.catalog import Catalog
+from schemas.errors import CallforgeError
+
+_catalogs: dict[tuple[str, int], Catalog] = {}
+_lock = threading.Lock()
+
+
+def load_catalog(directory: str | Path) -> Catalog:
+    """The catalog in ``directory``, read once per process per version of the file (tasks share it)."""
+    path = Path(directory).resolve()
+    stamp = (path / "catalog.jsonl").stat().st_mtime_ns
+    key = (str(path), stamp)
+    with _lock:
+        if key not in _catalogs:
+            _catalogs.clear()  # one run per process at a time; older versions are garbage
+            _catalogs[key] = Catalog.load(path)
+        return _catalogs[key]
+
+
+def retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a failed shard unless it failed on callforge's own input or config errors.
+
+    Those (``CallforgeError``: a bad record, a bad option) fail the same way every time, so a retry
+    only adds its backoff to the time until the run reports them.
+    """
+    error = state.data
+    if not isinstance(error, BaseException):
+        try:
+            error = state.result(raise_on_failure=False)
+        except Exception:  # the result cannot be read: retry, the failure may be transient
+            return True
+    return not isinstance(error, CallforgeError)
+
+
+def submit_shards(
+    shard_task: Task[..., Any], jobs: list[ShardJob], config: RunConfig, **arguments: Any
+) -> list[PrefectFuture[Any]]:
+    """Submit ``shard_task(job=job, **arguments)`` for every job on the flow's task runner.
+
+    Results persist under the run directory; retries and their backoff come from ``config``.
+    """
+    options: dict[str, Any] = {
+        "result_storage": result_storage_dir(config.run_dir),
+        "retries": config.shard_retries,
+        "retry_delay_seconds": config.shard_retry_delays_s or 0,
+        "retry_condition_fn": retry_unless_bad_input,
+    }
+    cached = shard_task.with_options(**options)
+    rerun = shard_task.with_options(**options, refresh_cache=True)
+    return [(cached if job.output_exists else rerun).submit(job=job, **arguments) for job in jobs]

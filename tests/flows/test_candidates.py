@@ -1,0 +1,45 @@
+"""Repeated sample ids in a candidate shard: verified once, counted per tier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.candidates import SCRATCH_DIR, unique_candidates
+from flows.refresh import refresh
+from schemas.models import Sample, ToolCall
+from schemas.shards import read_samples, write_samples
+
+
+def _sample(query: str, tier: int | None) -> Sample:
+    return Sample.create(
+        query=query, style="simple", tools=["get_db_node"], calls=[ToolCall(name="get_db_node")], tier=tier
+    )
+
+
+def test_unique_shard_is_verified_as_it_is(tmp_path: Path) -> None:
+    path = write_samples(tmp_path / "candidates" / "shard-00000.parquet", [_sample("a", 1), _sample("b", 1)])
+    assert unique_candidates(path, tmp_path) == (path, {})
+    assert not (tmp_path / SCRATCH_DIR).exists()
+
+
+def test_repeats_are_dropped_in_order_and_counted_per_tier(tmp_path: Path) -> None:
+    a, b, c = _sample("a", 1), _sample("b", None), _sample("c", 2)
+    path = write_samples(tmp_path / "candidates" / "shard-00003.parquet", [a, b, a, c, b, a])
+    unique, repeats = unique_candidates(path, tmp_path)
+    assert unique == tmp_path / SCRATCH_DIR / "shard-00003.parquet"
+    assert [s.id for s in read_samples(unique)] == [a.id, b.id, c.id]
+    assert repeats == {"1": 2, "none": 1}
+    assert len(read_samples(path)) == 6  # the candidate shard stays as generated
+
+
+@pytest.mark.slow
+def test_refresh_verifies_a_plan_that_repeats_samples(
+    prefect_server: None, mini_kwargs: dict, tmp_path: Path
+) -> None:
+    # Seed 1 makes three identical "get /db/NODE" samples on the small spec.
+    settings = {**mini_kwargs["settings"], "generate": {"plan": {"shard_size": 18, "seed": 1}}}
+    result = refresh(**{**mini_kwargs, "data_root": str(tmp_path), "settings": settings})
+    assert (result["verify"]["samples"], result["verify"]["repeated"]) == (16, 2)
+    assert result["verify"]["breakdown"]["rejections"]["1"]["generate/duplicate_sample"] == 2

@@ -1,0 +1,110 @@
+"""RunConfig: defaults, files, overrides, errors that name the key, run names and resume. No Prefect."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from flows.config import RunConfig, spec_slug, unfinished_run
+from schemas.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("spec", "slug"),
+    [
+        ("specs/gennx/openapi.yaml", "gennx"),
+        ("specs/petstore.json", "petstore"),
+        ("My API/swagger.yml", "my-api"),
+        ("Stripe_API v2.yaml", "stripe-api-v2"),
+    ],
+)
+def test_spec_slug_names_the_api(spec: str, slug: str) -> None:
+    assert spec_slug(spec) == slug
+
+
+def test_file_then_overrides_merge_key_by_key(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("generate:\n  plan: {shard_size: 7, seed: 3}\nlimit: 10\n", "utf-8")
+    config = RunConfig.resolve(config_file=path, overrides={"generate": {"plan": {"seed": 9}}, "limit": None})
+    assert (config.generate.plan.shard_size, config.generate.plan.seed, config.limit) == (7, 9, 10)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("generate: {plan: {shard_sise: 5}}\n", "generate.plan.shard_sise"),
+        ("task_runner: {kind: ray}\n", "task_runner.kind"),
+        ("run_name: a/b\n", "run_name"),
+        ("- just a list\n", "a mapping"),
+        ("train: true\n", "base_model"),
+        ("limit: 0\n", "limit"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ConfigError) as info:
+        RunConfig.resolve(config_file=path)
+    assert str(path) in str(info.value) and needle in str(info.value)
+
+
+def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read run config"):
+        RunConfig.resolve(config_file=tmp_path / "absent.yaml")
+
+
+def test_new_run_name_is_slug_and_utc_stamp(tmp_path: Path) -> None:
+    config = RunConfig(data_root=str(tmp_path)).with_run_name(now=datetime(2026, 11, 20, 2, 0, 5, tzinfo=UTC))
+    assert config.run_name == "gennx-20261120-020005"
+    assert config.run_dir == tmp_path / "runs" / "gennx-20261120-020005"
+
+
+def _run(root: Path, name: str, stages: dict | None) -> None:
+    run = root / "runs" / name
+    run.mkdir(parents=True)
+    if stages is not None:
+        (run / "manifest.json").write_text(json.dumps({"run_name": name, "stages": stages}), "utf-8")
+
+
+def test_unfinished_newest_run_is_resumed(tmp_path: Path) -> None:
+    _run(tmp_path, "gennx-20261119-020000", {"assemble": {"stage": "assemble", "finished_at": "x"}})
+    _run(tmp_path, "gennx-20261120-020000", {"generate": {"stage": "generate"}})
+    assert RunConfig(data_root=str(tmp_path)).with_run_name().run_name == "gennx-20261120-020000"
+
+
+def test_finished_newest_run_starts_a_new_one(tmp_path: Path) -> None:
+    _run(tmp_path, "gennx-20261120-020000", {"assemble": {"stage": "assemble", "finished_at": "x"}})
+    assert unfinished_run(tmp_path, "gennx") is None
+
+
+def test_other_specs_runs_are_not_resumed(tmp_path: Path) -> None:
+    _run(tmp_path, "gennx-extra-20261120-020000", None)
+    assert unfinished_run(tmp_path, "gennx") is None
+
+
+def test_resume_can_be_refused(tmp_path: Path) -> None:
+    _run(tmp_path, "gennx-20261120-020000", None)
+    config = RunConfig(data_root=str(tmp_path)).with_run_name(resume=False)
+    assert config.run_name != "gennx-20261120-020000"
+
+
+def test_teacher_answers_are_cached_under_the_data_root_by_default() -> None:
+    assert RunConfig(data_root="/d").generate.teacher.cache_dir == Path("/d/cache/teacher")
+    given = RunConfig.resolve(overrides={"generate": {"teacher": {"cache_dir": "/c"}}})
+    assert given.generate.teacher.cache_dir == Path("/c")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rules"),
+    [
+        ({}, "specs/gennx/tiers.yaml"),
+        ({"specs": ["other.yaml"]}, None),
+        ({"specs": ["other.yaml"], "tier_rules": "other-tiers.yaml"}, "other-tiers.yaml"),
+        ({"tier_rules": ""}, None),
+    ],
+)
+def test_bundled_tier_rules_go_with_the_bundled_spec_only(overrides: dict, rules: str | None) -> None:
+    assert RunConfig.resolve(overrides=overrides).tier_rules == rules
