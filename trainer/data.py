@@ -252,14 +252,15 @@ def _assemble(
             )
         prepared = prepare_split(samples, catalog, config.split)
         encoders.warm(prepared.kept)
+        # Neither needs the split: counted while the clusters are still being computed.
+        stats = run_statistics(run_dir)
+        provenance = provenance_counts(samples)
         clusters = pending.result()
     if [s.query for s in samples] != queries:  # the records and the parsed samples must agree
         clusters = cluster([s.query for s in samples])
     clock.lap("load_cluster_encode")
     split = finish_split(prepared, clusters, config.split)
     clock.lap("split")
-    stats = run_statistics(run_dir)
-    provenance = provenance_counts(samples)
     created_at = utc_now()
     with atomic.directory(run_dir / "dataset") as out:
         rows = write_exports(out, split.splits, catalog, config.export, encoders)

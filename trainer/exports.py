@@ -18,8 +18,9 @@ test_unseen):
 
 The records are those of the ``schemas.records`` functions (the single definition of each format;
 tests hold every export to them). Only the serialisation is specialised, because it is most of the
-cost at 100,000 samples: each tool's JSON is encoded once per export instead of once per sample, the
-common TRL record is written from its parts, and the file writes (Arrow, polars and file I/O release
+cost at 100,000 samples: each tool's JSON is encoded once per export instead of once per sample, each
+call's arguments once for every format, the common TRL record (and its JSON line) is written from its
+parts while the split still waits for its clusters, and the file writes (Arrow, polars and file I/O release
 the GIL) run on a second thread while the next format is encoded. ``benchmarks/assemble.py`` measures it.
 """
 
@@ -39,7 +40,7 @@ import pyarrow.parquet as pq
 from schemas.canonical import content_hash
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError, RecordError
-from schemas.models import Sample, Tool, ToolCall
+from schemas.models import Sample, Style, Tool, ToolCall
 from schemas.records import DEFAULT_SYSTEM_PROMPT, to_flat, to_trl
 
 FORMATS = ("hf", "trl", "xlam", "flat")
@@ -76,6 +77,8 @@ class ExportOptions:
 # which is a third of the cost of encoding a small dict.
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
 _string = json.encoder.encode_basestring  # a str as JSON, unicode kept: what _dumps gives for one
+# Style.value through the enum descriptor is a measurable share of 100,000 rows; a dict lookup is not.
+_STYLE = {style: style.value for style in Style}
 
 
 def hf_features():  # -> datasets.Features
@@ -138,17 +141,32 @@ class _ToolTexts:
             text = self._texts[name] = _dumps(self._render(tool))
         return text
 
+    def many(self, names: Sequence[str]) -> list[str]:
+        """``[self(name) for name in names]``, without a call per name once a tool is encoded."""
+        texts = self._texts
+        return [texts[name] if name in texts else self(name) for name in names]
 
-def _calls_json(calls: Sequence[ToolCall], wrap: bool) -> str:
+
+def arguments_json(calls: Sequence[ToolCall]) -> list[str]:
+    """``json.dumps(call.arguments, ensure_ascii=False)`` of each call (shared by every format)."""
+    return [_dumps(c.arguments) for c in calls]
+
+
+def _calls_json(calls: Sequence[ToolCall], wrap: bool, arguments: Sequence[str] | None = None) -> str:
     """``json.dumps`` of the calls as ``{"name", "arguments"}`` dicts, or with ``wrap`` as TRL's
-    ``{"type": "function", "function": {...}}`` entries, written from the parts."""
+    ``{"type": "function", "function": {...}}`` entries, written from the parts. ``arguments`` are the
+    calls' ``arguments_json`` when already encoded."""
+    if arguments is None:
+        arguments = arguments_json(calls)
     if wrap:
         parts = [
-            f'{{"type": "function", "function": {{"name": {_string(c.name)}, "arguments": {_dumps(c.arguments)}}}}}'
-            for c in calls
+            f'{{"type": "function", "function": {{"name": {_string(c.name)}, "arguments": {a}}}}}'
+            for c, a in zip(calls, arguments, strict=True)
         ]
     else:
-        parts = [f'{{"name": {_string(c.name)}, "arguments": {_dumps(c.arguments)}}}' for c in calls]
+        parts = [
+            f'{{"name": {_string(c.name)}, "arguments": {a}}}' for c, a in zip(calls, arguments, strict=True)
+        ]
     return "[" + ", ".join(parts) + "]"
 
 
@@ -159,12 +177,16 @@ class _Encoder:
     def __init__(self) -> None:
         self._ready: dict[str, tuple[Sample, Any]] = {}
 
-    def _piece(self, sample: Sample) -> Any:
+    def _piece(self, sample: Sample, arguments: Sequence[str] | None = None) -> Any:
+        """The sample's encoding; ``arguments`` are its calls' ``arguments_json`` when already made."""
         raise NotImplementedError
 
     def warm(self, samples: Sequence[Sample]) -> None:
         for sample in samples:
             self._ready[sample.id] = (sample, self._piece(sample))
+
+    def warm_one(self, sample: Sample, arguments: Sequence[str]) -> None:
+        self._ready[sample.id] = (sample, self._piece(sample, arguments))
 
     def _take(self, sample: Sample) -> Any:
         ready = self._ready.pop(sample.id, None)
@@ -199,21 +221,33 @@ class TrlEncoder(_Encoder):
             return f'{{"role": {_string(message["role"])}, "content": {_string(message["content"])}}}'
         return _dumps(message)
 
-    def _messages(self, sample: Sample) -> list[str]:
+    def _messages(self, sample: Sample, arguments: Sequence[str] | None = None) -> list[str]:
         responses = tool_responses(sample) if self.options.include_tool_responses else None
         if sample.calls and responses is None:
+            calls = _calls_json(sample.calls, True, arguments)
             return [
                 self._system_json,
                 f'{{"role": "user", "content": {_string(sample.query)}}}',
-                f'{{"role": "assistant", "content": "", "tool_calls": {_calls_json(sample.calls, wrap=True)}}}',
+                f'{{"role": "assistant", "content": "", "tool_calls": {calls}}}',
             ]
         record = to_trl(
             sample, self.tools, system_prompt=self.options.system_prompt, tool_responses=responses
         )
         return [self._message(m) for m in record["messages"]]
 
-    def _piece(self, sample: Sample) -> tuple[list[str], list[str]]:
-        return self._messages(sample), [self._tool(name) for name in sample.tools]
+    def _piece(
+        self, sample: Sample, arguments: Sequence[str] | None = None
+    ) -> tuple[list[str], list[str], str]:
+        """(message JSONs, offered tool JSONs, the JSON line): none depends on the split, so all three
+        can be made while the split waits for its clusters."""
+        encoded, offered = self._messages(sample, arguments), self._tool.many(sample.tools)
+        # The _META_SCHEMA fields in order, each as _json_text would write it.
+        line = (
+            f'{{"messages":[{",".join(encoded)}],"tools":[{",".join(offered)}],"id":{_string(sample.id)},'
+            f'"style":{_string(_STYLE[sample.style])},"language":{_string(sample.language)},'
+            f'"tier":{_json_text(sample.tier)}}}'
+        )
+        return encoded, offered, line
 
     def encode(self, samples: Sequence[Sample]) -> tuple[pa.Table, list[str]]:
         """(Arrow table with the HF feature metadata, JSON lines) for ``samples`` in order."""
@@ -221,22 +255,20 @@ class TrlEncoder(_Encoder):
         message_offsets = [0]
         tools: list[str] = []
         tool_offsets = [0]
-        meta: dict[str, list[Any]] = {key: [] for key in _META_SCHEMA}
+        meta: dict[str, list[Any]] = {
+            "id": [s.id for s in samples],
+            "style": [_STYLE[s.style] for s in samples],
+            "language": [s.language for s in samples],
+            "tier": [s.tier for s in samples],
+        }
         lines: list[str] = []
         for sample in samples:
-            encoded, offered = self._take(sample)
+            encoded, offered, line = self._take(sample)
             messages += encoded
             message_offsets.append(len(messages))
             tools += offered
             tool_offsets.append(len(tools))
-            values = (sample.id, sample.style.value, sample.language, sample.tier)
-            fields = []
-            for key, value in zip(_META_SCHEMA, values, strict=True):
-                meta[key].append(value)
-                fields.append(f'"{key}":{_json_text(value)}')
-            lines.append(
-                f'{{"messages":[{",".join(encoded)}],"tools":[{",".join(offered)}],{",".join(fields)}}}'
-            )
+            lines.append(line)
         table = pa.table(
             {
                 "messages": _json_list(messages, message_offsets),
@@ -270,9 +302,9 @@ class XlamEncoder(_Encoder):
             "xLAM",
         )
 
-    def _piece(self, sample: Sample) -> tuple[str, str]:
-        return "[" + ", ".join(self._tool(n) for n in sample.tools) + "]", _calls_json(
-            sample.calls, wrap=False
+    def _piece(self, sample: Sample, arguments: Sequence[str] | None = None) -> tuple[str, str]:
+        return "[" + ", ".join(self._tool.many(sample.tools)) + "]", _calls_json(
+            sample.calls, False, arguments
         )
 
     def frame(self, samples: Sequence[Sample]) -> pl.DataFrame:
@@ -282,7 +314,7 @@ class XlamEncoder(_Encoder):
             "tools": [p[0] for p in pieces],
             "answers": [p[1] for p in pieces],
             "id": [s.id for s in samples],
-            "style": [s.style.value for s in samples],
+            "style": [_STYLE[s.style] for s in samples],
             "language": [s.language for s in samples],
             "tier": [s.tier for s in samples],
         }
@@ -290,10 +322,27 @@ class XlamEncoder(_Encoder):
 
 
 class FlatEncoder(_Encoder):
-    """``to_flat`` records of the single-call samples as a polars frame."""
+    """``to_flat`` records of the single-call samples as a polars frame.
 
-    def _piece(self, sample: Sample) -> dict[str, Any] | None:
-        return to_flat(sample) if len(sample.calls) == 1 else None
+    With the call's ``arguments_json`` already made (``warm_one``), the record is written from its
+    parts: ``to_flat``'s two ``json.dumps(..., ensure_ascii=False)`` give exactly these strings.
+    """
+
+    def _piece(self, sample: Sample, arguments: Sequence[str] | None = None) -> dict[str, Any] | None:
+        if len(sample.calls) != 1:
+            return None
+        if arguments is None:
+            return to_flat(sample)
+        return {
+            "query": sample.query,
+            "tool_name": sample.calls[0].name,
+            "arguments": arguments[0],
+            "tools": "[" + ", ".join([_string(t) for t in sample.tools]) + "]",
+            "id": sample.id,
+            "style": _STYLE[sample.style],
+            "language": sample.language,
+            "tier": sample.tier,
+        }
 
     def frame(self, samples: Sequence[Sample]) -> pl.DataFrame:
         rows = [row for row in map(self._take, samples) if row is not None]
@@ -311,10 +360,14 @@ class Encoders:
         self.flat = FlatEncoder()
 
     def warm(self, samples: Sequence[Sample]) -> None:
-        """Encode ``samples`` ahead for every format asked for."""
-        for name in ("trl", "xlam", "flat"):
-            if name in self.options.formats:
-                getattr(self, name).warm(samples)
+        """Encode ``samples`` ahead for every format asked for (each call's arguments encoded once)."""
+        encoders = [getattr(self, name) for name in ("trl", "xlam", "flat") if name in self.options.formats]
+        if "hf" in self.options.formats:
+            hf_features()  # imports datasets (~0.5 s) now rather than during the export
+        for sample in samples:
+            arguments = arguments_json(sample.calls)
+            for encoder in encoders:
+                encoder.warm_one(sample, arguments)
 
 
 class Writes:

@@ -9,5 +9,5 @@ Modules: ``base`` (the Verifier protocol, options, context, side-channel keys), 
 disk, summaries), the built-ins ``format`` (+ ``arguments``), ``execution`` (+ ``sandbox``,
 ``request``), ``semantic`` (+ ``grounding``, ``alignment``, ``similarity``, ``judge``, ``lexicon``),
 ``dedup`` (+ ``near_duplicates``), and ``testing`` (the conformance check for plugin authors; see
-WRITING_A_VERIFIER.md). Nothing is imported here, so ``import verifiers.x`` stays cheap.
+README.md, "Writing a verifier"). Nothing is imported here, so ``import verifiers.x`` stays cheap.
 """

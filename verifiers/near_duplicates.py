@@ -25,14 +25,15 @@ import numpy as np
 SHINGLE = 3
 _SIGNATURE = 128  # MinHash permutations; bands x rows are chosen per threshold from these
 _NON_WORD = re.compile(r"[^\w.]+|(?<!\d)\.|\.(?!\d)|_")
-_SPACES = re.compile(r"\s+")
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def normalise_query(text: str) -> str:
     """NFKC, case-folded, punctuation removed (decimal points kept), whitespace collapsed."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return _SPACES.sub(" ", _NON_WORD.sub(" ", folded)).strip()
+    # str.split() splits and strips on exactly the characters the regex \s matches (both use
+    # Py_UNICODE_ISSPACE), in one pass instead of a second regex substitution and a strip.
+    return " ".join(_NON_WORD.sub(" ", folded).split())
 
 
 def _shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -50,10 +51,13 @@ def _shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     if total == 0:
         return np.zeros(len(texts), dtype=np.uint64), np.arange(len(texts), dtype=np.int64)
     # Polynomial rolling hash over windows of SHINGLE code points (wrapping uint64 arithmetic).
+    # In place: h = ((p0 * B + p1) * B + p2), the same wrapping values as a fresh array per step.
     with np.errstate(over="ignore"):
-        window = np.zeros(max(total - SHINGLE + 1, 0), dtype=np.uint64)
-        for k in range(SHINGLE):
-            window = window * np.uint64(1_000_003) + points[k : k + len(window)]
+        size = max(total - SHINGLE + 1, 0)
+        window = points[:size].copy()
+        for k in range(1, SHINGLE):
+            window *= np.uint64(1_000_003)
+            window += points[k : k + size]
     owner = np.repeat(np.arange(len(texts)), lengths)
     valid = np.zeros(len(window), dtype=bool)
     if len(window):
@@ -68,8 +72,9 @@ def _shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         )
         hashes = np.concatenate([hashes, extra])
         text_of = np.concatenate([text_of, short])
-    order = np.argsort(text_of, kind="stable")
-    hashes, text_of = hashes[order], text_of[order]
+        # Only the short texts' hashes are out of place; a stable sort keeps each text's own order.
+        order = np.argsort(text_of, kind="stable")
+        hashes, text_of = hashes[order], text_of[order]
     offsets = np.searchsorted(text_of, np.arange(len(texts) + 1))
     return _mix(hashes), offsets
 
@@ -84,9 +89,12 @@ def _hash_points(points: np.ndarray) -> int:
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: spreads rolling-hash values over all 64 bits."""
     with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
+        x = x ^ (x >> np.uint64(30))  # a new array: the caller's stays as it was
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+        return x
 
 
 def _bands_for(threshold: float) -> tuple[int, int]:
@@ -111,10 +119,14 @@ def _signatures(hashes: np.ndarray, offsets: np.ndarray, count: int) -> np.ndarr
     b = rng.integers(0, 2**63, size=count, dtype=np.uint64)
     starts = offsets[:-1]
     out = np.empty((count, len(starts)), dtype=np.uint64)
+    # One scratch buffer for every permutation: allocating two shingle-sized arrays per permutation
+    # cost more than the arithmetic (same wrapping uint64 values either way).
+    permuted = np.empty_like(hashes)
     with np.errstate(over="ignore"):
         for k in range(count):
-            permuted = hashes * a[k] + b[k]
-            out[k] = np.minimum.reduceat(permuted, starts)
+            np.multiply(hashes, a[k], out=permuted)
+            permuted += b[k]
+            np.minimum.reduceat(permuted, starts, out=out[k])
     return out
 
 
