@@ -34,8 +34,15 @@ _NUMERIC = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def _label_positions(terms: frozenset[str], facts: QueryFacts) -> list[int]:
-    """Token indexes of the query whose word (or its Korean glossary meaning) is one of ``terms``."""
-    return [index for index, meant in enumerate(facts.token_terms) if not terms.isdisjoint(meant)]
+    """Token indexes of the query whose word (or its Korean glossary meaning) is one of ``terms``
+    (memoised on ``facts``: every pair of sibling arguments asks again for the same labels)."""
+    memo = facts.memo.setdefault("label_positions", {})
+    found = memo.get(terms)
+    if found is None:
+        found = memo[terms] = [
+            index for index, meant in enumerate(facts.token_terms) if not terms.isdisjoint(meant)
+        ]
+    return found
 
 
 def _distance(labels: list[int], values: list[int]) -> int:
@@ -50,11 +57,26 @@ def _distance(labels: list[int], values: list[int]) -> int:
 
 def _label_tokens(leaf: Leaf, distinctive: frozenset[str], facts: QueryFacts) -> list[int]:
     """Where the query names a leaf: its key as written ("PT1X 95.4") or a word only it has."""
-    key = fold(leaf.name)
-    found = {index for index, (token, _) in enumerate(facts.tokens) if token == key}
+    memo = facts.memo.setdefault("key_positions", {})
+    keyed = memo.get(leaf.name)
+    if keyed is None:
+        key = fold(leaf.name)
+        keyed = memo[leaf.name] = [index for index, (token, _) in enumerate(facts.tokens) if token == key]
+    found = set(keyed)
     if distinctive:
         found.update(_label_positions(distinctive, facts))
     return sorted(found)
+
+
+def _value_tokens(leaf: Leaf, facts: QueryFacts) -> list[int]:
+    """Token indexes where the query states ``leaf``'s value (memoised on ``facts`` by value and type:
+    1, 1.0 and True are grounded differently)."""
+    memo = facts.memo.setdefault("value_tokens", {})
+    key = (type(leaf.value), leaf.value)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = [facts.token_index(o) for o in value_offsets(leaf, facts)]
+    return found
 
 
 def _by_labels(a: Leaf, b: Leaf, facts: QueryFacts, reach: int) -> bool:
@@ -65,8 +87,8 @@ def _by_labels(a: Leaf, b: Leaf, facts: QueryFacts, reach: int) -> bool:
     labels_b = _label_tokens(b, terms_b - terms_a, facts)
     if not labels_a or not labels_b or set(labels_a) & set(labels_b):
         return False
-    values_a = [facts.token_index(o) for o in value_offsets(a, facts)]
-    values_b = [facts.token_index(o) for o in value_offsets(b, facts)]
+    values_a = _value_tokens(a, facts)
+    values_b = _value_tokens(b, facts)
     if not values_a or not values_b:
         return False
     own = min(_distance(labels_a, values_a), _distance(labels_b, values_b))

