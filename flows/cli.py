@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
+    # bitsandbytes 0.50 warns on every CPU import that an optional kernels package is missing; it is
+    # harmless (ENVIRONMENT.md) and installing that package would reach for the model hub.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
