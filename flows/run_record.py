@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from schemas import atomic
-from schemas.errors import RecordError
 from schemas.manifest import RunManifest, SpecEntry, StageRecord, utc_now
 
 MANIFEST_FILE = "manifest.json"
@@ -45,14 +44,7 @@ class RunRecord:
     @classmethod
     def open(cls, run_dir: str | Path, run_name: str) -> RunRecord:
         """The run's manifest, or a new one (not yet written) when the run is new."""
-        path = Path(run_dir) / MANIFEST_FILE
-        if path.exists():
-            try:
-                manifest = RunManifest.model_validate_json(path.read_text("utf-8"))
-            except ValueError as exc:
-                raise RecordError(f"{path}: invalid run manifest: {exc}") from exc
-        else:
-            manifest = RunManifest(run_name=run_name, versions=package_versions())
+        manifest = RunManifest.load_or_new(run_dir, run_name=run_name, versions=package_versions())
         return cls(Path(run_dir), manifest)
 
     @property

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
+from schemas.errors import RecordError
 from schemas.models import Strict
+
+RUN_MANIFEST_FILE = "manifest.json"
 
 
 def utc_now() -> str:
@@ -61,3 +65,17 @@ class RunManifest(Strict):
     specs: list[SpecEntry] = Field(default_factory=list)
     stages: dict[str, StageRecord] = Field(default_factory=dict)
     versions: dict[str, str] = Field(default_factory=dict, description="package -> version")
+
+    @classmethod
+    def load_or_new(cls, run_dir: str | Path, **new: Any) -> RunManifest:
+        """``run_dir/manifest.json``, or a new (unsaved) manifest built from ``new`` when there is none.
+
+        An existing manifest that does not match the contract is a ``RecordError`` naming the file.
+        """
+        path = Path(run_dir) / RUN_MANIFEST_FILE
+        if not path.exists():
+            return cls(**new)
+        try:
+            return cls.model_validate_json(path.read_text("utf-8"))
+        except ValueError as exc:
+            raise RecordError(f"{path}: invalid run manifest: {exc}") from exc

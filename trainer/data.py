@@ -31,7 +31,7 @@ import polars as pl
 from schemas import atomic
 from schemas.catalog import Catalog
 from schemas.errors import RecordError
-from schemas.manifest import RunManifest, StageRecord, utc_now
+from schemas.manifest import RUN_MANIFEST_FILE, RunManifest, StageRecord, utc_now
 from schemas.models import Sample
 from schemas.records import DEFAULT_SYSTEM_PROMPT
 from schemas.shards import read_samples
@@ -167,14 +167,7 @@ def _bulk() -> Iterator[None]:
 
 
 def _record_stage(run_dir: Path, result: AssembleResult, started: str) -> None:
-    path = run_dir / "manifest.json"
-    if path.exists():
-        try:
-            manifest = RunManifest.model_validate_json(path.read_text("utf-8"))
-        except ValueError as exc:
-            raise RecordError(f"{path}: invalid run manifest: {exc}") from exc
-    else:
-        manifest = RunManifest(run_name=run_dir.name)
+    manifest = RunManifest.load_or_new(run_dir, run_name=run_dir.name)
     manifest.stages["assemble"] = StageRecord(
         stage="assemble",
         started_at=started,
@@ -189,7 +182,7 @@ def _record_stage(run_dir: Path, result: AssembleResult, started: str) -> None:
             "redrawn": result.report.redrawn,
         },
     )
-    atomic.write_text(path, manifest.model_dump_json(indent=2) + "\n")
+    atomic.write_text(run_dir / RUN_MANIFEST_FILE, manifest.model_dump_json(indent=2) + "\n")
 
 
 def assemble(

@@ -103,3 +103,15 @@ def test_atomic_outputs_follow_the_umask(tmp_path):
         os.umask(previous)
     assert file.stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def test_run_manifest_load_or_new(tmp_path):
+    from schemas.manifest import RunManifest
+
+    fresh = RunManifest.load_or_new(tmp_path, run_name="r1")
+    assert fresh.run_name == "r1" and not (tmp_path / "manifest.json").exists()
+    (tmp_path / "manifest.json").write_text(fresh.model_dump_json())
+    assert RunManifest.load_or_new(tmp_path, run_name="other").run_name == "r1"
+    (tmp_path / "manifest.json").write_text('{"run_name": 3}')
+    with pytest.raises(RecordError, match=r"manifest\.json: invalid run manifest"):
+        RunManifest.load_or_new(tmp_path, run_name="r1")
