@@ -4,6 +4,13 @@
 
 A job's task is submitted with ``refresh_cache`` when its output file is missing, so a cached result
 never stands in for a shard file that was deleted (see ``flows.caching``).
+
+Shard task runs carry no tags; the flow runs around them do (stage, spec, teacher). Prefect checks
+every tagged task run against tag concurrency limits, and against a SQLite-backed server (the
+ephemeral one, or ``prefect server start`` without PostgreSQL) that check often meets "database is
+locked" while state events are written, answers 503, and the client retries after about 2 s: a
+stall measured at the start of nearly every shard (``benchmarks/refresh.py``). Shard concurrency is
+bounded by the task runner (``task_runner.max_workers``), not by tag limits.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import Task
+from prefect.context import TagsContext
 from prefect.futures import PrefectFuture
 
 from flows.caching import ShardJob, result_storage_dir
@@ -66,4 +74,5 @@ def submit_shards(
     }
     cached = shard_task.with_options(**options)
     rerun = shard_task.with_options(**options, refresh_cache=True)
-    return [(cached if job.output_exists else rerun).submit(job=job, **arguments) for job in jobs]
+    with TagsContext(current_tags=set()):  # untagged: see the module docstring
+        return [(cached if job.output_exists else rerun).submit(job=job, **arguments) for job in jobs]

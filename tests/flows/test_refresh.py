@@ -153,6 +153,26 @@ def test_stage_runs_are_named_and_tagged(finished: dict[str, Any]) -> None:
     assert {"stage:generate", "spec:mini", "teacher:offline-templates"} <= set(generate.tags)
 
 
+def test_shard_task_runs_are_untagged(finished: dict[str, Any]) -> None:
+    """Tags stay on the flow runs: a tagged task run costs a tag-limit check (flows.stage_support)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    runs = {r.name.split("-")[0]: r for r in _subflow_runs(finished)}
+    flow_run_ids = [runs["generate"].id, runs["verify"].id]
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids))
+            )
+
+    deadline = time.monotonic() + 20  # task runs are recorded from events by the server
+    while len(task_runs := asyncio.run(read())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert {r.name.rsplit("-", 1)[0] for r in task_runs} == {"generate-shard", "verify-shard"}
+    assert [r.tags for r in task_runs] == [[] for _ in task_runs]
+
+
 def test_published_event_carries_the_dataset_path(finished: dict[str, Any]) -> None:
     from prefect.events.filters import EventFilter, EventNameFilter
 
