@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/refresh.py            # the full bundled spec (minutes on 2 cores)
     .venv/bin/python benchmarks/refresh.py --small    # 1 sample per tier-1/2 tool: a quick check
+    .venv/bin/python benchmarks/refresh.py --embedding-precision float32   # as on a CPU without bfloat16
 
 In one process, against a fresh ephemeral Prefect server (temporary PREFECT_HOME and data root):
 
@@ -156,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         "--small", action="store_true", help="quotas of 1 sample per tier-1/2 tool (a quick check)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
+    parser.add_argument(
+        "--embedding-precision",
+        choices=["auto", "float32", "bfloat16"],
+        default="auto",
+        help="the semantic verifier's embedding arithmetic (auto: bfloat16 where the CPU has it)",
+    )
     args = parser.parse_args(argv)
 
     with workspace(args.keep) as root:
@@ -179,9 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         start_up()
         startup = time.perf_counter() - t0
 
-        common: dict[str, Any] = {"data_root": str(root / "data")}
+        settings: dict[str, Any] = {}
         if args.small:  # smaller quotas, not a limit: the plan stays complete, so the store can satisfy it
-            common["settings"] = {"generate": {"plan": {"quotas": SMALL_QUOTAS}}}
+            settings["generate"] = {"plan": {"quotas": SMALL_QUOTAS}}
+        if args.embedding_precision != "auto":
+            settings["verifier_options"] = {"semantic": {"embedding_precision": args.embedding_precision}}
+        common: dict[str, Any] = {"data_root": str(root / "data"), "settings": settings or None}
         full, full_s, full_stage = timed_refresh(clock, **common)
         again, again_s, _ = timed_refresh(clock, **common)
         edit_description(root / "specs" / "gennx" / "openapi.yaml", *EDITED)
@@ -189,7 +199,13 @@ def main(argv: list[str] | None = None) -> int:
 
         orchestration = full_s - full_stage
         print()
-        print(f"GEN NX refresh benchmark ({os.cpu_count()} cores{', small quotas' if args.small else ''})")
+        from verifiers.similarity import resolve_precision
+
+        precision = resolve_precision(args.embedding_precision)
+        print(
+            f"GEN NX refresh benchmark ({os.cpu_count()} cores, embeddings in {precision}"
+            f"{', small quotas' if args.small else ''}; load average {os.getloadavg()[0]:.2f})"
+        )
         print(f"  Prefect start-up (ephemeral server, fresh DB)  {startup:7.1f} s")
         print(
             f"  full refresh                                   {full_s:7.1f} s   "
