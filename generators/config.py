@@ -71,6 +71,14 @@ class PlanConfig(_Config):
     default_quota: tuple[int, int] = Field(
         default=(5, 10), description="(min, max) samples per tool for tools without a tier"
     )
+    fixed_call_simple: int = Field(
+        default=4,
+        ge=0,
+        description=(
+            "simple items a tool that takes no values keeps (e.g. GET /db/NODE: the same call every "
+            "time); its later simple items offer distractors instead (multiple)"
+        ),
+    )
     distractors: tuple[int, int] = Field(default=(1, 4), description="(min, max) distractors for 'multiple'")
     parallel_calls: tuple[int, int] = Field(default=(2, 4), description="(min, max) calls for 'parallel'")
     multi_targets: tuple[int, int] = Field(

@@ -10,6 +10,11 @@ fill (create vs. update vs. delete), so each needs its own examples; a per-path 
 methods would leave tier-3 methods with nothing. A tool's count is drawn in ``[min, max]`` of its tier
 (``config.quotas`` > ``catalog.manifest.quotas`` > the GEN NX defaults; no tier -> ``default_quota``).
 
+A tool that takes no values (``takes_values``) makes the same call every time, so its ``simple``
+items can only differ in wording: past its first ``config.fixed_call_simple`` items they become
+``multiple`` (the same call, chosen among distractors) and keep the tier's quota. Without that, GEN
+NX's ~200 argument-free GET tools gave 1,286 exact repeats among 10,094 offline samples.
+
 Determinism: every random choice about a tool comes from ``random.Random`` seeded with a hash of
 (plan seed, tool name, item index), never from a shared stream, so adding a tool to the catalog does not
 reshuffle anyone else's items. Distractors are ranked by a hash of (seed, target, candidate)
@@ -173,9 +178,13 @@ def _plan_item(tool: Tool, index: int, cat: _Catalogue) -> WorkItem:
     # A style the catalog cannot support (one tool has no distractors) degrades to simple, visibly.
     if style in (Style.MULTIPLE, Style.PARALLEL_MULTIPLE) and others < 1:
         style = Style.SIMPLE
+    fixed_call = not takes_values(tool.parameters)
     # Calling a tool without parameters several times "in parallel" would repeat one identical call.
-    if style is Style.PARALLEL and not takes_values(tool.parameters):
+    if style is Style.PARALLEL and fixed_call:
         style = Style.SIMPLE
+    # ... and past its first few simple items, another would repeat one: offer a choice instead.
+    if style is Style.SIMPLE and fixed_call and index >= config.fixed_call_simple and others >= 1:
+        style = Style.MULTIPLE
     name = tool.name
     targets: list[str] = [name]
     offered: list[str] = [name]

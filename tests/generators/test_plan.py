@@ -144,8 +144,23 @@ def test_irrelevance_never_offers_another_method_of_the_same_path(catalog: Catal
 def test_parallel_degrades_to_simple_for_a_tool_that_takes_no_values(
     catalog: Catalog, tool: str, style: Style
 ) -> None:
-    items = build_plan(catalog, PlanConfig(seed=1, styles={"parallel": 1}))
+    # fixed_call_simple high: this test is about parallel alone (the next one covers the re-draw).
+    items = build_plan(catalog, PlanConfig(seed=1, styles={"parallel": 1}, fixed_call_simple=100))
     assert {i.style for i in items if i.subject == tool} == {style}
+
+
+@pytest.mark.parametrize("keep", [0, 2, 4])
+def test_a_tool_that_takes_no_values_keeps_only_its_first_simple_items(catalog: Catalog, keep: int) -> None:
+    fixed = [t.name for t in catalog if not takes_values(t.parameters)]
+    assert fixed
+    items = build_plan(catalog, PlanConfig(seed=1, styles={"simple": 1}, fixed_call_simple=keep))
+    for name in fixed:
+        mine = sorted((i for i in items if i.subject == name), key=lambda i: i.index)
+        assert len(mine) >= 15  # the tier's quota is kept: only the style changes
+        assert [i.style for i in mine] == [Style.SIMPLE] * keep + [Style.MULTIPLE] * (len(mine) - keep)
+        assert all(len(i.offered) > 1 and i.targets == [name] for i in mine[keep:])
+    # A tool that takes values keeps every simple item.
+    assert {i.style for i in items if i.subject not in fixed} == {Style.SIMPLE}
 
 
 def test_the_same_seed_gives_the_same_plan(catalog: Catalog) -> None:
