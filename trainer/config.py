@@ -130,6 +130,10 @@ class TrainerConfig(_Section):
     quantization: QuantizationSection = Field(default_factory=QuantizationSection)
     lora: LoraSection = Field(default_factory=LoraSection)
     mode: Literal["qlora", "lora", "full"] = "qlora"
+    device: Literal["auto", "cuda", "cpu"] = Field(
+        default="auto",
+        description="auto: CUDA when present; cpu trains on the CPU even on a GPU machine (a busy or small GPU)",
+    )
     early_stopping_patience: int | None = Field(
         default=3,
         ge=1,

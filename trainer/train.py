@@ -163,7 +163,7 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     root = locate_dataset_dict(Path(dataset_dir))
     splits = load_training_splits(root)
     version = dataset_version(Path(dataset_dir), root, splits["rows"])
-    device: DeviceInfo = detect_device()
+    device: DeviceInfo = detect_device(config.device)  # fails fast when cuda is asked for and absent
     plan = plan_training(
         config, device, checkpoint_dir=out / "checkpoints", has_validation=splits["validation"] is not None
     )

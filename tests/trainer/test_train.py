@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from schemas.errors import ConfigError
 from trainer.config import TrainerConfig
@@ -138,6 +139,15 @@ def test_bad_sft_value_is_a_config_error(
 def test_missing_base_model_is_a_config_error(small_dataset: Path, tmp_path: Path, quick_config) -> None:
     with pytest.raises(ConfigError, match="callforge-tests/absent"):
         train(small_dataset, "callforge-tests/absent", quick_config(), tmp_path / "out")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_asking_for_cuda_without_it_fails_before_loading_anything(
+    small_dataset: Path, tmp_path: Path, quick_config
+) -> None:
+    # The model does not exist: reaching the loader would raise another error.
+    with pytest.raises(ConfigError, match="device 'cuda' was asked for"):
+        train(small_dataset, "callforge-tests/absent", quick_config(device="cuda"), tmp_path / "out")
 
 
 def test_missing_dataset_is_a_config_error(tiny_model: Path, tmp_path: Path, quick_config) -> None:
