@@ -28,6 +28,15 @@ _VERB_FORMS = {
     "compute", "generate", "upload", "download", "send", "check", "find", "search", "replace", "load",
     "capture", "make", "build", "start", "stop", "reset", "copy", "move", "rename", "query", "select",
 }  # fmt: skip
+# How an English request for a call without arguments is framed ("{intent}" is the tool's intent).
+# Each also reads well as one clause of a longer request ("please X, then Y").
+_EN_BARE_FRAMES = (
+    "{intent}",
+    "please {intent}",
+    "I need you to {intent}",
+    "go ahead and {intent}",
+    "now {intent}",
+)
 _CREATE_VERBS = {"create", "add", "insert", "register", "define", "assign", "make", "build"}
 _METHOD_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
 
@@ -202,7 +211,8 @@ class Phrasebook:
                 return f"{res} {self.ko_noun} 부탁해 - {args}"
             return f"{args} 조건으로 {res}{object_particle(res)} {verb}"
         if not args:
-            return self.intent_en
+            # No values to vary, so vary the framing: a tool without arguments is asked for several times.
+            return rng.choice(_EN_BARE_FRAMES).format(intent=self.intent_en)
         glue = rng.choice((" with ", " using ", ": "))
         return f"{self.intent_en}{glue}{args}"
 

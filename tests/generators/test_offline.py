@@ -87,7 +87,7 @@ def test_irrelevance_queries_are_about_a_tool_that_is_not_offered(catalog: Catal
         assert isinstance(sample, Sample) and sample.calls == []
         assert item.subject not in sample.tools
         intent = generator.kit(item.subject).phrasebook.intent_en
-        assert sample.query.lower().startswith(intent.lower())
+        assert intent.lower() in sample.query.lower()
 
 
 def test_parallel_calls_differ_from_each_other(catalog: Catalog) -> None:
