@@ -2,7 +2,9 @@
 
 In: spec file paths exactly as the catalog manifest stores them (relative ones are resolved against a
 root directory, multi-file specs through their ``$ref``s). Out: ``LoadedSpec`` objects that match
-``(origin, raw path, method)`` to an ``Operation`` — or say why nothing matches.
+``(origin, raw path, method)`` to an ``Operation`` — or say why nothing matches. A Swagger 2.0 file is
+first upgraded in memory to an equivalent OpenAPI 3.0 document (``swagger2.py``): openapi-core reads
+3.x only.
 
 Matching follows OpenAPI: a request URL is a server URL (root-, path- or operation-level, server
 variables matching any segment text) followed by a path template. The origin is the one the client
@@ -21,9 +23,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from jsonschema_path import SchemaPath
-from jsonschema_path.handlers.file import FileHandler, FilePathHandler
+from jsonschema_path.handlers.file import FilePathHandler
 
 from schemas.errors import ConfigError, SpecError
+from verifiers.sandbox.swagger2 import read_local, upgrade_to_openapi30
 from verifiers.sandbox.validation import SpecValidator
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -128,25 +131,27 @@ class LoadedSpec:
         self.key = key
         self.file = file
         try:
-            with file.open(encoding="utf-8") as handle:
-                data = FileHandler()(handle)
+            data = read_local(file)
+        except Exception as exc:  # yaml errors, unreadable files: name the file
+            raise SpecError(str(file), "/", f"cannot read the spec: {exc}") from exc
+        self.declared_version = _declared_version(file, data)
+        if self.declared_version == "2.0":  # openapi-core reads 3.x only: validate an equivalent 3.0
+            data = upgrade_to_openapi30(data, file)
+        try:
             # the resolved-path cache is off by default; on, a repeated lookup skips $ref resolution.
             # Only file: refs are followed (jsonschema_path would fetch http(s) refs from the network).
             self.spec = SchemaPath.from_dict(
                 data, base_uri=file.as_uri(), handlers=_LOCAL_ONLY, resolved_cache_maxsize=RESOLVED_CACHE_SIZE
             )
-            version_text = str(self.spec["openapi"]) if "openapi" in self.spec else ""
-        except Exception as exc:  # yaml errors, unreadable files: name the file
+            version_text = str(self.spec["openapi"])
+        except Exception as exc:
             raise SpecError(str(file), "/", f"cannot read the spec: {exc}") from exc
-        if not version_text:
-            raise SpecError(
-                str(file), "/openapi", "the sandbox validates OpenAPI 3.x documents only (no 'openapi' field)"
-            )
         self.version = ".".join(version_text.split(".")[:2])
         try:
             self.validator = SpecValidator(self.spec, self.version)
         except ValueError as exc:
             raise SpecError(str(file), "/openapi", str(exc)) from exc
+        self.query_credentials = self._query_credentials()
         self.all_servers: list[Server] = []
         root_servers = self._servers(self.spec) or self._remember((Server.of("/"),))
         self.literal: dict[str, dict[str, Operation]] = {}
@@ -175,6 +180,17 @@ class LoadedSpec:
             if server not in self.all_servers:
                 self.all_servers.append(server)
         return servers
+
+    def _query_credentials(self) -> frozenset[str]:
+        """Names of apiKey schemes sent in the query: credentials the client adds, never unknown keys."""
+        schemes = self.spec / "components" / "securitySchemes"
+        if not schemes.exists():
+            return frozenset()
+        return frozenset(
+            (scheme / "name").read_str()
+            for _name, scheme in schemes.str_items()
+            if (scheme / "type").read_str("") == "apiKey" and (scheme / "in").read_str("") == "query"
+        )
 
     def operations(self) -> list[Operation]:
         return [
@@ -211,7 +227,9 @@ class LoadedSpec:
                     for p in query
                     if (p / "style").read_str("form") == "spaceDelimited"
                 ),
-                query_names=None if exploded_objects else frozenset((p / "name").read_str() for p in query),
+                query_names=None
+                if exploded_objects
+                else frozenset((p / "name").read_str() for p in query) | self.query_credentials,
                 query_prefixes=tuple(
                     (p / "name").read_str() + "["
                     for p in query
@@ -274,6 +292,27 @@ class LoadedSpec:
             for op in self.operations()
             if op.assign_table and op.method in ("post", "put") and _has_assign(op.node)
         }
+
+
+def _declared_version(file: Path, data: Any) -> str:
+    """The document's ``openapi`` version, or "2.0" for Swagger 2.0; anything else is refused."""
+    if not isinstance(data, dict):
+        raise SpecError(str(file), "/", "expected an OpenAPI document (an object at the top)")
+    if "openapi" in data:
+        return str(data["openapi"])
+    if "swagger" in data:
+        if str(data["swagger"]) != "2.0":
+            raise SpecError(
+                str(file),
+                "/swagger",
+                f"swagger {data['swagger']!r}: the sandbox reads Swagger 2.0 and OpenAPI 3.x",
+            )
+        return "2.0"
+    raise SpecError(
+        str(file),
+        "/openapi",
+        "the sandbox validates OpenAPI 3.x and Swagger 2.0 documents only (no 'openapi' field)",
+    )
 
 
 def _has_assign(node: SchemaPath) -> bool:
