@@ -45,6 +45,21 @@ def join(pointer: str, *tokens: str | int) -> str:
     return pointer
 
 
+def walk(tree: Any, pointer: str) -> Any:
+    """The node at JSON pointer ``pointer`` (already percent-decoded) in ``tree``; KeyError(token) names
+    the first token that is not there."""
+    node = tree
+    for raw in pointer.split("/")[1:]:
+        token = unescape(raw)
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise KeyError(token)
+    return node
+
+
 class Target(NamedTuple):
     node: Any
     file: Path
@@ -92,16 +107,13 @@ class RefResolver:
         pointer = unquote(fragment)
         if pointer and not pointer.startswith("/"):
             raise UnresolvedRef(f"$ref {ref!r}: fragment is not a JSON pointer (anchors are not supported)")
-        node = tree
-        for raw in pointer.split("/")[1:]:
-            token = unescape(raw)
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                where = self.name(target_file)
-                raise UnresolvedRef(f"$ref {ref!r}: {where} has nothing at {pointer or '/'} (no {token!r})")
+        try:
+            node = walk(tree, pointer)
+        except KeyError as missing:
+            where = self.name(target_file)
+            raise UnresolvedRef(
+                f"$ref {ref!r}: {where} has nothing at {pointer or '/'} (no {missing.args[0]!r})"
+            ) from None
         target = Target(node, target_file, pointer)
         self._memo[key] = target
         return target
