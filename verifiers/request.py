@@ -12,7 +12,8 @@ Serialisation follows OpenAPI 3 parameter styles: path ``simple`` / ``label`` / 
 ``form`` (explode true or false), ``spaceDelimited``, ``pipeDelimited``, ``deepObject``; headers
 ``simple``; cookies ``form``. Bodies are JSON (``application/json`` and ``*+json``),
 ``application/x-www-form-urlencoded`` or ``multipart/form-data`` (deterministic boundary, so the
-same call always gives the same bytes).
+same call always gives the same bytes). A required JSON object body the call sets no property of is
+sent as ``{}``.
 
 An argument the binding does not know is still sent — as a property of a JSON object body when the
 operation has one, else as a query parameter — so the server, not this module, judges it.
@@ -179,11 +180,27 @@ def build_request(
     if body_whole or body_props or form_fields:
         content, content_type = _encode_body(tool, media, body_whole, body_props, form_fields)
         headers["Content-Type"] = content_type
+    elif _empty_object_body(binding):
+        # A required JSON body whose properties are all optional, and the call set none: the body is
+        # an empty object. Sending none is a different request, refused as "missing request body".
+        content = b"{}"
+        headers["Content-Type"] = media or JSON_MEDIA
 
     url = join_url(binding.server_url if base_url is None else base_url, path)
     if query:
         url += "?" + "&".join(query)
     return HttpRequest(binding.method, url, headers, content, tuple(unbound))
+
+
+def _empty_object_body(binding: HttpBinding) -> bool:
+    """Whether a call that sets no body argument must still send ``{}``: the body is required, JSON,
+    and not one whole-body argument (a required one the call left out is the call's mistake)."""
+    return (
+        binding.body_required
+        and binding.body_media_type is not None
+        and is_json_media(binding.body_media_type)
+        and all(a.location is not ParamLocation.BODY for a in binding.arguments.values())
+    )
 
 
 def _fill_path(tool: Tool, call: ToolCall, path: str) -> str:

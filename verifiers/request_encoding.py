@@ -18,6 +18,10 @@ from schemas.models import ArgumentBinding, Tool
 
 JSON_MEDIA = "application/json"
 MULTIPART_MEDIA = "multipart/form-data"
+# Array (and object) delimiters of the non-exploded styles. tabDelimited is how ingestion names
+# Swagger 2.0 ``collectionFormat: tsv`` (OpenAPI 3 has no such style): items joined by a tab.
+_QUERY_DELIMITERS = {"spaceDelimited": "%20", "pipeDelimited": "|", "tabDelimited": "%09"}
+_FORM_DELIMITERS = {"spaceDelimited": " ", "pipeDelimited": "|", "tabDelimited": "\t"}  # urlencode() escapes
 
 
 class RequestBuildError(ValueError):
@@ -104,12 +108,12 @@ def serialize_query(name: str, value: Any, style: str | None, explode: bool | No
     if isinstance(value, list):
         if explode:
             return [f"{qn}={quote_item(v)}" for v in value]
-        delimiter = {"spaceDelimited": "%20", "pipeDelimited": "|"}.get(style, ",")
+        delimiter = _QUERY_DELIMITERS.get(style, ",")
         return [f"{qn}=" + delimiter.join(quote_item(v) for v in value)]
     if isinstance(value, dict):
         if explode:
             return [f"{quote_item(k)}={quote_item(v)}" for k, v in value.items()]
-        delimiter = {"spaceDelimited": "%20", "pipeDelimited": "|"}.get(style, ",")
+        delimiter = _QUERY_DELIMITERS.get(style, ",")
         return [
             f"{qn}=" + delimiter.join(f"{quote_item(k)}{delimiter}{quote_item(v)}" for k, v in value.items())
         ]
@@ -157,7 +161,12 @@ def serialize_cookie(name: str, value: Any) -> str:
 
 
 def encode_form(fields: list[tuple[str, Any, ArgumentBinding | None]]) -> bytes:
-    """``application/x-www-form-urlencoded``: arrays repeat the key, objects spread their properties."""
+    """``application/x-www-form-urlencoded``: arrays repeat the key, objects spread their properties.
+
+    A field whose encoding does not explode joins its array items with its style's delimiter: a comma
+    (``form``), a space (``spaceDelimited``, sent as ``+``), ``|`` (``pipeDelimited``, sent as
+    ``%7C``) or a tab (``tabDelimited``, Swagger 2.0 tsv, sent as ``%09``).
+    """
     pairs: list[tuple[str, str]] = []
     for name, value, binding in fields:
         explode = True if binding is None or binding.explode is None else binding.explode
@@ -165,7 +174,8 @@ def encode_form(fields: list[tuple[str, Any, ArgumentBinding | None]]) -> bytes:
             if explode:
                 pairs.extend((name, scalar_text(v)) for v in value)
             else:
-                pairs.append((name, ",".join(scalar_text(v) for v in value)))
+                delimiter = _FORM_DELIMITERS.get(binding.style or "form", ",") if binding else ","
+                pairs.append((name, delimiter.join(scalar_text(v) for v in value)))
         elif isinstance(value, dict) and explode:
             pairs.extend((str(k), scalar_text(v)) for k, v in value.items())
         else:
@@ -178,28 +188,17 @@ def encode_multipart(
 ) -> tuple[bytes, str]:
     """``multipart/form-data`` bytes and the Content-Type (with its boundary).
 
-    Objects and arrays of objects go as ``application/json`` parts; names in ``binary`` go as file parts
-    (``application/octet-stream`` with a filename); other values as text parts. The boundary is a hash of
-    the parts, so equal calls give equal bytes.
+    An array is one part per item (OpenAPI 3: a multipart array is repeated parts, each in its items'
+    content type), so ``ids=[1, 2]`` is two ``ids`` parts. Each part (or item) goes as a file part
+    (``application/octet-stream`` or its declared non-text type, with a filename) when its name is in
+    ``binary``; as ``application/json`` when it is an object or array or its declared type is JSON;
+    else as text. The boundary is a hash of the parts, so equal calls give equal bytes.
     """
     parts: list[tuple[str, bytes, str | None, str | None]] = []  # name, payload, content type, filename
     for name, value, binding in fields:
         declared = binding.content_type if binding else None
-        declared_base = (declared or "").split(";")[0].strip().lower()
-        is_file = (
-            bool(declared_base) and not declared_base.startswith("text/") and not is_json_media(declared_base)
-        )
-        if name in binary or is_file:
-            payload = value.encode("utf-8") if isinstance(value, str) else json.dumps(value).encode("utf-8")
-            parts.append((name, payload, declared or "application/octet-stream", name))
-        elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value) and not declared:
-            parts.extend((name, scalar_text(v).encode("utf-8"), None, None) for v in value)
-        elif isinstance(value, dict | list) or (declared and is_json_media(declared)):
-            parts.append(
-                (name, json.dumps(value, ensure_ascii=False).encode("utf-8"), declared or JSON_MEDIA, None)
-            )
-        else:
-            parts.append((name, scalar_text(value).encode("utf-8"), declared, None))
+        for item in value if isinstance(value, list) else [value]:
+            parts.append(_part(name, item, declared, name in binary))
     digest = hashlib.sha256(b"".join(n.encode() + b"\0" + p for n, p, _, _ in parts)).hexdigest()[:24]
     boundary = f"callforge-{digest}"
     chunks: list[bytes] = []
@@ -213,6 +212,22 @@ def encode_multipart(
         chunks.append(head.encode("utf-8") + b"\r\n" + payload + b"\r\n")
     chunks.append(f"--{boundary}--\r\n".encode())
     return b"".join(chunks), f"{MULTIPART_MEDIA}; boundary={boundary}"
+
+
+def _part(
+    name: str, value: Any, declared: str | None, binary: bool
+) -> tuple[str, bytes, str | None, str | None]:
+    """One multipart part: (name, payload, content type or None for plain text, filename or None)."""
+    declared_base = (declared or "").split(";")[0].strip().lower()
+    is_file = (
+        bool(declared_base) and not declared_base.startswith("text/") and not is_json_media(declared_base)
+    )
+    if binary or is_file:
+        payload = value.encode("utf-8") if isinstance(value, str) else json.dumps(value).encode("utf-8")
+        return name, payload, declared or "application/octet-stream", name
+    if isinstance(value, dict | list) or (declared and is_json_media(declared)):
+        return name, json.dumps(value, ensure_ascii=False).encode("utf-8"), declared or JSON_MEDIA, None
+    return name, scalar_text(value).encode("utf-8"), declared, None
 
 
 def _quote_param(text: str) -> str:

@@ -213,13 +213,18 @@ def _form_argument(name: str, schema: Any, required: bool, media: str, encoding:
 
 
 def _part_type(schema: Any) -> str:
-    """The default Content-Type of a multipart part (OpenAPI 3 encoding defaults)."""
+    """The default Content-Type of a multipart part (OpenAPI 3 encoding defaults).
+
+    An array is sent as one part per item (OpenAPI 3 multipart), so its type is its items' type.
+    """
     if not isinstance(schema, dict):
         return "text/plain"
     kind = schema.get("type")
+    if kind == "array":
+        return _part_type(schema.get("items"))
     if schema.get("format") in ("binary", "base64") or schema.get("contentMediaType"):
         return "application/octet-stream"
-    if kind in ("object", "array") or "$ref" in schema:
+    if kind == "object" or "$ref" in schema:
         return JSON
     return "text/plain"
 

@@ -78,6 +78,7 @@ def test_missing_path_parameter_is_a_build_error(arguments: dict) -> None:
         ("form array not exploded", [1, 2], "form", False, "ids=1,2"),
         ("spaceDelimited", [1, 2], "spaceDelimited", False, "ids=1%202"),
         ("pipeDelimited", [1, 2], "pipeDelimited", False, "ids=1|2"),
+        ("tabDelimited (Swagger 2.0 tsv) joins with a tab", [1, 2], "tabDelimited", False, "ids=1%092"),
         ("deepObject", {"color": "red", "size": 2}, "deepObject", True, "ids[color]=red&ids[size]=2"),
         ("form exploded object spreads its properties", {"color": "red"}, "form", True, "color=red"),
         ("form object not exploded", {"color": "red", "size": 2}, "form", False, "ids=color,red,size,2"),
@@ -181,6 +182,30 @@ def test_urlencoded_form_body() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("case", "style", "explode", "expected"),
+    [
+        ("form, not exploded: commas", "form", False, "ids=1%2C2"),
+        ("form, exploded: the key repeats", "form", True, "ids=1&ids=2"),
+        ("spaceDelimited: a space", "spaceDelimited", False, "ids=1+2"),
+        ("pipeDelimited: a pipe", "pipeDelimited", False, "ids=1%7C2"),
+        ("tabDelimited (Swagger 2.0 tsv): a tab", "tabDelimited", False, "ids=1%092"),
+    ],
+)
+def test_urlencoded_array_follows_its_encoding_style(
+    case: str, style: str, explode: bool, expected: str
+) -> None:
+    tool = make_tool(
+        "/search",
+        {"ids": {"location": "form", "name": "ids", "style": style, "explode": explode}},
+        method="POST",
+        media="application/x-www-form-urlencoded",
+    )
+    assert (
+        build_request(tool, ToolCall(name=tool.name, arguments={"ids": [1, 2]})).content == expected.encode()
+    )
+
+
 def _multipart_tool():
     return make_tool(
         "/photo",
@@ -224,6 +249,31 @@ def test_multipart_body_parts() -> None:
     }
 
 
+def test_multipart_array_is_one_part_per_item() -> None:
+    tool = make_tool(
+        "/photo",
+        {
+            "ids": {"location": "form", "name": "ids", "content_type": "text/plain"},
+            "owners": {"location": "form", "name": "owners", "content_type": "application/json"},
+        },
+        method="POST",
+        media="multipart/form-data",
+    )
+    req = build_request(tool, ToolCall(name=tool.name, arguments={"ids": [1, 2], "owners": [{"n": "A"}]}))
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {req.headers['Content-Type']}\r\n\r\n".encode() + (req.content or b"")
+    )
+    parts = [
+        (p.get_param("name", header="content-disposition"), p.get("Content-Type"), p.get_payload(decode=True))
+        for p in message.iter_parts()
+    ]
+    assert parts == [
+        ("ids", "text/plain", b"1"),
+        ("ids", "text/plain", b"2"),
+        ("owners", "application/json", b'{"n": "A"}'),
+    ]
+
+
 def test_multipart_bytes_are_deterministic() -> None:
     tool = _multipart_tool()
     make = lambda: build_request(tool, ToolCall(name=tool.name, arguments={"caption": "x", "file": "y"}))  # noqa: E731
@@ -239,6 +289,36 @@ def test_no_body_arguments_means_no_body() -> None:
     )
     req = build_request(tool, ToolCall(name=tool.name, arguments={}))
     assert (req.content, "Content-Type" in req.headers) == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("case", "media", "arguments", "required", "expected"),
+    [
+        ("required, no property set: {}", "application/json", {"name": "body-property"}, True, b"{}"),
+        (
+            "a +json media type keeps its name",
+            "application/merge-patch+json",
+            {"name": "body-property"},
+            True,
+            b"{}",
+        ),
+        ("optional body: none", "application/json", {"name": "body-property"}, False, None),
+        ("a whole-body argument left out: none", "application/json", {"items": "body"}, True, None),
+        ("a required form body: none", "application/x-www-form-urlencoded", {"name": "form"}, True, None),
+    ],
+)
+def test_required_json_body_without_arguments_is_an_empty_object(
+    case: str, media: str, arguments: dict[str, str], required: bool, expected: bytes | None
+) -> None:
+    tool = make_tool(
+        "/jobs",
+        {arg: {"location": where, "name": arg} for arg, where in arguments.items()},
+        method="POST",
+        media=media,
+    )
+    tool.binding.body_required = required
+    req = build_request(tool, ToolCall(name=tool.name, arguments={}))
+    assert (req.content, req.headers.get("Content-Type")) == (expected, media if expected else None)
 
 
 # ------------------------------------------------------------------------------------ unbound arguments

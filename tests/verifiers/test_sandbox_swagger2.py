@@ -115,7 +115,7 @@ def test_an_operations_own_schemes_become_its_servers(features: dict[str, Any]) 
         ("multi", "query", "form", True, {"type": "array", "items": {"type": "integer"}}),
         ("ssv", "query", "spaceDelimited", False, {"type": "array", "items": {"type": "integer"}}),
         ("pipes", "query", "pipeDelimited", False, {"type": "array", "items": {"type": "integer"}}),
-        ("tsv", "query", "form", False, {"type": "array", "items": {"type": "integer"}}),
+        ("tsv", "query", "tabDelimited", False, {"type": "array", "items": {"type": "integer"}}),
         ("X-Ids", "header", "simple", False, {"type": "array", "items": {"type": "integer"}}),
     ],
 )
@@ -205,7 +205,7 @@ def test_a_wildcard_consumes_also_lists_json_by_name() -> None:
 def test_form_data_with_a_file_is_a_multipart_object(features: dict[str, Any]) -> None:
     body = features["paths"]["/items/{id}/photo"]["post"]["requestBody"]
     media = body["content"]["multipart/form-data"]
-    assert (body["required"], media["schema"], media["encoding"]) == (
+    assert (body["required"], media["schema"], media.get("encoding")) == (
         True,
         {
             "type": "object",
@@ -216,7 +216,7 @@ def test_form_data_with_a_file_is_a_multipart_object(features: dict[str, Any]) -
             },
             "required": ["caption", "file"],
         },
-        {"width": {"contentType": "application/json"}},  # openapi-core reads a text part as a string
+        None,  # no contentType needed for "width": the sandbox casts a text part to its field's type
     )
 
 
@@ -474,7 +474,7 @@ _PNG = {"file": ("a.png", b"\x89PNG")}
         (
             "all collection formats",
             "GET",
-            f"/v1/items?{KEY}&csv=1,2&multi=1&multi=2&ssv=1%202&pipes=1|2",
+            f"/v1/items?{KEY}&csv=1,2&multi=1&multi=2&ssv=1%202&pipes=1|2&tsv=1%092",
             ITEMS,
             {},
             200,
@@ -492,6 +492,8 @@ _PNG = {"file": ("a.png", b"\x89PNG")}
         ("multi item", "GET", f"/v1/items?{KEY}&multi=1&multi=x", ITEMS, {}, 400, "multi: Failed to cast"),
         ("ssv item", "GET", f"/v1/items?{KEY}&ssv=1%20x", ITEMS, {}, 400, "ssv: Failed to cast"),
         ("pipes item", "GET", f"/v1/items?{KEY}&pipes=1|x", ITEMS, {}, 400, "pipes: Failed to cast"),
+        ("tsv item", "GET", f"/v1/items?{KEY}&tsv=1%09x", ITEMS, {}, 400, "tsv: Failed to cast"),
+        ("tsv is not comma-joined", "GET", f"/v1/items?{KEY}&tsv=1,2", ITEMS, {}, 400, "tsv: Failed to cast"),
         ("header array item", "GET", f"/v1/items?{KEY}", {**ITEMS, "X-Ids": "1,x"}, {}, 400, "X-Ids"),
         ("above a $ref'd maximum", "GET", f"/v1/items?{KEY}&limit=101", ITEMS, {}, 400, "maximum of 100"),
         (
@@ -541,6 +543,15 @@ _PNG = {"file": ("a.png", b"\x89PNG")}
             {"data": {"caption": "c", "width": "0"}, "files": _PNG},
             422,
             "minimum of 1",
+        ),
+        (
+            "multipart integer, wrong type",
+            "POST",
+            "/v1/items/1/photo",
+            ITEMS,
+            {"data": {"caption": "c", "width": "x"}, "files": _PNG},
+            422,
+            "/width: 'x' is not of type 'integer'",
         ),
         (
             "missing file",

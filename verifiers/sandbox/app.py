@@ -122,10 +122,6 @@ class SandboxApp:
             request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
         )
         problems = self._strict_problems(op, query_pairs, body)
-        if op.space_delimited:  # openapi-core splits spaceDelimited values on a literal "%20"
-            query_pairs = [
-                (k, v.replace(" ", "%20") if k in op.space_delimited else v) for k, v in query_pairs
-            ]
         vreq = ValidationRequest(
             host_url=origin or str(request.base_url).rstrip("/"),
             path=raw_path,

@@ -103,7 +103,6 @@ class Operation:
     node: SchemaPath
     servers: tuple[Server, ...]
     has_body: bool
-    space_delimited: frozenset[str]
     query_names: frozenset[str] | None  # None: cannot tell (form-exploded object), accept any
     query_prefixes: tuple[str, ...]  # deepObject parameters: name[...]
     assign_table: str | None = None  # GEN NX table key when this is a /db/KEY operation
@@ -222,11 +221,6 @@ class LoadedSpec:
                 node=node,
                 servers=self._servers(node) or path_servers,
                 has_body="requestBody" in node,
-                space_delimited=frozenset(
-                    (p / "name").read_str()
-                    for p in query
-                    if (p / "style").read_str("form") == "spaceDelimited"
-                ),
                 query_names=None
                 if exploded_objects
                 else frozenset((p / "name").read_str() for p in query) | self.query_credentials,

@@ -17,48 +17,41 @@ What becomes what:
 - non-body parameters (path item and operation level, root ``parameters`` by ``$ref``): the inline
   type keywords become ``schema``; ``collectionFormat`` becomes style/explode: csv -> ``form``, explode
   false (``simple`` in path and header, where 3.0 has no other style), multi -> ``form``, explode true,
-  ssv -> ``spaceDelimited``, pipes -> ``pipeDelimited``. tsv has no 3.0 style: it is read as csv (what
-  callforge's request builder sends for it), so a tab-joined value is one item. ``allowEmptyValue``
-  is kept on query parameters.
+  ssv -> ``spaceDelimited``, pipes -> ``pipeDelimited``, tsv -> ``tabDelimited``: not a 3.0 style,
+  the one the sandbox's validator adds (``validation.py``), so the items are what a tab separates —
+  what tsv means and what callforge's request builder sends (``%09``); a comma is part of an item.
+  ``allowEmptyValue`` is kept on query parameters.
 - ``in: body`` -> ``requestBody`` with one media type per ``consumes`` (the operation's, else the
   root's, else ``application/json``). ``in: formData`` -> an object schema under the form media types
   of ``consumes`` (urlencoded when none is, multipart too when a field has ``type: file``); urlencoded
-  arrays get an ``encoding`` style from their collectionFormat; ``type: file`` -> string/binary.
+  arrays get an ``encoding`` style from their collectionFormat (tsv as above); ``type: file`` ->
+  string/binary. Multipart fields get no encoding: the sandbox casts a text part to its field's type
+  (``validation.py``), and an array is repeated parts, as in 3.0.
 - responses: ``schema`` -> ``content`` per ``produces``, ``examples`` -> that media type's ``example``,
   headers -> headers with a schema. ``definitions``, root ``parameters`` (non-body) and ``responses``
   -> ``components``; ``securityDefinitions`` -> ``securitySchemes`` (basic -> http/basic; oauth2
   ``flow`` -> ``flows``); ``security`` kept.
-- schemas: ``x-nullable`` -> ``nullable``, a ``discriminator`` name -> ``{propertyName}``, ``type:
-  file`` -> string/binary. ``#/definitions/X`` of the root file -> ``#/components/schemas/X``; any other
-  schema ``$ref`` (into another file, or elsewhere in this one) is copied once into
-  ``components/schemas`` under a name made from its file and pointer, so the result has no external
-  ``$ref`` and recursive schemas stay references.
+- schemas and every ``$ref``: ``swagger2_refs.py`` (``x-nullable`` -> ``nullable``, schemas of other
+  files copied into ``components/schemas``; the result has no external ``$ref``).
 
 Not carried over: ``allowEmptyValue`` on formData (3.0 has none for bodies), header parameters
 ``Accept``/``Content-Type``/``Authorization`` (3.0 ignores them; ingestion makes no argument of them),
 collectionFormat of nested ``items`` and of multipart fields (3.0 multipart arrays are repeated parts).
-A ``$ref`` into a file that was read but to a pointer that is not there is logged; a schema so
-referenced fails when a request reaches it (as a dangling ``$ref`` in a 3.x spec does), a parameter,
-response or path item so referenced is left out.
+A parameter, response or path item that a dangling ``$ref`` names is left out (the ``$ref`` is logged).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
 
-from jsonschema_path.handlers.file import FileHandler
+from schemas.openapi.refs import join
+from verifiers.sandbox.swagger2_refs import Reader, Swagger2Refs, mapping, read_local
 
-from schemas.errors import SpecError
-from schemas.openapi.refs import escape, join, unescape
-
-Reader = Callable[[Path], Any]
+__all__ = ["collection_style", "read_local", "security_scheme", "servers", "upgrade_to_openapi30"]
 log = logging.getLogger("callforge.sandbox")
 
 JSON = "application/json"
@@ -78,7 +71,7 @@ _OPERATION_FIELDS = frozenset(
 )
 _COLLECTION_STYLES = {
     "csv": ("form", False),
-    "tsv": ("form", False),  # no 3.0 tabDelimited: the closest, see the module docstring
+    "tsv": ("tabDelimited", False),  # not a 3.0 style: validation.py reads it, see the module docstring
     "ssv": ("spaceDelimited", False),
     "pipes": ("pipeDelimited", False),
     "multi": ("form", True),
@@ -89,13 +82,6 @@ _OAUTH2_FLOWS = {
     "application": "clientCredentials",
     "accessCode": "authorizationCode",
 }
-_MAX_CHAIN = 32  # a $ref to a $ref to ...: longer chains are cycles
-
-
-def read_local(path: Path) -> Any:
-    """A spec file parsed the way ``LoadedSpec`` parses the root (JSON or YAML)."""
-    with path.open(encoding="utf-8") as handle:
-        return FileHandler()(handle)
 
 
 def upgrade_to_openapi30(
@@ -123,18 +109,9 @@ class _Parameter:
 class _Upgrade:
     def __init__(self, root: dict[str, Any], file: Path, read: Reader) -> None:
         self.root = root
-        self.file = file.resolve()
-        self.display = str(file)
-        self.read = read
-        self.trees: dict[Path, Any] = {self.file: root}
-        self.schema_names: dict[tuple[Path, str], str] = {}
-        self.taken = set(_mapping(root.get("definitions")))
-        self.components: dict[str, dict[str, Any]] = {
-            "schemas": {},
-            "parameters": {},
-            "responses": {},
-            "securitySchemes": {},
-        }
+        self.refs = Swagger2Refs(root, file, read)
+        self.file = self.refs.file
+        self.components = self.refs.components
 
     # ------------------------------------------------------------------------------------- document
 
@@ -150,15 +127,15 @@ class _Upgrade:
                 out[key] = copy.deepcopy(root[key])
         out.update({k: copy.deepcopy(v) for k, v in root.items() if k.startswith("x-")})
         components = self.components
-        for name, node in _mapping(root.get("definitions")).items():
-            components["schemas"][name] = self.schema(node, self.file, join("/definitions", name))
-        for name, node in _mapping(root.get("parameters")).items():
+        for name, node in mapping(root.get("definitions")).items():
+            components["schemas"][name] = self.refs.schema(node, self.file, join("/definitions", name))
+        for name, node in mapping(root.get("parameters")).items():
             param = self.parameter(node, self.file, join("/parameters", name))
             if param is not None and param.openapi is not None:
                 components["parameters"][name] = param.openapi
-        for name, node in _mapping(root.get("responses")).items():
+        for name, node in mapping(root.get("responses")).items():
             components["responses"][name] = self.response(node, self.file, join("/responses", name), None)
-        for name, node in _mapping(root.get("securityDefinitions")).items():
+        for name, node in mapping(root.get("securityDefinitions")).items():
             if isinstance(node, dict):
                 components["securitySchemes"][name] = security_scheme(node)
         out["paths"] = self.paths()
@@ -167,10 +144,10 @@ class _Upgrade:
 
     def paths(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for template, raw in _mapping(self.root.get("paths")).items():
+        for template, raw in mapping(self.root.get("paths")).items():
             if not template.startswith("/"):
                 continue  # x- extensions
-            found = self.follow(raw, self.file, join("/paths", template))
+            found = self.refs.follow(raw, self.file, join("/paths", template))
             if found is None or not isinstance(found[0], dict):
                 continue
             item, file, pointer = found
@@ -220,7 +197,7 @@ class _Upgrade:
         return out
 
     def parameter(self, entry: Any, file: Path, pointer: str) -> _Parameter | None:
-        found = self.follow(entry, file, pointer)
+        found = self.refs.follow(entry, file, pointer)
         if found is None:
             return None
         node, at_file, at = found
@@ -235,7 +212,7 @@ class _Upgrade:
             return None
         if node["in"] in _IN_BODY:
             return _Parameter(node, at_file, at, None)
-        shared = self.root_component(entry, file, "parameters")
+        shared = self.refs.root_component(entry, file, "parameters")
         openapi = {"$ref": shared} if shared else self.plain_parameter(node, at_file, at)
         return _Parameter(node, at_file, at, openapi)
 
@@ -260,7 +237,7 @@ class _Upgrade:
             for k, v in node.items()
             if k not in _PARAMETER_FIELDS and k != "schema" and (not k.startswith("x-") or k == "x-nullable")
         }
-        return self.schema(own, file, pointer)
+        return self.refs.schema(own, file, pointer)
 
     def request_body(self, params: list[_Parameter], consumes: list[str]) -> dict[str, Any] | None:
         """The operation's ``in: body`` parameter (2.0 allows one; the last counts, as in ingestion),
@@ -272,7 +249,7 @@ class _Upgrade:
         return self.form_body(fields, consumes) if fields else None
 
     def json_body(self, param: _Parameter, consumes: list[str]) -> dict[str, Any]:
-        schema = self.schema(param.node.get("schema", {}), param.file, join(param.pointer, "schema"))
+        schema = self.refs.schema(param.node.get("schema", {}), param.file, join(param.pointer, "schema"))
         content = {media: {"schema": schema} for media in consumes}
         if JSON not in content and any("*" in media for media in consumes):
             # openapi-core decodes a body matched by a range (*/*) as that range: bytes, never JSON.
@@ -287,8 +264,7 @@ class _Upgrade:
     def form_body(self, fields: list[_Parameter], consumes: list[str]) -> dict[str, Any]:
         properties: dict[str, Any] = {}
         required: list[str] = []
-        urlencoded: dict[str, Any] = {}  # encoding per media type
-        multipart: dict[str, Any] = {}
+        urlencoded: dict[str, Any] = {}  # the urlencoded media type's encoding
         for param in fields:
             node, name = param.node, param.node["name"]
             prop = self.inline_schema(node, param.file, param.pointer)
@@ -300,10 +276,6 @@ class _Upgrade:
             if node.get("type") == "array":
                 style, explode = collection_style(node.get("collectionFormat"), "formData")
                 urlencoded[name] = {"style": style, "explode": explode}
-            item = node.get("items") if node.get("type") == "array" else node
-            if isinstance(item, dict) and item.get("type") in ("integer", "number", "boolean"):
-                # openapi-core reads a text part as a string and never casts it; "3" and "true" are JSON
-                multipart[name] = {"contentType": JSON}
         schema: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
             schema["required"] = required
@@ -314,7 +286,7 @@ class _Upgrade:
             media.append(MULTIPART)  # a file goes as a multipart part whatever consumes says
         content = {}
         for name in media:
-            encoding = urlencoded if _base(name) == URLENCODED else multipart
+            encoding = urlencoded if _base(name) == URLENCODED else {}
             content[name] = {"schema": schema, **({"encoding": encoding} if encoding else {})}
         return {"content": content, "required": bool(required)}
 
@@ -323,14 +295,14 @@ class _Upgrade:
     def responses(self, raw: Any, file: Path, pointer: str, produces: list[str] | None) -> dict[str, Any]:
         """``produces`` None: the root's applies, so a root response can stay a components reference."""
         out: dict[str, Any] = {}
-        for code, entry in _mapping(raw).items():
+        for code, entry in mapping(raw).items():
             if code.startswith("x-"):
                 continue
-            shared = self.root_component(entry, file, "responses") if produces is None else None
+            shared = self.refs.root_component(entry, file, "responses") if produces is None else None
             if shared:
                 out[code] = {"$ref": shared}
                 continue
-            found = self.follow(entry, file, join(pointer, code))
+            found = self.refs.follow(entry, file, join(pointer, code))
             if found is not None:
                 out[code] = self.response(*found, produces)
         return out
@@ -339,7 +311,7 @@ class _Upgrade:
         if not isinstance(node, dict):
             return {"description": ""}
         out: dict[str, Any] = {"description": node.get("description", "")}
-        headers = _mapping(node.get("headers"))
+        headers = mapping(node.get("headers"))
         if headers:
             out["headers"] = {
                 name: {
@@ -350,8 +322,8 @@ class _Upgrade:
                 if isinstance(h, dict)
             }
         if "schema" in node:
-            schema = self.schema(node["schema"], file, join(pointer, "schema"))
-            examples = _mapping(node.get("examples"))
+            schema = self.refs.schema(node["schema"], file, join(pointer, "schema"))
+            examples = mapping(node.get("examples"))
             out["content"] = {
                 media: {
                     "schema": schema,
@@ -362,120 +334,6 @@ class _Upgrade:
         return out
 
     # --------------------------------------------------------------------------------------- schemas
-
-    def schema(self, node: Any, file: Path, pointer: str) -> Any:
-        """A 2.0 Schema Object (or a parameter's inline schema) in 3.0 spelling."""
-        if not isinstance(node, dict):
-            return copy.deepcopy(node)
-        if isinstance(node.get("$ref"), str):
-            target = {"$ref": self.schema_ref(node["$ref"], file, join(pointer, "$ref"))}
-            # 3.0 ignores a $ref's siblings, and `nullable` only works beside a `type`
-            return {"anyOf": [target, {"enum": [None]}]} if node.get("x-nullable") is True else target
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            at = join(pointer, key)
-            if key == "properties" and isinstance(value, dict):
-                out[key] = {name: self.schema(v, file, join(at, name)) for name, v in value.items()}
-            elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
-                out[key] = self.schema(value, file, at)
-            elif key in ("items", "allOf", "anyOf", "oneOf") and isinstance(value, list):
-                out[key] = [self.schema(v, file, join(at, i)) for i, v in enumerate(value)]
-            elif key == "x-nullable":
-                if value is True:
-                    out["nullable"] = True
-            elif key == "discriminator" and isinstance(value, str):
-                out[key] = {"propertyName": value}
-            elif key != "collectionFormat":  # only meaningful on a parameter's items
-                out[key] = copy.deepcopy(value)
-        if out.get("type") == "file":
-            out["type"], out["format"] = "string", "binary"
-        if out.get("nullable") is True and isinstance(out.get("enum"), list) and None not in out["enum"]:
-            out["enum"].append(None)  # 3.0 checks enum on null too; 2.0's x-nullable meant null is fine
-        return out
-
-    def schema_ref(self, ref: str, file: Path, at: str) -> str:
-        """Where a schema ``$ref`` written in ``file`` at ``at`` points in the 3.0 document."""
-        location, _, fragment = ref.partition("#")
-        target = self.target_file(location, file, at, ref)
-        pointer = unquote(fragment)
-        tokens = [unescape(t) for t in pointer.split("/")[1:]]
-        if target == self.file and len(tokens) == 2 and tokens[0] == "definitions":
-            return _component_ref("schemas", tokens[1])  # a missing one fails when used, as in 3.x
-        key = (target, pointer)
-        name = self.schema_names.get(key)
-        if name is None:
-            name = self.schema_names[key] = self.new_name(target, tokens)
-            found = self.resolve(ref, file, at)
-            if found is not None:  # the name is taken first, so a recursive schema refers to itself
-                self.components["schemas"][name] = self.schema(*found)
-        return _component_ref("schemas", name)
-
-    def new_name(self, file: Path, tokens: list[str]) -> str:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", tokens[-1] if tokens else file.stem).strip("_") or "schema"
-        name, n = base, 1
-        while name in self.taken:
-            n += 1
-            name = f"{base}_{n}"
-        self.taken.add(name)
-        return name
-
-    # ------------------------------------------------------------------------------------------ refs
-
-    def root_component(self, entry: Any, file: Path, section: str) -> str | None:
-        """``#/components/<section>/X`` when ``entry`` is a ``$ref`` to the root's ``#/<section>/X``."""
-        if file != self.file or not isinstance(entry, dict) or not isinstance(entry.get("$ref"), str):
-            return None
-        tokens = [unescape(t) for t in unquote(entry["$ref"]).split("/")]  # as resolve() reads it
-        if len(tokens) == 3 and tokens[:2] == ["#", section] and tokens[2] in self.components[section]:
-            return _component_ref(section, tokens[2])
-        return None
-
-    def follow(self, node: Any, file: Path, pointer: str) -> tuple[Any, Path, str] | None:
-        """Follow a chain of ``$ref``s from a parameter, response or path item; None when it dangles."""
-        for _ in range(_MAX_CHAIN):
-            if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
-                return node, file, pointer
-            found = self.resolve(node["$ref"], file, join(pointer, "$ref"))
-            if found is None:
-                return None
-            node, file, pointer = found
-        log.warning("%s#%s: $ref chain longer than %d (a cycle?); left out", file, pointer, _MAX_CHAIN)
-        return None
-
-    def resolve(self, ref: str, file: Path, at: str) -> tuple[Any, Path, str] | None:
-        location, _, fragment = ref.partition("#")
-        target = self.target_file(location, file, at, ref)
-        node = self.trees[target]
-        pointer = unquote(fragment)
-        for raw in pointer.split("/")[1:]:
-            token = unescape(raw)
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                log.warning("%s#%s: $ref %r: %s has nothing at %s", self.name(file), at, ref, target, pointer)
-                return None
-        return node, target, pointer
-
-    def target_file(self, location: str, file: Path, at: str, ref: str) -> Path:
-        """The file a ``$ref``'s location names, read on first use."""
-        if "://" in location:
-            raise SpecError(
-                self.name(file),
-                at,
-                f"remote $ref {ref!r} is not fetched: the sandbox reads local spec files only",
-            )
-        target = (file.parent / unquote(location)).resolve() if location else file
-        if target not in self.trees:
-            try:
-                self.trees[target] = self.read(target)
-            except Exception as exc:  # missing file, bad YAML: the $ref is at fault
-                raise SpecError(self.name(file), at, f"$ref {ref!r}: cannot read {target}: {exc}") from exc
-        return target
-
-    def name(self, file: Path) -> str:
-        return self.display if file == self.file else str(file)
 
 
 def servers(root: dict[str, Any], schemes: list[Any] | None = None) -> list[dict[str, str]]:
@@ -511,14 +369,6 @@ def security_scheme(node: dict[str, Any]) -> dict[str, Any]:
         flow["scopes"] = copy.deepcopy(node["scopes"]) if isinstance(node.get("scopes"), dict) else {}
         return {"type": "oauth2", "flows": {_OAUTH2_FLOWS.get(node.get("flow"), "implicit"): flow}, **kept}
     return copy.deepcopy(node)
-
-
-def _component_ref(section: str, name: str) -> str:
-    return f"#/components/{section}/{quote(escape(name), safe='')}"
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _base(media_type: str) -> str:
