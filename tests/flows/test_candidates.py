@@ -38,8 +38,8 @@ def test_repeats_are_dropped_in_order_and_counted_per_tier(tmp_path: Path) -> No
 def test_refresh_verifies_a_plan_that_repeats_samples(
     prefect_server: None, mini_kwargs: dict, tmp_path: Path
 ) -> None:
-    # Seed 1 makes three identical "get /db/NODE" samples on the small spec.
-    settings = {**mini_kwargs["settings"], "generate": {"plan": {"shard_size": 18, "seed": 1}}}
+    # Seed 3 repeats two samples on the small spec: "delete /db/NODE" and "get /db/NODE", in Korean.
+    settings = {**mini_kwargs["settings"], "generate": {"plan": {"shard_size": 18, "seed": 3}}}
     result = refresh(**{**mini_kwargs, "data_root": str(tmp_path), "settings": settings})
     assert (result["verify"]["samples"], result["verify"]["repeated"]) == (16, 2)
     assert result["verify"]["breakdown"]["rejections"]["1"]["generate/duplicate_sample"] == 2
