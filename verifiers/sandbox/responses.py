@@ -72,8 +72,10 @@ def success_response(operation: SchemaPath) -> CannedResponse:
     value = _example(media)
     if value is _MISSING:
         value = synthesize(media / "schema") if "schema" in media else {}
-    if _is_json(media_name) or media_name == "*/*":
-        return CannedResponse(status, "application/json" if media_name == "*/*" else media_name, _json(value))
+    if _is_json(media_name) or media_name in JSON_RANGES:
+        # A media range is not a Content-Type: a range that admits JSON answers as the JSON it is built as.
+        concrete = "application/json" if media_name in JSON_RANGES else media_name
+        return CannedResponse(status, concrete, _json(value))
     if isinstance(value, bytes | str):
         data = value.encode("utf-8") if isinstance(value, str) else value
     else:
@@ -91,6 +93,9 @@ def _pick_status(codes: list[str]) -> str | None:
         if fallback in codes:
             return fallback
     return None
+
+
+JSON_RANGES = ("*/*", "application/*")
 
 
 def _is_json(media_type: str) -> bool:

@@ -252,8 +252,8 @@ class _Upgrade:
         schema = self.refs.schema(param.node.get("schema", {}), param.file, join(param.pointer, "schema"))
         content = {media: {"schema": schema} for media in consumes}
         if JSON not in content and any("*" in media for media in consumes):
-            # openapi-core decodes a body matched by a range (*/*) as that range: bytes, never JSON.
-            # Clients send JSON for a range (callforge's request builder does); list it by name.
+            # Clients send JSON for a range (callforge's request builder does); listing it by name keeps
+            # the upgraded document explicit (validation.py also decodes JSON sent to a range).
             content[JSON] = {"schema": schema}
         out: dict[str, Any] = {"content": content}
         if "description" in param.node:

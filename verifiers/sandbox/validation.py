@@ -15,6 +15,10 @@ Where the sandbox reads a request differently from stock openapi-core (each a fa
 - every ``+json`` media type (``application/merge-patch+json``, ``application/problem+json``...) is
   decoded as JSON; openapi-core decodes only ``application/json`` and ``application/vnd.api+json``
   and checked any other one as bytes, so no such body could pass.
+- a JSON body (``application/json`` or ``+json``) sent to a media range (``*/*``, ``application/*``)
+  is decoded as JSON: openapi-core decodes a body by the range it matched, i.e. as bytes, so the JSON
+  the request builder sends for a range failed every object schema. A body of any other type sent to
+  a range is still read as bytes.
 - multipart text parts (``text/plain``, declared or by default) are cast to their property's type
   before the schema check, as openapi-core already does for urlencoded fields; it never cast them,
   so ``count=3`` in a part failed ``type: integer``. A part that does not cast is left as text and
@@ -45,6 +49,7 @@ from openapi_core.deserializing.media_types.util import binary_loads, json_loads
 from openapi_core.deserializing.styles import StyleDeserializersFactory, style_deserializers
 from openapi_core.deserializing.styles.util import delimited_loads
 from openapi_core.schema.encodings import get_content_type
+from openapi_core.templating.media_types.datatypes import MediaType
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.validation.request.exceptions import (
     MissingRequiredRequestBody,
@@ -88,10 +93,42 @@ def _install_subnode_fast_path() -> None:
 
 _install_subnode_fast_path()
 
+
+def _is_json(mime_type: str) -> bool:
+    return mime_type == "application/json" or mime_type.endswith("+json")
+
+
+class _JsonForMediaRanges:
+    """Decodes a JSON body matched by a media range as the JSON type it was sent in, not the range.
+
+    openapi-core hands its body decoder the content key it matched (``*/*``), which no decoder
+    knows, so the body stays bytes; naming the request's own type picks the JSON decoder instead.
+    """
+
+    def _find_media_type(self, content: SchemaPath, mimetype: str | None = None) -> MediaType:
+        found: MediaType = super()._find_media_type(content, mimetype)  # type: ignore[misc]
+        sent = (mimetype or "").split(";", 1)[0].strip().lower()
+        if "*" in found.mime_type and _is_json(sent):
+            return found._replace(mime_type=sent)
+        return found
+
+
+class _V30RequestValidator(_JsonForMediaRanges, V30RequestValidator):
+    pass
+
+
+class _V31RequestValidator(_JsonForMediaRanges, V31RequestValidator):
+    pass
+
+
+class _V32RequestValidator(_JsonForMediaRanges, V32RequestValidator):
+    pass
+
+
 _VERSIONS: dict[str, tuple[Any, SchemaValidatorsFactory, Any]] = {
-    "3.0": (V30RequestValidator, oas30_write_schema_validators_factory, oas30_types_caster),
-    "3.1": (V31RequestValidator, oas31_schema_validators_factory, oas31_types_caster),
-    "3.2": (V32RequestValidator, oas32_schema_validators_factory, oas31_types_caster),
+    "3.0": (_V30RequestValidator, oas30_write_schema_validators_factory, oas30_types_caster),
+    "3.1": (_V31RequestValidator, oas31_schema_validators_factory, oas31_types_caster),
+    "3.2": (_V32RequestValidator, oas32_schema_validators_factory, oas31_types_caster),
 }
 
 
