@@ -104,6 +104,7 @@ def build_operation(
             (item.node.get("servers"), join(item.pointer, "servers")),
             (spec.root.get("servers"), "/servers"),
         ],
+        swagger2_schemes=op.get("schemes"),
     )
     security, used = operation_security(spec, op, pointer, schemes)
     binding = HttpBinding(

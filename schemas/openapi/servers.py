@@ -15,14 +15,17 @@ from schemas.openapi.spec import Spec
 _VARIABLE = re.compile(r"\{([^{}]+)\}")
 
 
-def server_for(spec: Spec, levels: list[tuple[Any, str]]) -> tuple[str, dict[str, Any]]:
+def server_for(
+    spec: Spec, levels: list[tuple[Any, str]], *, swagger2_schemes: Any = None
+) -> tuple[str, dict[str, Any]]:
     """(server_url, server_variables) for an operation.
 
     ``levels`` are the (``servers`` value, pointer) pairs nearest first: operation, path item,
-    document. Swagger 2.0 documents ignore them and use ``schemes``/``host``/``basePath``.
+    document. Swagger 2.0 documents ignore them and use ``schemes``/``host``/``basePath``, an
+    operation's own ``schemes`` (``swagger2_schemes``) over the document's.
     """
     if spec.major == 2:
-        return _swagger2_url(spec.root), {}
+        return _swagger2_url(spec.root, swagger2_schemes), {}
     for servers, pointer in levels:
         if isinstance(servers, list) and servers:
             return _server(spec, servers[0], pointer + "/0")
@@ -55,16 +58,13 @@ def _server(spec: Spec, server: Any, pointer: str) -> tuple[str, dict[str, Any]]
     return _VARIABLE.sub(substitute, server["url"]).rstrip("/"), variables
 
 
-def _swagger2_url(root: dict[str, Any]) -> str:
+def _swagger2_url(root: dict[str, Any], operation_schemes: Any = None) -> str:
     base_path = root.get("basePath") if isinstance(root.get("basePath"), str) else ""
     host = root.get("host") if isinstance(root.get("host"), str) else ""
     if not host:
         return base_path.rstrip("/")
-    schemes = (
-        [s for s in root.get("schemes", []) if isinstance(s, str)]
-        if isinstance(root.get("schemes"), list)
-        else []
-    )
+    declared = operation_schemes if isinstance(operation_schemes, list) else root.get("schemes")
+    schemes = [s for s in declared if isinstance(s, str)] if isinstance(declared, list) else []
     # The spec says: default to the scheme the document was fetched with; files have none, so https.
     scheme = "https" if not schemes or "https" in schemes else schemes[0]
     return f"{scheme}://{host}{base_path}".rstrip("/")

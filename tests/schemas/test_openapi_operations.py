@@ -318,6 +318,15 @@ def test_swagger2_host_base_path_and_scheme_make_the_server_url(tools):
     assert found["get_a"].binding.server_url == "http://api.test/v2"
 
 
+def test_a_swagger2_operations_own_schemes_choose_its_scheme(tools):
+    paths = {"/a": {"get": {"responses": OK}, "post": {"schemes": ["http"], "responses": OK}}}
+    found, _ = tools(paths, "2.0", host="api.test", basePath="/v2", schemes=["https"])
+    assert (found["get_a"].binding.server_url, found["post_a"].binding.server_url) == (
+        "https://api.test/v2",
+        "http://api.test/v2",
+    )
+
+
 def test_security_is_recorded_in_the_binding_and_never_becomes_an_argument(tools):
     schemes = {
         "key": {"type": "apiKey", "in": "query", "name": "api_key"},

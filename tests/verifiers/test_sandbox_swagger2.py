@@ -103,6 +103,28 @@ def test_the_first_server_is_the_url_ingestion_binds_tools_to(spec: str) -> None
     assert bound == {document["servers"][0]["url"]}
 
 
+def test_an_operation_with_its_own_schemes_is_bound_where_the_sandbox_serves_it(tmp_path: Path) -> None:
+    spec = tmp_path / "schemes.json"
+    ok = {"200": {"description": "ok"}}
+    spec.write_text(
+        json.dumps(
+            {
+                "swagger": "2.0",
+                "info": {"title": "t", "version": "1"},
+                "host": "api.test",
+                "basePath": "/v1",
+                "schemes": ["https"],
+                "paths": {"/a": {"get": {"responses": ok}, "post": {"schemes": ["http"], "responses": ok}}},
+            }
+        )
+    )
+    document = upgraded(spec)
+    for tool in ingest([str(spec)], naming="snake").catalog:
+        operation = document["paths"][tool.binding.path][tool.binding.method.lower()]
+        served = operation.get("servers") or document["servers"]
+        assert tool.binding.server_url == served[0]["url"], tool.name
+
+
 def test_an_operations_own_schemes_become_its_servers(features: dict[str, Any]) -> None:
     assert features["paths"]["/items/{id}"]["put"]["servers"] == [{"url": "https://api.example.test/v1"}]
 
