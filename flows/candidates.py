@@ -4,7 +4,8 @@ Two work items can yield the same sample (same query, same calls: a tool without
 twice in one language by the template generator, or a teacher that answers two items alike), and
 sample ids are content hashes, while ``verifiers.pipeline`` requires each id at most once per batch.
 The plan keeps such repeats rare (``generators.plan``: a tool that takes no values keeps only its
-first few ``simple`` items), so this is a safety net, not the main defence. The verify task therefore verifies a copy of the shard without the repeats
+first few ``simple`` items), so this is a safety net, not the main defence. The verify task
+therefore verifies a copy of the shard without the repeats
 (``<run>/.verify-input/shard-NNNNN.parquet``, only written when there are repeats) and counts them per
 tier as ``generate/duplicate_sample`` rejections, so they show in the artifacts and the report. The
 candidate shard itself stays as generated. No Prefect here.

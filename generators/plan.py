@@ -13,7 +13,7 @@ methods would leave tier-3 methods with nothing. A tool's count is drawn in ``[m
 A tool that takes no values (``takes_values``) makes the same call every time, so its ``simple``
 items can only differ in wording: past its first ``config.fixed_call_simple`` items they become
 ``multiple`` (the same call, chosen among distractors) and keep the tier's quota. Without that, GEN
-NX's ~200 argument-free GET tools gave 1,286 exact repeats among 10,094 offline samples.
+NX's ~200 argument-free GET tools made 869 of 10,094 offline samples exact repeats.
 
 Determinism: every random choice about a tool comes from ``random.Random`` seeded with a hash of
 (plan seed, tool name, item index), never from a shared stream, so adding a tool to the catalog does not
