@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from jsonschema_path import SchemaPath
 from jsonschema_path.handlers.file import FilePathHandler
@@ -43,15 +43,23 @@ _LOCAL_ONLY: dict[str, Any] = {
     "http": _refuse_remote,
     "https": _refuse_remote,
 }
+# scheme (literal or a {variable}) :// authority, then the path; templates keep their {variables}.
+_ABSOLUTE = re.compile(r"^[A-Za-z{][A-Za-z0-9+.\-{}]*://[^/]*(?P<path>/.*)?$")
 _ASSIGN_PATH = re.compile(r"^/db/([A-Za-z0-9_\-]+)(?:/\{([^}/]+)\})?$")
 
 
 def _template_regex(template: str) -> re.Pattern[str]:
-    """A path or server template as a regex; ``{var}`` matches one non-empty segment's text."""
-    out, pos = [], 0
+    """A path or server template as a regex; ``{var}`` matches one non-empty segment's text.
+
+    A variable named twice (``/anything/{id}/{action}/{id}``) is one parameter with one value: its
+    second place must repeat the first (a backreference; a second named group is a regex error).
+    """
+    out, pos, seen = [], 0, set()
     for m in re.finditer(r"\{([^}]+)\}", template):
         out.append(re.escape(template[pos : m.start()]))
-        out.append(f"(?P<{_group(m.group(1))}>[^/]+)")
+        group = _group(m.group(1))
+        out.append(f"(?P={group})" if group in seen else f"(?P<{group}>[^/]+)")
+        seen.add(group)
         pos = m.end()
     out.append(re.escape(template[pos:]))
     return re.compile("".join(out))
@@ -71,9 +79,11 @@ class Server:
     @classmethod
     def of(cls, url: str) -> Server:
         template = url.rstrip("/")
-        absolute = bool(urlsplit(template).scheme)
-        path_part = urlsplit(template).path if absolute else template
-        return cls(template, absolute, _template_regex(template), _template_regex(path_part))
+        # Not urlsplit: a templated scheme ("{scheme}://host/api") is no scheme to it, and the whole
+        # URL would then be taken for a path that no request path can match.
+        absolute = _ABSOLUTE.match(template)
+        path_part = (absolute.group("path") or "") if absolute else template
+        return cls(template, bool(absolute), _template_regex(template), _template_regex(path_part))
 
     def strip(self, origin: str, raw_path: str) -> str | None:
         """The rest of the path after this server, or None when the URL is not under it."""
