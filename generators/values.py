@@ -8,9 +8,11 @@ and only when they validate), ``default``, string ``format`` (date, date-time, t
 uri/url, hostname, ipv4, ipv6, byte, duration), ``pattern``, ``minLength``/``maxLength``, numeric
 bounds (also exclusive, draft-4 and 2020 forms) and ``multipleOf``, ``minItems``/``maxItems``/
 ``uniqueItems``/``prefixItems``, objects with ``required`` plus a random subset of optional
-properties (``readOnly`` ones left out), maps via ``additionalProperties`` / ``patternProperties``
+properties (``readOnly`` ones left out; ``dependentRequired`` honoured), maps via ``additionalProperties`` / ``patternProperties``
 with keys from ``propertyNames`` (GEN NX ``Assign``: ids matching ``^[0-9]+$``), ``$ref`` into the
-document (``#/$defs/...``) with a recursion cap, ``allOf`` (merged), ``oneOf`` / ``anyOf`` (a branch).
+document (``#/$defs/...``) with a recursion cap, ``allOf`` (merged), ``oneOf`` / ``anyOf`` (a branch,
+siblings of a branch's ``$ref`` merged in). Examples are used only when they validate, ``format``
+included; defaults only when they keep their ``format``.
 
 Not covered: ``not``, ``if``/``then``/``else``, ``dependentSchemas``, ``contains``, external ``$ref``s
 (drawn as an empty object). Values stay short and "round" (integers, one decimal) so a query can state
@@ -34,6 +36,7 @@ from generators.formats import draw_int, pick
 from generators.patterns import UnsupportedPattern, compile_pattern
 
 Sampler = Callable[[random.Random], Any]
+_FORMATS = Draft202012Validator.FORMAT_CHECKER
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ class SchemaCompiler:
 
     def validator(self, schema: dict[str, Any]) -> Draft202012Validator:
         defs = {k: self.root[k] for k in ("$defs", "definitions") if k in self.root}
-        return Draft202012Validator({**defs, **schema})
+        # formats checked too: a spec's example or default may break its own format
+        return Draft202012Validator({**defs, **schema}, format_checker=_FORMATS)
 
     # -- the compiler ---------------------------------------------------------------------------------
 
@@ -136,6 +140,13 @@ class SchemaCompiler:
         check = self.validator({k: v for k, v in schema.items() if k not in ("examples", "example")})
         return [e for e in found if e is not None and check.is_valid(e)]
 
+    @staticmethod
+    def _valid(schema: dict[str, Any], value: Any) -> bool:
+        """Whether a default keeps the schema's ``format``: specs' defaults do not always (``format:
+        time`` defaulting to ``23:20:50.52``, no offset), and a server that checks formats refuses them."""
+        fmt = schema.get("format")
+        return not isinstance(fmt, str) or _FORMATS.conforms(value, fmt)
+
     def _base(self, schema: dict[str, Any], depth: int) -> Sampler:
         for key in ("oneOf", "anyOf"):
             if schema.get(key):
@@ -158,7 +169,7 @@ class SchemaCompiler:
             base = lambda rng: rng.random() < 0.5  # noqa: E731
         else:
             base = _const(None)
-        if "default" in schema and schema["default"] is not None:
+        if "default" in schema and schema["default"] is not None and self._valid(schema, schema["default"]):
             default, p = schema["default"], self.options.default_p
             return lambda rng: default if rng.random() < p else base(rng)
         return base
@@ -167,8 +178,9 @@ class SchemaCompiler:
         parent = {k: v for k, v in schema.items() if k not in ("oneOf", "anyOf")}
         branches = []
         for branch in schema[key]:
-            if "$ref" in branch:
-                branch = self.resolve(branch["$ref"]) or {}
+            if "$ref" in branch:  # siblings of the $ref hold too (a discriminator's value, for one)
+                rest = {k: v for k, v in branch.items() if k != "$ref"}
+                branch = _merge(self.merge_all_of(self.resolve(branch["$ref"]) or {}), rest)
             branches.append(self.compile(_merge(parent, self.merge_all_of(branch)), depth))
         if key == "anyOf":
             return lambda rng: pick(rng, branches)(rng)
@@ -195,7 +207,17 @@ class SchemaCompiler:
         ]
         if shrink:
             optional = []
-        compiled = {name: self.compile(_named(props[name], name), depth) for name in [*required, *optional]}
+        # dependentRequired: sending one property obliges others (an optional body's required fields)
+        dependent = {
+            k: [d for d in v if d in props]
+            for k, v in (schema.get("dependentRequired") or {}).items()
+            if k in props and isinstance(v, list)
+        }
+        obliged = [d for deps in dependent.values() for d in deps if d not in required and d not in optional]
+        compiled = {
+            name: self.compile(_named(props[name], name), depth)
+            for name in dict.fromkeys([*required, *optional, *obliged])
+        }
         extra = schema.get("additionalProperties")
         pattern_props = schema.get("patternProperties") or {}
         if not props and (isinstance(extra, dict) or pattern_props):
@@ -220,6 +242,12 @@ class SchemaCompiler:
                     value = compiled[name](rng)
                     if value != {} and value != []:  # an empty optional says nothing a query could state
                         out[name] = value
+            pending = [d for name in out for d in dependent.get(name, ())]
+            while pending:
+                name = pending.pop()
+                if name not in out:
+                    out[name] = compiled[name](rng)
+                    pending.extend(dependent.get(name, ()))
             return out
 
         return sample

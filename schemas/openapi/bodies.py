@@ -103,9 +103,8 @@ def openapi3_body(spec: Spec, raw: Any, file: Path, pointer: str) -> Body | None
         encoding = media_node.get("encoding") if isinstance(media_node.get("encoding"), dict) else {}
         props, required_props = fields
         for name, prop in props.items():
-            body.arguments.append(
-                _form_argument(name, prop, required and name in required_props, media, encoding)
-            )
+            argument = _form_argument(name, prop, required and name in required_props, media, encoding)
+            body.arguments.append(replace(argument, required_in_body=name in required_props))
         return body
     body.arguments = json_arguments(spec.converter, schema, required, "body", description)
     return body
@@ -154,7 +153,13 @@ def json_arguments(
     if fields is not None:
         props, required_props = fields
         return [
-            Argument(name, ParamLocation.BODY_PROPERTY, prop, required and name in required_props)
+            Argument(
+                name,
+                ParamLocation.BODY_PROPERTY,
+                prop,
+                required and name in required_props,
+                required_in_body=name in required_props,
+            )
             for name, prop in props.items()
         ]
     whole = dict(schema) if isinstance(schema, dict) else {}

@@ -13,7 +13,9 @@ What changes on the way:
 - ``example`` -> ``examples: [...]``; boolean ``exclusiveMinimum``/``exclusiveMaximum`` (2.0/3.0)
   -> the numeric 2020-12 form; a list ``items`` -> ``prefixItems``; 2.0 ``type: file`` -> binary string.
 - ``readOnly`` properties are left out (with their ``required`` entries): these are request schemas.
-- OpenAPI-only and unknown keywords are dropped (``discriminator``, ``xml``, ``externalDocs``,
+- A ``discriminator`` pins its property in each ``oneOf``/``anyOf`` ``$ref`` branch to the names that
+  select it (``{"$ref": ..., "properties": {prop: {"enum": [mapping keys or schema name]}}}``).
+- Other OpenAPI-only and unknown keywords are dropped (``xml``, ``externalDocs``,
   ``x-*`` …), as are ``$id``/``$schema``/nested ``$defs``, which would break ``#/$defs`` refs.
 - A keyword with an invalid value (a ``pattern`` Python cannot compile, ``required: true``, an
   empty ``enum``, a YAML date or ``.inf`` in ``default``) is dropped with a warning, so the result
@@ -29,7 +31,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from schemas.openapi.refs import RefResolver, Target, UnresolvedRef, escape, join
+from schemas.openapi.refs import RefResolver, Target, UnresolvedRef, escape, join, unescape
 from schemas.openapi.report import WarningLog
 
 DEFS_PREFIX = "#/$defs/"
@@ -340,11 +342,47 @@ class SchemaConverter:
             # "#/$defs/..." references resolve ($id, $schema, $defs): dropped.
         if "required" in node:
             self._required(node["required"], read_only, file, pointer, out)
+        if isinstance(node.get("discriminator"), dict):
+            self._discriminator(node, file, pointer, out)
         if node.get("nullable") is True or node.get("x-nullable") is True:
             if "nullable" in node:
                 self._legacy(file, pointer, "nullable", "nullable", 'a type array with "null"')
             return _nullable(out)
         return out
+
+    def _discriminator(self, node: dict[str, Any], file: Path, pointer: str, out: dict[str, Any]) -> None:
+        """Pin the discriminator property of each ``oneOf``/``anyOf`` ``$ref`` branch to the names
+        that select it (its mapping keys, else the schema's own name), next to the branch's ``$ref``.
+
+        A validator of the spec resolves the property's value to a schema: any other string is
+        refused ("reference ... could not be resolved"), so a value generator must know the names.
+        """
+        disc = node["discriminator"]
+        prop = disc.get("propertyName")
+        mapping = disc.get("mapping") if isinstance(disc.get("mapping"), dict) else {}
+        if not isinstance(prop, str):
+            return
+        at = join(pointer, "discriminator", "mapping")
+        by_def: dict[str, list[str]] = {}
+        for key, target in mapping.items():
+            if not isinstance(target, str):
+                continue
+            ref = target if "/" in target or target.startswith("#") else f"#/components/schemas/{target}"
+            name = self.define(ref, file, join(at, key))
+            if name is not None:
+                by_def.setdefault(self.ref_to(name), []).append(key)
+        for key in ("oneOf", "anyOf"):
+            raw, branches = node.get(key), out.get(key)
+            if not isinstance(raw, list) or not isinstance(branches, list) or len(raw) != len(branches):
+                continue
+            for i, (source, branch) in enumerate(zip(raw, branches, strict=True)):
+                if not isinstance(branch, dict) or set(branch) != {"$ref"}:
+                    continue
+                names = by_def.get(branch["$ref"])
+                if names is None and isinstance(source, dict) and isinstance(source.get("$ref"), str):
+                    names = [unescape(source["$ref"].rsplit("/", 1)[-1])]
+                if names:
+                    branches[i] = {**branch, "properties": {prop: {"enum": names}}}
 
     def _properties(
         self, props: dict[str, Any], file: Path, pointer: str, read_only: set[str]

@@ -25,6 +25,7 @@ from schemas.openapi.spec import Spec
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 MAX_DESCRIPTION = 1024  # long enough for a real summary + description, short enough for a prompt
 _SAFE_ARGUMENT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_BODY_FIELDS = frozenset({ParamLocation.BODY_PROPERTY, ParamLocation.FORM})
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.-]+")
 _PREFIX = {
     ParamLocation.PATH: "path",
@@ -154,12 +155,28 @@ def _signature(spec: Spec, arguments: list[Argument]) -> tuple[dict[str, Any], d
     parameters: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         parameters["required"] = required
+    dependent = _body_dependencies(arguments, list(properties))
+    if dependent:
+        parameters["dependentRequired"] = dependent
     # Only bound arguments can reach the request: anything else a model invents is an error.
     parameters["additionalProperties"] = False
     defs = spec.converter.reachable(properties.values())
     if defs:
         parameters["$defs"] = defs
     return parameters, bindings
+
+
+def _body_dependencies(arguments: list[Argument], names: list[str]) -> dict[str, list[str]]:
+    """``dependentRequired`` for an optional body whose schema requires some properties.
+
+    The body may be left out, so those properties are not required arguments; but once any body
+    property is sent the body exists and must hold them (``names[i]`` is ``arguments[i]``'s name).
+    """
+    in_body = [(n, a) for n, a in zip(names, arguments, strict=True) if a.location in _BODY_FIELDS]
+    needed = [n for n, a in in_body if a.required_in_body and not a.required]
+    if not needed:
+        return {}
+    return {n: [m for m in needed if m != n] for n, _ in in_body if [m for m in needed if m != n]}
 
 
 def _argument_name(argument: Argument, taken: dict[str, Any]) -> str:

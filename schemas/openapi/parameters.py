@@ -66,6 +66,9 @@ class Argument:
     style: str | None = None
     explode: bool | None = None
     content_type: str | None = None
+    # A property the body's schema requires while the body itself is optional: it is required
+    # whenever any property of the body is sent (``dependentRequired`` in the tool's schema).
+    required_in_body: bool = False
 
 
 @dataclass(frozen=True)

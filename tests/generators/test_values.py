@@ -224,3 +224,34 @@ def test_example_objects_are_copied_not_shared() -> None:
     sampler = compile_schema(prop({"type": "object", "examples": [{"X": 1}]}), ValueOptions(example_p=1.0))
     first, second = sampler(random.Random(1)), sampler(random.Random(2))
     assert first == second and first["v"] is not second["v"]
+
+
+def test_dependent_required_properties_come_along() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "integer"}},
+        "dependentRequired": {"c": ["a", "b"], "a": ["b"], "b": ["a"]},
+    }
+    values = draw(schema, ValueOptions(optional_p=0.5))
+    assert any(values) and all(not v or {"a", "b"} <= set(v) for v in values)
+
+
+def test_ref_branch_siblings_hold_in_one_of() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"v": {"oneOf": [{"$ref": "#/$defs/O", "properties": {"kind": {"enum": ["first"]}}}]}},
+        "required": ["v"],
+        "$defs": {"O": {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}}},
+    }
+    assert {v["v"]["kind"] for v in draw(schema)} == {"first"}
+
+
+def test_a_default_breaking_its_format_is_not_used() -> None:
+    values = [
+        v["v"]
+        for v in draw(
+            prop({"type": "string", "format": "time", "default": "23:20:50.52"}), ValueOptions(default_p=1.0)
+        )
+    ]
+    assert "23:20:50.52" not in values
+    assert_valid(prop({"type": "string", "format": "time"}), [{"v": v} for v in values])

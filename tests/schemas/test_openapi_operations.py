@@ -386,3 +386,32 @@ def test_deprecated_operation_is_flagged_and_skipped_on_request(make_doc, write_
     result = ingest([path], include_deprecated=False)
     assert [t.name for t in result.catalog] == ["get_new"]
     assert [(s.path, s.code) for s in result.report.specs[0].skipped] == [("/old", "deprecated")]
+
+
+def test_optional_body_requires_its_required_properties_once_any_is_sent(tools):
+    # Sent at all, the body must hold "name" and "client id" (readme form-data / schema-enums).
+    schema = {
+        "type": "object",
+        "required": ["name", "client id"],
+        "properties": {"name": {"type": "string"}, "client id": {"type": "string"}, "n": {"type": "integer"}},
+    }
+    found, _ = tools({"/p": {"post": {"requestBody": json_body(schema, required=False), "responses": OK}}})
+    assert found["post_p"].parameters["dependentRequired"] == {
+        "name": ["client_id"],
+        "client_id": ["name"],
+        "n": ["name", "client_id"],
+    }
+
+
+def test_discriminator_pins_its_property_in_each_branch(tools, make_doc, write_spec):
+    one = {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}}
+    body = {
+        "oneOf": [{"$ref": "#/components/schemas/One"}, {"$ref": "#/components/schemas/Two"}],
+        "discriminator": {"propertyName": "kind", "mapping": {"first": "#/components/schemas/One"}},
+    }
+    found, _ = tools(
+        {"/p": {"post": {"requestBody": json_body(body), "responses": OK}}},
+        components={"schemas": {"One": one, "Two": one}},
+    )
+    branches = found["post_p"].parameters["properties"]["body"]["oneOf"]
+    assert [b["properties"]["kind"]["enum"] for b in branches] == [["first"], ["Two"]]

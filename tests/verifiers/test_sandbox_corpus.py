@@ -8,6 +8,7 @@ like ``tests/schemas/test_openapi_corpus.py``.
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -64,3 +65,50 @@ def test_a_variable_named_twice_in_a_path_takes_one_value(tmp_path: Path) -> Non
     same = spec.match("", "/a/3/run/3", "get")
     assert isinstance(same, Match) and same.variables == {"id": "3", "action": "run"}
     assert not isinstance(spec.match("", "/a/3/run/4", "get"), Match)
+
+
+def test_a_discriminator_mapping_may_name_schemas_bare(tmp_path: Path) -> None:
+    import httpx
+
+    from verifiers.sandbox import SandboxServer
+
+    option = {"type": "object", "properties": {"kind": {"type": "string"}, "size": {"type": "integer"}}}
+    spec = tmp_path / "bare.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "openapi": "3.0.3",
+                "info": {"title": "t", "version": "1"},
+                "paths": {
+                    "/shapes": {
+                        "post": {
+                            "requestBody": {
+                                "required": True,
+                                "content": {
+                                    "application/json": {
+                                        "schema": {
+                                            "oneOf": [
+                                                {"$ref": "#/components/schemas/Small"},
+                                                {"$ref": "#/components/schemas/Large"},
+                                            ],
+                                            # OpenAPI allows a bare schema name as a mapping value.
+                                            "discriminator": {
+                                                "propertyName": "kind",
+                                                "mapping": {"small": "Small", "large": "Large"},
+                                            },
+                                        }
+                                    }
+                                },
+                            },
+                            "responses": {"200": {"description": "ok"}},
+                        }
+                    }
+                },
+                "components": {"schemas": {"Small": option, "Large": option}},
+            }
+        )
+    )
+    with SandboxServer([str(spec)], mode="thread") as server:
+        good = httpx.post(f"{server.base_url}/shapes", json={"kind": "small", "size": 1}, timeout=10)
+        bad = httpx.post(f"{server.base_url}/shapes", json={"kind": "small", "size": "x"}, timeout=10)
+    assert (good.status_code, bad.status_code) == (200, 422), good.text

@@ -146,6 +146,7 @@ class LoadedSpec:
         self.declared_version = _declared_version(file, data)
         if self.declared_version == "2.0":  # openapi-core reads 3.x only: validate an equivalent 3.0
             data = upgrade_to_openapi30(data, file)
+        qualify_discriminator_mappings(data)
         try:
             # the resolved-path cache is off by default; on, a repeated lookup skips $ref resolution.
             # Only file: refs are followed (jsonschema_path would fetch http(s) refs from the network).
@@ -296,6 +297,28 @@ class LoadedSpec:
             for op in self.operations()
             if op.assign_table and op.method in ("post", "put") and _has_assign(op.node)
         }
+
+
+def qualify_discriminator_mappings(node: Any) -> None:
+    """Spell every bare schema name in a ``discriminator.mapping`` as its ``$ref`` (in place).
+
+    OpenAPI allows ``mapping: {dog: Dog}`` for ``#/components/schemas/Dog``; openapi-core resolves the
+    value as a reference only, so a bare name refused every request ("could not be resolved").
+    """
+    if isinstance(node, list):
+        for item in node:
+            qualify_discriminator_mappings(item)
+        return
+    if not isinstance(node, dict):
+        return
+    discriminator = node.get("discriminator")
+    mapping = discriminator.get("mapping") if isinstance(discriminator, dict) else None
+    if isinstance(mapping, dict):
+        for key, target in mapping.items():
+            if isinstance(target, str) and "/" not in target and not target.startswith("#"):
+                mapping[key] = f"#/components/schemas/{target}"
+    for value in node.values():
+        qualify_discriminator_mappings(value)
 
 
 def _declared_version(file: Path, data: Any) -> str:

@@ -27,10 +27,20 @@ Where the sandbox reads a request differently from stock openapi-core (each a fa
   ``collectionFormat: tsv``, which the upgrade in ``swagger2.py`` keeps) on a tab: values reach
   openapi-core already percent-decoded, query and urlencoded body alike (openapi-core split on a
   literal ``%20``, which a decoded value never holds).
+- header parameters named ``Accept``, ``Content-Type`` or ``Authorization`` are not validated:
+  OpenAPI 3.x says such a definition SHALL be ignored (the client sets those headers), and ingestion
+  makes no argument of them, so openapi-core's "missing required header" refused every request.
+  Security schemes are checked as before (they are read apart from parameters).
+- an array parameter whose items are objects or arrays reads each item as JSON text
+  (``structured_items.py``): OpenAPI leaves that spelling undefined and openapi-core refused it.
+- a schema whose ``$schema`` names a dialect jsonschema does not know (``https://`` spellings of
+  drafts 4-7, or ``draft-05``, which never existed) is checked with the closest known draft
+  (``dialects.py``) instead of crashing the request (a 500).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -52,6 +62,7 @@ from openapi_core.schema.encodings import get_content_type
 from openapi_core.templating.media_types.datatypes import MediaType
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.validation.request.exceptions import (
+    MissingParameter,
     MissingRequiredRequestBody,
     ParameterValidationError,
     RequestBodyValidationError,
@@ -63,6 +74,12 @@ from openapi_core.validation.schemas import (
     oas32_schema_validators_factory,
 )
 from openapi_core.validation.schemas.factories import SchemaValidatorsFactory
+
+from schemas.openapi.parameters import IGNORED_HEADERS
+from verifiers.sandbox.dialects import validator_for_unknown_dialect
+from verifiers.sandbox.structured_items import has_structured_items, read_items_as_json
+
+log = logging.getLogger("callforge.sandbox")
 
 
 def _install_subnode_fast_path() -> None:
@@ -113,15 +130,30 @@ class _JsonForMediaRanges:
         return found
 
 
-class _V30RequestValidator(_JsonForMediaRanges, V30RequestValidator):
+class _IgnoredHeaders:
+    """Skips header parameters OpenAPI says to ignore, as if the request had left them out.
+
+    Raising ``MissingParameter`` (not the *required* one) is openapi-core's own "absent, fine": the
+    parameter is then neither required nor validated.
+    """
+
+    def _get_parameter(self, parameters: RequestParameters, param: SchemaPath) -> Any:
+        name = (param / "name").read_str()
+        location = (param / "in").read_str()
+        if location == "header" and name.lower() in IGNORED_HEADERS:
+            raise MissingParameter(name, location)
+        return super()._get_parameter(parameters, param)  # type: ignore[misc]
+
+
+class _V30RequestValidator(_IgnoredHeaders, _JsonForMediaRanges, V30RequestValidator):
     pass
 
 
-class _V31RequestValidator(_JsonForMediaRanges, V31RequestValidator):
+class _V31RequestValidator(_IgnoredHeaders, _JsonForMediaRanges, V31RequestValidator):
     pass
 
 
-class _V32RequestValidator(_JsonForMediaRanges, V32RequestValidator):
+class _V32RequestValidator(_IgnoredHeaders, _JsonForMediaRanges, V32RequestValidator):
     pass
 
 
@@ -139,9 +171,21 @@ class _CachingSchemaValidatorsFactory(SchemaValidatorsFactory):
         super().__init__(inner.schema_validator_cls, inner.format_checker)
         self._inner = inner
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self._unknown_dialects: set[Any] = set()
 
     def get_validator_cls(self, spec: SchemaPath, schema: SchemaPath) -> Any:
-        return self._inner.get_validator_cls(spec, schema)
+        try:
+            return self._inner.get_validator_cls(spec, schema)
+        except ValueError as exc:  # "Unknown JSON Schema dialect": the spec's fault, not the request's
+            dialect = (schema / "$schema").read_value() if "$schema" in schema else None
+            with schema.resolve() as resolved:
+                chosen = validator_for_unknown_dialect(dialect, resolved.contents, self.schema_validator_cls)
+            if dialect not in self._unknown_dialects:
+                self._unknown_dialects.add(dialect)
+                log.warning(
+                    "%s at %s; validating it as %s", exc, "/".join(map(str, schema.parts)), chosen.__name__
+                )
+            return chosen
 
     def create(  # type: ignore[override]
         self,
@@ -161,7 +205,8 @@ class _CachingSchemaValidatorsFactory(SchemaValidatorsFactory):
         )
         found = self._cache.get(key)
         if found is None:
-            found = self._inner.create(
+            # the base class's create, not the inner factory's: it asks *our* get_validator_cls
+            found = super().create(
                 spec,
                 schema,
                 format_validators=format_validators,
@@ -210,6 +255,8 @@ class _CachingStyleDeserializersFactory(StyleDeserializersFactory):
         found = self._cache.get(key)
         if found is None:
             found = super().create(spec, schema, style, explode, name)
+            if has_structured_items(schema):
+                found = read_items_as_json(found)
             self._cache[key] = found
         return found
 
