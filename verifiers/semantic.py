@@ -198,7 +198,7 @@ class SemanticVerifier:
         return [_Choice(sample.query, tuple(range(len(sample.calls))), called)]
 
     def _choice_issues(
-        self, sample: Sample, choice: _Choice, ranking: tuple[str, list[float]]
+        self, sample: Sample, choice: _Choice, ranking: tuple[str, list[float]], precision: str
     ) -> list[dict[str, Any]]:
         method, scores = ranking
         if not scores or max(scores) <= 0:
@@ -211,7 +211,7 @@ class SemanticVerifier:
         else:
             margin = self.options.embedding_margin
             # The arithmetic the scores came from, for anyone comparing verdicts across machines.
-            arithmetic = {"precision": resolve_precision(self.options.embedding_precision)}
+            arithmetic = {"precision": precision}
         by_name = dict(zip(sample.tools, scores, strict=True))
         out = []
         for index in choice.calls:
@@ -251,15 +251,17 @@ class SemanticVerifier:
             ):
                 requests.extend((i, choice) for choice in self._choice_requests(sample, facts, calls_leaves))
         if requests:
+            # Resolved once per batch: "auto" asks torch about the CPU, and verdicts name the result.
+            precision = resolve_precision(self.options.embedding_precision)
             rankings = rank_scores(
                 [choice.text for _, choice in requests],
                 [samples[i].language for i, _ in requests],
                 [[tools[t] for t in samples[i].tools] for i, _ in requests],
                 self.options.similarity,
-                self.options.embedding_precision,
+                precision,
             )
             for (i, choice), ranking in zip(requests, rankings, strict=True):
-                all_issues[i].extend(self._choice_issues(samples[i], choice, ranking))
+                all_issues[i].extend(self._choice_issues(samples[i], choice, ranking, precision))
         rank = {c: n for n, c in enumerate(CODES)}
         out: list[Verdict] = []
         for sample, issues in zip(samples, all_issues, strict=True):
