@@ -105,6 +105,8 @@ class _Catalogue:
             self.by_category.setdefault(tool.category, []).append(tool.name)
         self.path_of = {t.name: t.binding.path for t in catalog}
         self.category_of = {t.name: t.category for t in catalog}
+        # Tools whose call cannot vary (no values to give): asked once per tool, not once per item.
+        self.fixed_calls = {t.name for t in catalog if not takes_values(t.parameters)}
         self._hashes: dict[str, dict[str, int]] = {}
         self._cache_target: str | None = None
         self._cache: dict[tuple[str | None, str], list[str]] = {}
@@ -178,7 +180,7 @@ def _plan_item(tool: Tool, index: int, cat: _Catalogue) -> WorkItem:
     # A style the catalog cannot support (one tool has no distractors) degrades to simple, visibly.
     if style in (Style.MULTIPLE, Style.PARALLEL_MULTIPLE) and others < 1:
         style = Style.SIMPLE
-    fixed_call = not takes_values(tool.parameters)
+    fixed_call = tool.name in cat.fixed_calls
     # Calling a tool without parameters several times "in parallel" would repeat one identical call.
     if style is Style.PARALLEL and fixed_call:
         style = Style.SIMPLE
