@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from schemas.openapi.refs import RefResolver, Target, UnresolvedRef, escape, join, unescape
+from schemas.openapi.refs import RefResolver, Target, UnresolvedRef, escape, join, mapping_ref, unescape
 from schemas.openapi.report import WarningLog
 
 DEFS_PREFIX = "#/$defs/"
@@ -367,7 +367,7 @@ class SchemaConverter:
         for key, target in mapping.items():
             if not isinstance(target, str):
                 continue
-            ref = target if "/" in target or target.startswith("#") else f"#/components/schemas/{target}"
+            ref = mapping_ref(target)
             name = self.define(ref, file, join(at, key))
             if name is not None:
                 by_def.setdefault(self.ref_to(name), []).append(key)

@@ -45,6 +45,12 @@ def join(pointer: str, *tokens: str | int) -> str:
     return pointer
 
 
+def mapping_ref(target: str) -> str:
+    """A ``discriminator.mapping`` value as a ``$ref``: OpenAPI lets a bare schema name (``Dog``)
+    stand for ``#/components/schemas/Dog``; anything with a ``/`` or ``#`` already is a reference."""
+    return target if "/" in target or target.startswith("#") else f"#/components/schemas/{target}"
+
+
 def walk(tree: Any, pointer: str) -> Any:
     """The node at JSON pointer ``pointer`` (already percent-decoded) in ``tree``; KeyError(token) names
     the first token that is not there."""

@@ -26,6 +26,7 @@ from jsonschema_path import SchemaPath
 from jsonschema_path.handlers.file import FilePathHandler
 
 from schemas.errors import ConfigError, SpecError
+from schemas.openapi.refs import mapping_ref
 from verifiers.sandbox.swagger2 import read_local, upgrade_to_openapi30
 from verifiers.sandbox.validation import SpecValidator
 
@@ -315,8 +316,8 @@ def qualify_discriminator_mappings(node: Any) -> None:
     mapping = discriminator.get("mapping") if isinstance(discriminator, dict) else None
     if isinstance(mapping, dict):
         for key, target in mapping.items():
-            if isinstance(target, str) and "/" not in target and not target.startswith("#"):
-                mapping[key] = f"#/components/schemas/{target}"
+            if isinstance(target, str):
+                mapping[key] = mapping_ref(target)
     for value in node.values():
         qualify_discriminator_mappings(value)
 
