@@ -65,6 +65,13 @@ def _swagger2_url(root: dict[str, Any], operation_schemes: Any = None) -> str:
         return base_path.rstrip("/")
     declared = operation_schemes if isinstance(operation_schemes, list) else root.get("schemes")
     schemes = [s for s in declared if isinstance(s, str)] if isinstance(declared, list) else []
-    # The spec says: default to the scheme the document was fetched with; files have none, so https.
-    scheme = "https" if not schemes or "https" in schemes else schemes[0]
-    return f"{scheme}://{host}{base_path}".rstrip("/")
+    return f"{swagger2_scheme(schemes)}://{host}{base_path}".rstrip("/")
+
+
+def swagger2_scheme(schemes: list[str]) -> str:
+    """The scheme a Swagger 2.0 operation is bound to: https when declared or when none is.
+
+    The spec says to default to the scheme the document was fetched with; files have none, so https.
+    The sandbox serves the operation there first (``verifiers.sandbox.swagger2.servers``).
+    """
+    return "https" if not schemes or "https" in schemes else schemes[0]

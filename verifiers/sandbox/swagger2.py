@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.openapi.refs import join
+from schemas.openapi.servers import swagger2_scheme
 from verifiers.sandbox.swagger2_refs import Reader, Swagger2Refs, mapping, read_local
 
 __all__ = ["collection_style", "read_local", "security_scheme", "servers", "upgrade_to_openapi30"]
@@ -345,8 +346,8 @@ def servers(root: dict[str, Any], schemes: list[Any] | None = None) -> list[dict
     if schemes is None:
         schemes = root.get("schemes") if isinstance(root.get("schemes"), list) else []
     declared = [s for s in schemes if isinstance(s, str)]
-    # A file has no scheme to default to; ingestion assumes https, and http is as likely.
-    first = "https" if not declared or "https" in declared else declared[0]
+    # The scheme ingestion binds the tools to comes first; without declared schemes, http is as likely.
+    first = swagger2_scheme(declared)
     ordered = [first, *[s for s in declared or ["http"] if s != first]]
     return [{"url": f"{scheme}://{host}{base_path}"} for scheme in ordered]
 
