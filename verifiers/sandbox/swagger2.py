@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.openapi.parameters import IGNORED_HEADERS
 from schemas.openapi.refs import join
 from schemas.openapi.servers import swagger2_scheme
 from verifiers.sandbox.swagger2_refs import Reader, Swagger2Refs, mapping, read_local
@@ -61,8 +62,6 @@ MULTIPART = "multipart/form-data"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch")  # 2.0 has no trace
 _LOCATIONS = frozenset({"path", "query", "header", "body", "formData"})
 _IN_BODY = frozenset({"body", "formData"})
-# 3.0: "If in is header and the name is Accept, Content-Type or Authorization, the parameter SHALL be ignored"
-_IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 # what a non-body parameter says about itself; everything else it holds (type, items, enum...) is schema
 _PARAMETER_FIELDS = frozenset(
     {"name", "in", "description", "required", "allowEmptyValue", "collectionFormat"}
@@ -209,7 +208,7 @@ class _Upgrade:
         ):
             log.warning("%s#%s: not a parameter (needs a string 'name' and 'in'); left out", at_file, at)
             return None
-        if node["in"] == "header" and node["name"].lower() in _IGNORED_HEADERS:
+        if node["in"] == "header" and node["name"].lower() in IGNORED_HEADERS:
             return None
         if node["in"] in _IN_BODY:
             return _Parameter(node, at_file, at, None)
