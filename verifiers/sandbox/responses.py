@@ -24,6 +24,8 @@ from typing import Any
 
 from jsonschema_path import SchemaPath
 
+from verifiers.request_encoding import is_json_media
+
 MAX_DEPTH = 8
 _FORMATS = {
     "date-time": "2024-01-01T00:00:00Z",
@@ -67,12 +69,12 @@ def success_response(operation: SchemaPath) -> CannedResponse:
     media_types = list(content.str_keys())
     if not media_types:
         return CannedResponse(status, None, b"")
-    media_name = next((m for m in media_types if _is_json(m)), media_types[0])
+    media_name = next((m for m in media_types if is_json_media(m)), media_types[0])
     media = content / media_name
     value = _example(media)
     if value is _MISSING:
         value = synthesize(media / "schema") if "schema" in media else {}
-    if _is_json(media_name) or media_name in JSON_RANGES:
+    if is_json_media(media_name) or media_name in JSON_RANGES:
         # A media range is not a Content-Type: a range that admits JSON answers as the JSON it is built as.
         concrete = "application/json" if media_name in JSON_RANGES else media_name
         return CannedResponse(status, concrete, _json(value))
@@ -96,11 +98,6 @@ def _pick_status(codes: list[str]) -> str | None:
 
 
 JSON_RANGES = ("*/*", "application/*")
-
-
-def _is_json(media_type: str) -> bool:
-    base = media_type.split(";")[0].strip().lower()
-    return base == "application/json" or base.endswith("+json")
 
 
 def _json(value: Any) -> bytes:

@@ -76,6 +76,7 @@ from openapi_core.validation.schemas import (
 from openapi_core.validation.schemas.factories import SchemaValidatorsFactory
 
 from schemas.openapi.parameters import IGNORED_HEADERS
+from verifiers.request_encoding import is_json_media
 from verifiers.sandbox.dialects import validator_for_unknown_dialect
 from verifiers.sandbox.structured_items import has_structured_items, read_items_as_json
 
@@ -111,10 +112,6 @@ def _install_subnode_fast_path() -> None:
 _install_subnode_fast_path()
 
 
-def _is_json(mime_type: str) -> bool:
-    return mime_type == "application/json" or mime_type.endswith("+json")
-
-
 class _JsonForMediaRanges:
     """Decodes a JSON body matched by a media range as the JSON type it was sent in, not the range.
 
@@ -125,7 +122,7 @@ class _JsonForMediaRanges:
     def _find_media_type(self, content: SchemaPath, mimetype: str | None = None) -> MediaType:
         found: MediaType = super()._find_media_type(content, mimetype)  # type: ignore[misc]
         sent = (mimetype or "").split(";", 1)[0].strip().lower()
-        if "*" in found.mime_type and _is_json(sent):
+        if "*" in found.mime_type and is_json_media(sent):
             return found._replace(mime_type=sent)
         return found
 
