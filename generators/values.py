@@ -141,7 +141,7 @@ class SchemaCompiler:
         return [e for e in found if e is not None and check.is_valid(e)]
 
     @staticmethod
-    def _valid(schema: dict[str, Any], value: Any) -> bool:
+    def _keeps_format(schema: dict[str, Any], value: Any) -> bool:
         """Whether a default keeps the schema's ``format``: specs' defaults do not always (``format:
         time`` defaulting to ``23:20:50.52``, no offset), and a server that checks formats refuses them."""
         fmt = schema.get("format")
@@ -169,7 +169,7 @@ class SchemaCompiler:
             base = lambda rng: rng.random() < 0.5  # noqa: E731
         else:
             base = _const(None)
-        if "default" in schema and schema["default"] is not None and self._valid(schema, schema["default"]):
+        if "default" in schema and schema["default"] is not None and self._keeps_format(schema, schema["default"]):
             default, p = schema["default"], self.options.default_p
             return lambda rng: default if rng.random() < p else base(rng)
         return base
