@@ -169,7 +169,11 @@ class SchemaCompiler:
             base = lambda rng: rng.random() < 0.5  # noqa: E731
         else:
             base = _const(None)
-        if "default" in schema and schema["default"] is not None and self._keeps_format(schema, schema["default"]):
+        if (
+            "default" in schema
+            and schema["default"] is not None
+            and self._keeps_format(schema, schema["default"])
+        ):
             default, p = schema["default"], self.options.default_p
             return lambda rng: default if rng.random() < p else base(rng)
         return base
