@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/assemble.py --samples 20000
 
 The parent process builds a synthetic run directory (catalog + verified shards), then a fresh child
-process times ``trainer.data.assemble`` end to end (read shards, split with near-duplicate clustering,
+process times ``trainer.dataset.assembly.assemble`` end to end (read shards, split with near-duplicate clustering,
 write the HF / TRL / xLAM / flat exports, card, manifest) and, in the same process, the baseline:
 ``model_dump_json`` of every sample written to one JSONL file. The child's peak RSS is the memory
 figure (its own process, so the parent's synthetic data does not count). Target: under 15 s on 2 cores.
@@ -118,7 +118,7 @@ def build_run(run_dir: Path, count: int) -> None:
 
 
 def child(run_dir: Path) -> None:
-    from trainer.data import AssembleConfig, assemble, load_verified
+    from trainer.dataset.assembly import AssembleConfig, assemble, load_verified
 
     started, cpu = time.perf_counter(), time.process_time()
     result = assemble(run_dir, AssembleConfig(seed=0))

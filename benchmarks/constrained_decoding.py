@@ -30,8 +30,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from trainer.call_grammar import Grammar  # noqa: E402
-from trainer.constrained import ConstrainedDecoder, Vocabulary, walk_trie  # noqa: E402
+from trainer.evaluation.call_grammar import Grammar  # noqa: E402
+from trainer.evaluation.constrained import ConstrainedDecoder, Vocabulary, walk_trie  # noqa: E402
 
 WEATHER = {
     "type": "function",
@@ -90,7 +90,7 @@ def mask_benchmark(size: int) -> None:
 def generation_benchmark(replies: int, max_new_tokens: int) -> None:
     import torch
 
-    from trainer import constrained
+    from trainer.evaluation import constrained
     from trainer.inference import LocalModel
     from trainer.tiny import build_tiny_model
 

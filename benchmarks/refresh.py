@@ -93,8 +93,8 @@ def install_clock(clock: StageClock) -> None:
     """Wrap the stage functions where the flows look them up (module attributes)."""
     from generators import pipeline, plan
     from schemas import openapi
-    from trainer import data
-    from trainer.store import SampleStore
+    from trainer.dataset import assembly as data
+    from trainer.dataset.store import SampleStore
     from verifiers import pipeline as verify_pipeline
     from verifiers import registry, sandbox
 

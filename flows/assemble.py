@@ -18,8 +18,8 @@ from prefect import flow
 from flows import monitoring, tables
 from flows.config import RunConfig
 from flows.run_record import RunRecord
-from trainer import data as assembly
-from trainer.store import SampleStore
+from trainer.dataset import assembly
+from trainer.dataset.store import SampleStore
 
 
 @flow(

@@ -3,7 +3,7 @@
     evaluate_flow("data/runs/gennx-20261120-020000/dataset",
                   models=[{"label": "base", "model": "Qwen/Qwen2.5-1.5B-Instruct"}])
 
-A thin wrapper over ``trainer.evaluate.evaluate``; the evaluation stack is imported inside the flow
+A thin wrapper over ``trainer.evaluation.evaluate.evaluate``; the evaluation stack is imported inside the flow
 so that loading this module (``prefect deploy`` does) stays cheap.
 """
 
@@ -50,13 +50,13 @@ def evaluate_flow(
 ) -> dict[str, Any]:
     """Evaluate ``models`` on ``dataset_dir``'s test splits; write into ``out_dir`` (default ``<run>/evaluation``).
 
-    ``models`` are ``trainer.eval_backends.ModelSpec`` fields, e.g. ``{"label": "fine-tuned", "model":
+    ``models`` are ``trainer.evaluation.backends.ModelSpec`` fields, e.g. ``{"label": "fine-tuned", "model":
     "Qwen/Qwen2.5-1.5B-Instruct", "adapter": ".../model/adapter"}``; ``settings`` are
-    ``trainer.evaluate.EvaluateConfig`` fields (``splits``, ``limit``, ``execution``, …). With
+    ``trainer.evaluation.evaluate.EvaluateConfig`` fields (``splits``, ``limit``, ``execution``, …). With
     ``execution`` the run's catalog (``<run>/catalog``) is loaded for the sandbox.
     """
     from schemas.catalog import Catalog
-    from trainer.evaluate import evaluate
+    from trainer.evaluation.evaluate import evaluate
 
     dataset = Path(dataset_dir)
     out = Path(out_dir) if out_dir else dataset.parent / "evaluation"

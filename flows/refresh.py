@@ -27,7 +27,7 @@ from flows.ingest import CATALOG_DIR, ingest_flow
 from flows.runners import build_task_runner, describe_task_runner
 from flows.stage_support import load_catalog
 from flows.verify import verify_flow
-from trainer.store import SampleStore
+from trainer.dataset.store import SampleStore
 
 
 def build_config(

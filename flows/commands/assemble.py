@@ -40,8 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer.data import AssembleConfig, assemble
-    from trainer.store import SampleStore
+    from trainer.dataset.assembly import AssembleConfig, assemble
+    from trainer.dataset.store import SampleStore
 
     unseen = (
         tuple(n.strip() for n in args.unseen_tools.split(",") if n.strip()) if args.unseen_tools else None

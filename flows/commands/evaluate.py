@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def model_specs(args: argparse.Namespace) -> list:
     from schemas.errors import ConfigError
-    from trainer.eval_backends import ModelSpec
+    from trainer.evaluation.backends import ModelSpec
 
     specs = []
     if args.model and args.adapter:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from schemas.catalog import Catalog
-    from trainer.evaluate import EvaluateConfig, evaluate
+    from trainer.evaluation.evaluate import EvaluateConfig, evaluate
 
     config = EvaluateConfig(
         splits=[s.strip() for s in args.splits.split(",") if s.strip()],

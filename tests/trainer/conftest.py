@@ -89,7 +89,7 @@ def save_dataset(directory: Path, splits: dict[str, list[Sample]]) -> Path:
     """Save the splits as the assemble stage does: a DatasetDict in ``directory/hf`` with Json() columns."""
     from datasets import Dataset, DatasetDict
 
-    from trainer.exports import hf_features
+    from trainer.dataset.encoders import hf_features
 
     features = hf_features()  # the assemble stage's own schema: Json() messages and tools
     dataset = DatasetDict(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.trainer.evaluation_fixtures import (
+from tests.trainer.evaluation.evaluation_fixtures import (
     ChatServer,
     error_answer,
     export_dataset,
@@ -21,8 +21,8 @@ from tests.trainer.evaluation_fixtures import (
     text_answer,
     tool_calls_answer,
 )
-from trainer.eval_backends import ModelSpec
-from trainer.evaluate import EvaluateConfig, evaluate
+from trainer.evaluation.backends import ModelSpec
+from trainer.evaluation.evaluate import EvaluateConfig, evaluate
 
 SECRET = "sk-loopback-test-0123456789"
 

@@ -4,7 +4,7 @@ The model trains on two tools (``get_weather``, ``create_node``); ``test_seen`` 
 those tools and ``test_unseen`` queries of the third (``list_materials``). A full fine-tune is used
 because a LoRA on a random tiny model does not learn (see ENVIRONMENT.md). The fine-tuned model is
 also run with constrained decoding. Set ``CALLFORGE_KEEP_EVALUATION=DIR`` to keep the outputs in DIR
-(``trainer/SAMPLE_REPORT.md`` was made that way).
+(``trainer/evaluation/SAMPLE_REPORT.md`` was made that way).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 
 from tests.trainer.test_train_full import FULL as TRAIN_FULL
 from trainer.config import TrainerConfig
-from trainer.eval_backends import ModelSpec
-from trainer.evaluate import EvaluateConfig, evaluate
+from trainer.evaluation.backends import ModelSpec
+from trainer.evaluation.evaluate import EvaluateConfig, evaluate
 from trainer.train import train
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from schemas.models import ToolCall
-from trainer.evaluate import EvalExample, breakdown
-from trainer.metrics import score_example
-from trainer.report import render_markdown, write_report
+from trainer.evaluation.evaluate import EvalExample, breakdown
+from trainer.evaluation.metrics import score_example
+from trainer.evaluation.report import render_markdown, write_report
 
 CELL = re.compile(r"\d+\.\d% \[\d+%–\d+%\] n=\d+")
 

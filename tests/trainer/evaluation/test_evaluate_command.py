@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from tests.trainer.evaluation_fixtures import (
+from tests.trainer.evaluation.evaluation_fixtures import (
     ChatServer,
     export_dataset,
     last_user_text,

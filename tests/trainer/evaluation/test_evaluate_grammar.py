@@ -1,4 +1,4 @@
-"""The tool-call grammar behind constrained decoding (``trainer.call_grammar``), without a model.
+"""The tool-call grammar behind constrained decoding (``trainer.evaluation.call_grammar``), without a model.
 
 Random walks through the grammar stand in for a model that picks any allowed character: with the
 budget respected, every walk must end in a reply the real parser reads and the real validators
@@ -14,10 +14,10 @@ import jsonschema
 import pytest
 
 from schemas.openapi import ingest
-from tests.trainer.evaluation_fixtures import SANDBOX_SPECS
-from trainer.call_grammar import Grammar
+from tests.trainer.evaluation.evaluation_fixtures import SANDBOX_SPECS
+from trainer.evaluation.call_grammar import Grammar
+from trainer.evaluation.schema_nodes import number_cost, simple_pattern
 from trainer.replies import parse_tool_calls
-from trainer.schema_nodes import number_cost, simple_pattern
 from verifiers.format import check_call
 
 ALPHABET = "".join(chr(c) for c in range(32, 127)) + "\néß한"
@@ -256,7 +256,7 @@ def _token_texts(count: int, seed: int) -> dict[int, str]:
     ],
 )
 def test_fast_string_walk_allows_what_the_full_walk_allows(prefix: str) -> None:
-    from trainer.constrained import Vocabulary, walk_trie
+    from trainer.evaluation.constrained import Vocabulary, walk_trie
 
     schema = obj(
         {

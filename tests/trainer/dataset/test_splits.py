@@ -11,8 +11,8 @@ import pytest
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from schemas.models import Sample
-from tests.trainer.assembly_fixtures import make_catalog, make_samples, near_duplicates
-from trainer.splits import SPLITS, SplitConfig, choose_unseen_tools, split_samples
+from tests.trainer.dataset.assembly_fixtures import make_catalog, make_samples, near_duplicates
+from trainer.dataset.splits import SPLITS, SplitConfig, choose_unseen_tools, split_samples
 from verifiers.dedup import near_duplicate_clusters
 
 

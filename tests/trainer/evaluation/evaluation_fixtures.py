@@ -20,7 +20,7 @@ from typing import Any
 from schemas.catalog import Catalog
 from schemas.models import Sample, Tool
 
-SANDBOX_SPECS = Path(__file__).resolve().parents[1] / "data" / "sandbox"
+SANDBOX_SPECS = Path(__file__).resolve().parents[2] / "data" / "sandbox"
 
 Answer = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 
@@ -28,8 +28,9 @@ Answer = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 def export_dataset(
     directory: Path, splits: Mapping[str, Sequence[Sample]], tools: Catalog | Mapping[str, Tool]
 ) -> Path:
-    """Write ``splits`` as ``callforge assemble`` does (``trainer.exports``: ``hf/`` and ``trl/``)."""
-    from trainer.exports import ExportOptions, write_exports
+    """Write ``splits`` as ``callforge assemble`` does (``trainer.dataset.exports``: ``hf/`` and ``trl/``)."""
+    from trainer.dataset.config import ExportOptions
+    from trainer.dataset.exports import write_exports
 
     catalog = tools if isinstance(tools, Catalog) else Catalog(tools.values())
     write_exports(directory, splits, catalog, ExportOptions(formats=("hf", "trl")))

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from schemas.errors import ConfigError
-from tests.trainer.evaluation_fixtures import ReplayBackend
-from trainer.evaluate import evaluate
+from tests.trainer.evaluation.evaluation_fixtures import ReplayBackend
+from trainer.evaluation.evaluate import evaluate
 
 LOCAL = {"label": "base", "model": "/nonexistent/model"}  # never loaded: every case fails first
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from schemas.models import Provenance
-from tests.trainer.assembly_fixtures import make_catalog, make_samples, write_run
-from trainer.card import export_hash, provenance_counts, run_statistics
-from trainer.data import AssembleConfig, assemble
-from trainer.splits import SPLITS
+from tests.trainer.dataset.assembly_fixtures import make_catalog, make_samples, write_run
+from trainer.dataset.assembly import AssembleConfig, assemble
+from trainer.dataset.card import export_hash, provenance_counts, run_statistics
+from trainer.dataset.splits import SPLITS
 
 
 @pytest.fixture(scope="module")

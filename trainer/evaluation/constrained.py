@@ -9,7 +9,7 @@ A ``LogitsProcessor`` masks, at every step, the tokens that would leave the gram
     <tool_call>\\n{"name": NAME, "arguments": ARGS}\\n</tool_call>   (then EOS, or \\n and another call)
 
 where NAME is one of the offered tools and ARGS a JSON value valid for that tool's ``parameters``.
-The grammar (``trainer.call_grammar``, over schemas compiled by ``trainer.schema_nodes``) is a
+The grammar (``trainer.evaluation.call_grammar``, over schemas compiled by ``trainer.evaluation.schema_nodes``) is a
 character-level pushdown automaton; tokens are checked by walking a trie of the vocabulary's texts
 alongside it, plain string content by array arithmetic (``benchmarks/constrained_decoding.py``). It
 keeps a *budget*: a token is allowed only if the shortest completion after it still fits in
@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trainer.call_grammar import Grammar, State, Str
+from trainer.evaluation.call_grammar import Grammar, State, Str
 
 _OPTIONS_KEPT = 50_000  # grammar states whose allowed tokens are cached (each holds small tensors)
 

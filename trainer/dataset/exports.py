@@ -20,18 +20,17 @@ test_unseen):
 * ``flat/SPLIT.{jsonl,parquet}`` — ``to_flat`` records, single-call samples only.
 
 The records are those of the ``schemas.records`` functions (the single definition of each format;
-tests hold every export to them); ``trainer.encoders`` turns samples into them, specialised for speed.
+tests hold every export to them); ``trainer.dataset.encoders`` turns samples into them, specialised for speed.
 This module writes them: the common TRL record (and its JSON line) is encoded while the split still
 waits for its clusters (``Encoders.warm``), and the file writes (Arrow, polars and file I/O release
 the GIL) run on a second thread while the next format is encoded. ``benchmarks/assemble.py`` measures
-it. The encoders and ``hf_features`` / ``tool_responses`` are importable from here as well.
+it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,56 +40,9 @@ import pyarrow.parquet as pq
 
 from schemas.canonical import content_hash
 from schemas.catalog import Catalog
-from schemas.errors import ConfigError
 from schemas.models import Sample
-from schemas.records import DEFAULT_SYSTEM_PROMPT
-from trainer.encoders import (
-    Encoders,
-    FlatEncoder,
-    TrlEncoder,
-    XlamEncoder,
-    arguments_json,
-    hf_features,
-    tool_responses,
-)
-
-__all__ = [
-    "FORMATS",
-    "Encoders",
-    "ExportOptions",
-    "FlatEncoder",
-    "TrlEncoder",
-    "Writes",
-    "XlamEncoder",
-    "arguments_json",
-    "hf_features",
-    "tool_responses",
-    "write_exports",
-    "write_flat",
-    "write_hf",
-    "write_trl",
-    "write_xlam",
-]
-
-FORMATS = ("hf", "trl", "xlam", "flat")
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    """What to export and how."""
-
-    # Append one ``tool`` turn per call with the execution's response body (only for samples whose every
-    # call has a recorded response). Samples carry no final answer text, so none is added after them.
-    include_tool_responses: bool = False
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    formats: tuple[str, ...] = FORMATS
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.formats) - set(FORMATS))
-        if unknown:
-            raise ConfigError(f"formats: unknown {unknown}; expected a subset of {list(FORMATS)}")
-        if "hf" in self.formats and "trl" not in self.formats:
-            raise ConfigError("formats: 'hf' is built from the TRL records; include 'trl' too")
+from trainer.dataset.config import ExportOptions
+from trainer.dataset.encoders import Encoders, FlatEncoder, TrlEncoder, XlamEncoder, hf_features
 
 
 class Writes:

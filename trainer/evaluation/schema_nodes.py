@@ -1,4 +1,4 @@
-"""JSON Schema compiled into the few node kinds the tool-call grammar walks (``trainer.call_grammar``).
+"""JSON Schema compiled into the few node kinds the tool-call grammar walks (``trainer.evaluation.call_grammar``).
 
     nodes: list[Node] = []
     root = SchemaCompiler(parameters, nodes).compile(parameters, top=True)

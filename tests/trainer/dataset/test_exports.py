@@ -12,9 +12,11 @@ import pytest
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError, RecordError
 from schemas.records import from_flat, from_trl, from_xlam, to_trl, to_xlam
-from tests.trainer.assembly_fixtures import make_catalog, make_samples
-from trainer.exports import Encoders, ExportOptions, hf_features, tool_responses, write_exports
-from trainer.splits import SPLITS, SplitConfig, split_samples
+from tests.trainer.dataset.assembly_fixtures import make_catalog, make_samples
+from trainer.dataset.config import ExportOptions
+from trainer.dataset.encoders import Encoders, hf_features, tool_responses
+from trainer.dataset.exports import write_exports
+from trainer.dataset.splits import SPLITS, SplitConfig, split_samples
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@
 
 A reply is ``<tool_call>\n{"name": NAME, "arguments": ARGS}\n</tool_call>``, optionally followed by
 ``\n`` and more calls (up to ``max_calls``): NAME one of the offered tools, ARGS valid for its
-``parameters`` (see ``trainer.schema_nodes`` for the JSON Schema subset). JSON is written in the
+``parameters`` (see ``trainer.evaluation.schema_nodes`` for the JSON Schema subset). JSON is written in the
 layout chat templates use: ``", "`` and ``": "``, no other whitespace; strings carry no escapes.
 
 A state is a frozenset of stacks (bottom first) of immutable frames, so alternatives (``anyOf``, a
@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trainer.schema_nodes import INF, Node, SchemaCompiler, canonical_number, dumps, number_cost
+from trainer.evaluation.schema_nodes import INF, Node, SchemaCompiler, canonical_number, dumps, number_cost
 
 OPEN, CLOSE = "<tool_call>\n", "\n</tool_call>"
 Stack = tuple[Any, ...]  # frames, bottom first

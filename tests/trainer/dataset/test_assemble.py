@@ -8,17 +8,17 @@ from pathlib import Path
 import datasets
 import pytest
 
-import trainer.exports
+import trainer.dataset.exports
 from flows.cli import main
 from schemas.catalog import Catalog
 from schemas.errors import RecordError
 from schemas.manifest import RunManifest
 from schemas.models import Tool
-from tests.trainer.assembly_fixtures import make_catalog, make_samples, write_run
-from trainer.card import export_hash
-from trainer.data import AssembleConfig, assemble
-from trainer.splits import SPLITS
-from trainer.store import DatasetVersions, SampleStore
+from tests.trainer.dataset.assembly_fixtures import make_catalog, make_samples, write_run
+from trainer.dataset.assembly import AssembleConfig, assemble
+from trainer.dataset.card import export_hash
+from trainer.dataset.splits import SPLITS
+from trainer.dataset.store import DatasetVersions, SampleStore
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_a_crash_mid_write_leaves_latest_and_the_previous_version_intact(
         (out_dir / "xlam" / "train.jsonl").write_text('{"query": "half a li', "utf-8")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(trainer.exports, "write_xlam", crash)
+    monkeypatch.setattr(trainer.dataset.exports, "write_xlam", crash)
     with pytest.raises(RuntimeError, match="disk full"):
         assemble(run_dir, AssembleConfig(seed=2), store=store)
     versions = DatasetVersions(tmp_path / "datasets" / "callforge")

@@ -35,10 +35,19 @@ from schemas.manifest import RUN_MANIFEST_FILE, RunManifest, StageRecord, utc_no
 from schemas.models import Sample
 from schemas.records import DEFAULT_SYSTEM_PROMPT
 from schemas.shards import read_samples
-from trainer.card import build_manifest, export_hash, provenance_counts, render_card, run_statistics
-from trainer.exports import FORMATS, Encoders, ExportOptions, write_exports
-from trainer.splits import Clusterer, SplitConfig, SplitReport, default_clusterer, finish_split, prepare_split
-from trainer.store import DatasetVersions, SampleStore, StoreDiff
+from trainer.dataset.card import build_manifest, export_hash, provenance_counts, render_card, run_statistics
+from trainer.dataset.config import FORMATS, ExportOptions
+from trainer.dataset.encoders import Encoders
+from trainer.dataset.exports import write_exports
+from trainer.dataset.splits import (
+    Clusterer,
+    SplitConfig,
+    SplitReport,
+    default_clusterer,
+    finish_split,
+    prepare_split,
+)
+from trainer.dataset.store import DatasetVersions, SampleStore, StoreDiff
 
 log = logging.getLogger(__name__)
 

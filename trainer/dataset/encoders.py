@@ -12,14 +12,14 @@ give — tests hold every export to those functions. Only the serialisation is s
 is most of the export's cost at 100,000 samples: each tool's JSON is encoded once per export
 (``_ToolTexts``), each call's arguments once for every format (``arguments_json``), and the common TRL
 record is written from its parts. A tool offered by a sample but missing from the catalog raises
-``RecordError``. Writing the files is ``trainer.exports``' job.
+``RecordError``. Writing the files is ``trainer.dataset.exports``' job.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -28,9 +28,7 @@ from schemas.catalog import Catalog
 from schemas.errors import RecordError
 from schemas.models import Sample, Style, Tool, ToolCall
 from schemas.records import to_flat, to_trl
-
-if TYPE_CHECKING:  # trainer.exports imports this module; the options are only read here
-    from trainer.exports import ExportOptions
+from trainer.dataset.config import ExportOptions
 
 _META_SCHEMA = {"id": pl.String, "style": pl.String, "language": pl.String, "tier": pl.Int64}
 _XLAM_SCHEMA = {"query": pl.String, "tools": pl.String, "answers": pl.String, **_META_SCHEMA}

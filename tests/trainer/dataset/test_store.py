@@ -13,8 +13,8 @@ from generators.plan import build_plan
 from schemas.catalog import Catalog
 from schemas.errors import RecordError
 from schemas.models import Sample, Tool
-from tests.trainer.assembly_fixtures import make_catalog, make_samples
-from trainer.store import DatasetVersions, SampleStore
+from tests.trainer.dataset.assembly_fixtures import make_catalog, make_samples
+from trainer.dataset.store import DatasetVersions, SampleStore
 
 
 def _edited(catalog: Catalog, **changes: dict) -> Catalog:

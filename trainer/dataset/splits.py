@@ -31,7 +31,7 @@ import polars as pl
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from schemas.models import Sample
-from trainer.card import SPLITS, SplitReport, build_report
+from trainer.dataset.card import SPLITS, SplitReport, build_report
 
 __all__ = [
     "SPLITS",

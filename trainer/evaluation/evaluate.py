@@ -5,11 +5,11 @@
 
 Every model sees the same prompts: the dataset's system and user turns and its offered tools, rendered
 by each model's own chat template (or sent as native ``tools`` to an endpoint). Replies are parsed by
-``trainer.replies.parse_tool_calls`` and scored by ``trainer.metrics``; schema validity is the format
+``trainer.replies.parse_tool_calls`` and scored by ``trainer.evaluation.metrics``; schema validity is the format
 verifier's ``check_call`` and execution success is the execution verifier against the sandbox, so the
 definitions are the dataset's own. Outputs: ``metrics.json``, ``predictions-<label>.jsonl``,
-``report.md`` and PNG plots (``trainer.report``). A model with ``constrained=True`` is also run with
-schema-constrained decoding (``trainer.constrained``) and reported as ``<label>+constrained``.
+``report.md`` and PNG plots (``trainer.evaluation.report``). A model with ``constrained=True`` is also run with
+schema-constrained decoding (``trainer.evaluation.constrained``) and reported as ``<label>+constrained``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from schemas.errors import ConfigError
 from schemas.models import HttpBinding, Sample, Tool, ToolCall, ToolSource, infer_style
 from schemas.records import from_trl
 from trainer.config import describe_validation_error
-from trainer.eval_backends import Backend, ModelSpec, backends_for, labels, request_failed
-from trainer.metrics import ExampleScore, aggregate, score_example
+from trainer.evaluation.backends import Backend, ModelSpec, backends_for, labels, request_failed
+from trainer.evaluation.metrics import ExampleScore, aggregate, score_example
 from trainer.replies import parse_tool_calls
 from verifiers.format import check_call
 
@@ -270,7 +270,7 @@ def evaluate(
     keys are an error (``ConfigError``, raised before any model loads). ``backends`` replaces ``models``
     with ready backends (tests, custom servers). ``out_dir`` is replaced as a whole, atomically.
     """
-    from trainer.report import write_report
+    from trainer.evaluation.report import write_report
 
     models = [_validated(ModelSpec, m, f"models[{i}]") for i, m in enumerate(models)]
     config = _validated(EvaluateConfig, config, "evaluate config")

@@ -3,7 +3,7 @@
 * ``LocalBackend`` — a local or hub model, optionally with a LoRA adapter (``trainer.inference``).
   The fine-tuned model and its ablation (the same base without the adapter) are two of these.
 * ``ConstrainedBackend`` — the same loaded local model with JSON-schema-constrained decoding
-  (``trainer.constrained``): every reply is a schema-valid call. ``ModelSpec(constrained=True)`` runs a
+  (``trainer.evaluation.constrained``): every reply is a schema-valid call. ``ModelSpec(constrained=True)`` runs a
   local model both ways, reported as ``<label>`` and ``<label>+constrained``.
 * ``EndpointBackend`` — any OpenAI-compatible server (the teacher, vLLM, Ollama, …) called with the
   same messages and the tools as native ``tools``; its ``tool_calls`` are rendered back into
@@ -86,7 +86,7 @@ class ConstrainedBackend:
     """A loaded local model whose replies are forced into schema-valid tool calls."""
 
     def __init__(self, local: LocalBackend) -> None:
-        from trainer.constrained import ConstrainedDecoder
+        from trainer.evaluation.constrained import ConstrainedDecoder
 
         self.label = f"{local.label}+constrained"
         self._decoder = ConstrainedDecoder(local.model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemas.models import HttpBinding, Tool, ToolCall, ToolSource
-from trainer.metrics import aggregate, match_call, score_example, values_match, wilson_interval
+from trainer.evaluation.metrics import aggregate, match_call, score_example, values_match, wilson_interval
 
 
 def _tool(name: str, properties: dict, required: list[str]) -> Tool:

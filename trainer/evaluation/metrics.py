@@ -246,7 +246,7 @@ def score_example(
     """Score one example. ``predicted=None`` means the reply could not be parsed.
 
     ``schema_check(tool, call) -> bool`` decides schema validity; pass the format verifier's check
-    (``trainer.evaluate`` does) so the definition is the dataset's own.
+    (``trainer.evaluation.evaluate`` does) so the definition is the dataset's own.
     """
     if predicted is None:
         return ExampleScore(
