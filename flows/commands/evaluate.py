@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from schemas.catalog import Catalog
-    from trainer.evaluation.evaluate import EvaluateConfig, evaluate
+    from trainer.evaluation.config import EvaluateConfig
+    from trainer.evaluation.evaluate import evaluate
 
     config = EvaluateConfig(
         splits=[s.strip() for s in args.splits.split(",") if s.strip()],

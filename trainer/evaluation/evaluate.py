@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schemas import atomic
 from schemas.catalog import Catalog
@@ -31,25 +31,10 @@ from schemas.models import HttpBinding, Sample, Tool, ToolCall, ToolSource, infe
 from schemas.records import from_trl
 from trainer.config import describe_validation_error
 from trainer.evaluation.backends import Backend, ModelSpec, backends_for, labels, request_failed
+from trainer.evaluation.config import EvaluateConfig
 from trainer.evaluation.metrics import ExampleScore, aggregate, score_example
 from trainer.replies import parse_tool_calls
 from verifiers.format import check_call
-
-SPLITS = ("test_seen", "test_unseen")
-
-
-class EvaluateConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    splits: list[str] = Field(default_factory=lambda: list(SPLITS))
-    batch_size: int = Field(8, ge=1, description="conversations generated together (local models)")
-    max_new_tokens: int = Field(256, ge=1, description="long enough for the largest call in the data")
-    limit: int | None = Field(None, ge=1, description="at most this many examples per split (smoke runs)")
-    execution: bool = Field(False, description="also execute parsed calls in the sandbox (needs catalog)")
-    execution_options: dict[str, Any] = Field(
-        default_factory=dict,
-        description="options of the execution verifier (verifiers.execution.ExecutionOptions), e.g. base_url",
-    )
 
 
 @dataclass

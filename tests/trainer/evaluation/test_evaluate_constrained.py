@@ -15,8 +15,9 @@ from schemas.openapi import ingest
 from schemas.records import to_trl
 from tests.trainer.evaluation.evaluation_fixtures import SANDBOX_SPECS
 from trainer.evaluation.backends import ModelSpec
+from trainer.evaluation.config import EvaluateConfig
 from trainer.evaluation.constrained import ConstrainedDecoder
-from trainer.evaluation.evaluate import EvaluateConfig, evaluate
+from trainer.evaluation.evaluate import evaluate
 from trainer.inference import LocalModel
 from trainer.replies import parse_tool_calls
 from verifiers.format import check_call

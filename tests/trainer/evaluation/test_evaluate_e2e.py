@@ -18,7 +18,8 @@ import pytest
 from tests.trainer.test_train_full import FULL as TRAIN_FULL
 from trainer.config import TrainerConfig
 from trainer.evaluation.backends import ModelSpec
-from trainer.evaluation.evaluate import EvaluateConfig, evaluate
+from trainer.evaluation.config import EvaluateConfig
+from trainer.evaluation.evaluate import evaluate
 from trainer.train import train
 
 pytestmark = pytest.mark.slow

@@ -22,7 +22,8 @@ from tests.trainer.evaluation.evaluation_fixtures import (
     tool_calls_answer,
 )
 from trainer.evaluation.backends import ModelSpec
-from trainer.evaluation.evaluate import EvaluateConfig, evaluate
+from trainer.evaluation.config import EvaluateConfig
+from trainer.evaluation.evaluate import evaluate
 
 SECRET = "sk-loopback-test-0123456789"
 

@@ -16,7 +16,8 @@ import pytest
 from schemas.models import Sample, ToolCall
 from schemas.openapi import ingest
 from tests.trainer.evaluation.evaluation_fixtures import SANDBOX_SPECS, ReplayBackend, export_dataset
-from trainer.evaluation.evaluate import EvaluateConfig, evaluate
+from trainer.evaluation.config import EvaluateConfig
+from trainer.evaluation.evaluate import evaluate
 
 NODE = {"X": 0, "Y": 0, "Z": 3.5}
 CASES = [

@@ -1,0 +1,27 @@
+"""What an evaluation can be told (``EvaluateConfig``), importable without the evaluation stack.
+
+The run config validates its ``evaluate_settings`` section with this class when a refresh starts, so
+a typo fails in the first second instead of after training.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SPLITS = ("test_seen", "test_unseen")
+
+
+class EvaluateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    splits: list[str] = Field(default_factory=lambda: list(SPLITS))
+    batch_size: int = Field(8, ge=1, description="conversations generated together (local models)")
+    max_new_tokens: int = Field(256, ge=1, description="long enough for the largest call in the data")
+    limit: int | None = Field(None, ge=1, description="at most this many examples per split (smoke runs)")
+    execution: bool = Field(False, description="also execute parsed calls in the sandbox (needs catalog)")
+    execution_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="options of the execution verifier (verifiers.execution.ExecutionOptions), e.g. base_url",
+    )
