@@ -21,7 +21,6 @@ import polars as pl
 from schemas import atomic
 
 SCRATCH_DIR = ".verify-input"
-REPEAT_REASON = "generate/duplicate_sample"
 
 
 def unique_candidates(path: Path, run_dir: Path) -> tuple[Path, dict[str, int]]:

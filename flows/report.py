@@ -16,6 +16,7 @@ from schemas.errors import RecordError
 from schemas.manifest import RunManifest, StageRecord
 from schemas.models import Sample
 from schemas.shards import read_samples
+from verifiers.summary import VerdictSummary
 
 STAGE_ORDER = ("ingest", "generate", "verify", "assemble", "train", "evaluate")
 EXAMPLES = 3
@@ -44,14 +45,15 @@ def render_report(manifest: RunManifest, run_dir: Path) -> str:
     if stats := details.get("generate", {}).get("teacher_stats"):
         teacher = str(details["generate"].get("teacher", ""))
         parts += ["## Teacher\n", tables.markdown_table(tables.teacher_rows(stats, model=teacher))]
-    if breakdown := details.get("verify", {}).get("breakdown"):
+    if recorded := details.get("verify", {}).get("summary"):
+        summary = VerdictSummary.from_dict(recorded)
         parts += [
             "## Verifier pass rates (per tier)\n",
-            tables.markdown_table(tables.pass_rate_rows(breakdown)),
+            tables.markdown_table(tables.pass_rate_rows(summary)),
         ]
         parts += [
             "## Top rejection reasons (per tier)\n",
-            tables.markdown_table(tables.rejection_rows(breakdown)),
+            tables.markdown_table(tables.rejection_rows(summary)),
         ]
     if splits := details.get("assemble", {}).get("splits"):
         parts += ["## Splits\n", tables.markdown_table(tables.split_rows(splits))]

@@ -7,13 +7,11 @@ with the same columns in every row (the Prefect UI and the markdown renderer bot
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
-
-import polars as pl
 
 from schemas.models import Sample
 from schemas.openapi.report import IngestReport
+from verifiers.summary import VerdictSummary
 
 TOP_REASONS = 5  # rejection reasons shown per tier: enough to act on, short enough to read
 
@@ -46,86 +44,29 @@ def teacher_rows(stats: Mapping[str, Any], *, model: str) -> list[dict[str, Any]
     return [row]
 
 
-def pass_rate_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per verifier and tier: judged, passed, failed, undecided and the pass rate.
-
-    ``summary["verifiers"]`` is ``{verifier: {tier: {"passed": n, "failed": n, "undecided": n}}}``
-    (the shape ``verifiers.pipeline.summarise`` gives; missing counts read as 0).
-    """
-    rows = []
-    for verifier, by_tier in (summary.get("verifiers") or {}).items():
-        for tier, counts in sorted(by_tier.items(), key=lambda kv: str(kv[0])):
-            passed, failed = int(counts.get("passed", 0)), int(counts.get("failed", 0))
-            undecided = int(counts.get("undecided", 0))
-            judged = passed + failed + undecided
-            rows.append(
-                {
-                    "verifier": verifier,
-                    "tier": str(tier),
-                    "judged": judged,
-                    "passed": passed,
-                    "failed": failed,
-                    "undecided": undecided,
-                    "pass_rate": round(passed / judged, 4) if judged else None,
-                }
-            )
-    return rows
+def pass_rate_rows(summary: VerdictSummary) -> list[dict[str, Any]]:
+    """Per verifier and tier: judged, passed, failed, undecided and the pass rate (samples)."""
+    return [
+        {
+            "verifier": verifier,
+            "tier": tier,
+            "judged": row["seen"],
+            "passed": row["passed"],
+            "failed": row["failed"],
+            "undecided": row["undecided"],
+            "pass_rate": round(row["pass_rate"], 4) if row["pass_rate"] is not None else None,
+        }
+        for (verifier, tier), row in summary.per_verifier_and_tier().items()
+    ]
 
 
-def rejection_rows(summary: Mapping[str, Any], *, top: int = TOP_REASONS) -> list[dict[str, Any]]:
-    """The ``top`` rejection reason codes per tier, most frequent first.
-
-    ``summary["rejections"]`` is ``{tier: {"verifier/code": n}}`` or ``{tier: {code: n}}``.
-    """
-    rows = []
-    for tier, codes in sorted((summary.get("rejections") or {}).items(), key=lambda kv: str(kv[0])):
-        ranked = sorted(codes.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        for rank, (code, count) in enumerate(ranked, 1):
-            rows.append({"tier": str(tier), "rank": rank, "reason": code, "samples": int(count)})
-    return rows
-
-
-def tier_breakdown(verdicts_path: Path, samples_path: Path) -> dict[str, Any]:
-    """Per-tier verdict counts of one verified shard, in the shape ``pass_rate_rows`` reads.
-
-    Joins the shard's verdicts to its candidates' ``tier`` column (polars; no sample is parsed).
-    """
-    verdicts = pl.read_parquet(verdicts_path, columns=["sample_id", "verifier", "passed", "code"])
-    tiers = pl.read_parquet(samples_path, columns=["id", "tier"]).rename({"id": "sample_id"})
-    joined = verdicts.join(tiers, on="sample_id", how="left").with_columns(
-        pl.col("tier").cast(pl.String).fill_null("none").alias("tier"),
-        pl.when(pl.col("passed").is_null())
-        .then(pl.lit("undecided"))
-        .when(pl.col("passed"))
-        .then(pl.lit("passed"))
-        .otherwise(pl.lit("failed"))
-        .alias("state"),
-    )
-    out: dict[str, Any] = {"verifiers": {}, "rejections": {}}
-    for row in joined.group_by(["verifier", "tier", "state"]).len().iter_rows(named=True):
-        by_tier = out["verifiers"].setdefault(row["verifier"], {}).setdefault(row["tier"], {})
-        by_tier[row["state"]] = int(row["len"])
-    failed = joined.filter(pl.col("state") != "passed")
-    for row in failed.group_by(["tier", "verifier", "code"]).len().iter_rows(named=True):
-        reasons = out["rejections"].setdefault(row["tier"], {})
-        reasons[f"{row['verifier']}/{row['code']}"] = int(row["len"])
-    return out
-
-
-def merge_breakdowns(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Sum several shards' ``tier_breakdown`` dicts."""
-    out: dict[str, Any] = {"verifiers": {}, "rejections": {}}
-    for part in parts:
-        for verifier, by_tier in part.get("verifiers", {}).items():
-            for tier, states in by_tier.items():
-                into = out["verifiers"].setdefault(verifier, {}).setdefault(tier, {})
-                for state, n in states.items():
-                    into[state] = into.get(state, 0) + n
-        for tier, reasons in part.get("rejections", {}).items():
-            into = out["rejections"].setdefault(tier, {})
-            for reason, n in reasons.items():
-                into[reason] = into.get(reason, 0) + n
-    return out
+def rejection_rows(summary: VerdictSummary, *, top: int = TOP_REASONS) -> list[dict[str, Any]]:
+    """The ``top`` rejection reasons per tier, most frequent first (``VerdictSummary.top_rejections``)."""
+    return [
+        {"tier": tier, "rank": rank, "reason": f"{r['verifier']}/{r['code']}", "samples": r["samples"]}
+        for tier in summary.tiers_with_rejections()
+        for rank, r in enumerate(summary.top_rejections(top, tier=tier), 1)
+    ]
 
 
 def split_rows(splits: Mapping[str, int]) -> list[dict[str, Any]]:

@@ -2,11 +2,10 @@
 
     verify_flow(config, shard_paths)   # -> {"samples": 790, "accepted": 701, "summary": {...}, ...}
 
-Repeated sample ids in a candidate shard are verified once (``flows.candidates``). Each task builds
-its own ``VerifyContext`` (verifiers write per-shard state into ``ctx.resources``,
-such as execution results and the dedup keys seen), so shards are independent: the same shard gives
-the same verdicts whichever order shards run in, and a cached shard stays valid on resume. Duplicates
-across shards are removed when the dataset is assembled. The sandbox serves every shard of the run.
+Each shard is verified as ``callforge verify`` verifies it (``flows.shard_verification``: repeats
+dropped first, a fresh context per shard); the sandbox serves every shard of the run. The merged
+``VerdictSummary`` feeds the artifact tables and is recorded in the run manifest, where the report
+and the dataset card read it.
 """
 
 from __future__ import annotations
@@ -21,17 +20,15 @@ from prefect import flow, task
 from prefect.futures import as_completed
 
 from flows import caching, monitoring, tables
-from flows.candidates import REPEAT_REASON, unique_candidates
 from flows.config import RunConfig
 from flows.ingest import CATALOG_DIR, catalog_fingerprint
 from flows.run_record import RunRecord
+from flows.shard_verification import verify_candidate_shard
 from flows.stage_support import load_catalog, submit_shards
 from schemas.canonical import content_hash
 from schemas.shards import shard_name
-from verifiers import pipeline, registry
-from verifiers.base import VerifyContext
-
-SANDBOX_URL_KEY = "sandbox_url"
+from verifiers import registry
+from verifiers.summary import summarise_shard_results
 
 
 @task(
@@ -45,18 +42,14 @@ def verify_shard_task(
     verifier_options: dict[str, Any],
     sandbox_url: str | None,
 ) -> dict[str, Any]:
-    """Verify one candidate shard; return its counts plus per-tier pass/reject breakdowns."""
+    """Verify one candidate shard; return its counts and its ``VerdictSummary`` dict."""
     run_dir = Path(job.run_dir)
     catalog = load_catalog(run_dir / CATALOG_DIR)
     verifiers = registry.load_verifiers(verifier_names, verifier_options)
-    resources: dict[str, Any] = {SANDBOX_URL_KEY: sandbox_url} if sandbox_url else {}
-    ctx = VerifyContext(catalog=catalog, resources=resources)
-    in_path, repeats = unique_candidates(run_dir / job.inputs["candidates"], run_dir)
-    result = pipeline.verify_shard(in_path, catalog, verifiers, ctx, run_dir, job.shard_index)
-    breakdown = tables.tier_breakdown(Path(result["paths"]["verdicts"]), in_path)
-    for tier, n in repeats.items():
-        breakdown["rejections"].setdefault(tier, {})[REPEAT_REASON] = n
-    return {**result, "tiers": breakdown, "repeated": sum(repeats.values())}
+    shard = run_dir / job.inputs["candidates"]
+    return verify_candidate_shard(
+        run_dir, shard, job.shard_index, catalog, verifiers, sandbox_url=sandbox_url
+    )
 
 
 @contextlib.contextmanager
@@ -120,17 +113,17 @@ def verify_flow(config: RunConfig, shard_paths: list[str] | None = None) -> dict
             results.append(future.result())
             progress.advance()
     results.sort(key=lambda r: r["shard"])
-    breakdown = tables.merge_breakdowns([r["tiers"] for r in results])
+    summary = summarise_shard_results(results)
     monitoring.publish_table(
         config.slug,
         "verifier-pass-rates",
-        tables.pass_rate_rows(breakdown),
+        tables.pass_rate_rows(summary),
         description=f"{config.run_name}: pass rates per verifier and tier",
     )
     monitoring.publish_table(
         config.slug,
         "rejection-reasons",
-        tables.rejection_rows(breakdown),
+        tables.rejection_rows(summary),
         description=f"{config.run_name}: top {tables.TOP_REASONS} rejection reasons per tier",
     )
     counts = {
@@ -145,11 +138,11 @@ def verify_flow(config: RunConfig, shard_paths: list[str] | None = None) -> dict
             "rejected": run_dir / "rejected",
             "verdicts": run_dir / "verdicts",
         },
-        details={"breakdown": breakdown},
+        details={"summary": summary.to_dict()},
     )
     return {
         **counts,
         "shards": len(jobs),
-        "breakdown": breakdown,
+        "summary": summary.to_dict(),
         "verified_paths": [r["paths"]["verified"] for r in results],
     }

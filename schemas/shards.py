@@ -44,9 +44,9 @@ def shard_name(index: int, suffix: str = "parquet") -> str:
     return f"shard-{index:05d}.{suffix}"
 
 
-def _write_frame(path: str | Path, frame: pl.DataFrame) -> Path:
+def _write_frame(path: str | Path, frame: pl.DataFrame, metadata: dict[str, str] | None = None) -> Path:
     buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd")
+    frame.write_parquet(buffer, compression="zstd", metadata=metadata)
     return atomic.write_bytes(path, buffer.getvalue())
 
 
@@ -80,12 +80,23 @@ def read_samples(path: str | Path) -> list[Sample]:
     return out
 
 
-def write_verdicts(path: str | Path, verdicts: Iterable[Verdict]) -> Path:
+# Parquet key-value metadata of a verdicts shard: the undecided policy its sample outcomes followed, so a
+# summary read back from disk counts undecided verdicts as the run did.
+UNDECIDED_POLICY_KEY = "callforge.undecided"
+
+
+def write_verdicts(path: str | Path, verdicts: Iterable[Verdict], *, undecided: str = "reject") -> Path:
     rows = [
         {**v.model_dump(exclude={"details"}), "details": json.dumps(v.details, ensure_ascii=False)}
         for v in verdicts
     ]
-    return _write_frame(path, pl.DataFrame(rows, schema=VERDICT_SCHEMA))
+    frame = pl.DataFrame(rows, schema=VERDICT_SCHEMA)
+    return _write_frame(path, frame, metadata={UNDECIDED_POLICY_KEY: undecided})
+
+
+def verdicts_policy(path: str | Path) -> str:
+    """The undecided policy recorded in a verdicts shard ("reject" for shards written without one)."""
+    return pl.read_parquet_metadata(path).get(UNDECIDED_POLICY_KEY, "reject")
 
 
 def read_verdicts(path: str | Path) -> list[Verdict]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +37,10 @@ from schemas.errors import ConfigError
 from schemas.models import ExecutionResult, Sample, Verdict
 from schemas.shards import read_samples, shard_name, write_samples, write_verdicts
 from verifiers.base import EXECUTION_RESULTS_KEY, Verifier, VerifierBugError, VerifyContext
+from verifiers.summary import UndecidedPolicy, VerdictSummary
 
 log = logging.getLogger(__name__)
 
-UndecidedPolicy = Literal["reject", "accept"]
 Gate = Literal["all", "requires"]
 
 
@@ -178,67 +177,6 @@ def run_verifiers(
     )
 
 
-def summarise(
-    verdicts: Sequence[Verdict],
-    samples: Sequence[Sample],
-    *,
-    undecided: UndecidedPolicy = "reject",
-    top: int | None = 10,
-) -> dict[str, Any]:
-    """Pass rates per verifier and per tier, and the most common rejection codes, for reports.
-
-    Returns ``{"samples", "accepted", "rejected", "acceptance_rate", "verifiers": {name: {"seen",
-    "passed", "failed", "undecided", "pass_rate"}}, "tiers": {tier: {"samples", "accepted",
-    "acceptance_rate"}}, "top_rejections": [{"verifier", "code", "count"}]}``. Tier keys are strings
-    ("1", "2", "3", "none") so the dict survives JSON. ``top=None`` lists every rejection code.
-    A sample id that occurs twice (the same sample generated twice) is counted once.
-    """
-    samples = list({s.id: s for s in samples}.values())
-    by_sample: dict[str, list[Verdict]] = {}
-    per_verifier: dict[str, Counter[str]] = {}
-    codes: Counter[tuple[str, str]] = Counter()
-    for v in verdicts:
-        by_sample.setdefault(v.sample_id, []).append(v)
-        state = "passed" if v.passed is True else "failed" if v.passed is False else "undecided"
-        per_verifier.setdefault(v.verifier, Counter())[state] += 1
-        if v.passed is not True:
-            codes[(v.verifier, v.code)] += 1
-    tiers: dict[str, Counter[str]] = {}
-    accepted = 0
-    for sample in samples:
-        got = by_sample.get(sample.id, [])
-        ok = bool(got) and all(_counts_as_pass(v.passed, undecided) for v in got)
-        accepted += ok
-        tier = tiers.setdefault("none" if sample.tier is None else str(sample.tier), Counter())
-        tier["samples"] += 1
-        tier["accepted"] += ok
-    return {
-        "samples": len(samples),
-        "accepted": accepted,
-        "rejected": len(samples) - accepted,
-        "acceptance_rate": accepted / len(samples) if samples else 0.0,
-        "verifiers": {
-            name: {
-                "seen": sum(c.values()),
-                "passed": c["passed"],
-                "failed": c["failed"],
-                "undecided": c["undecided"],
-                "pass_rate": c["passed"] / sum(c.values()),
-            }
-            for name, c in per_verifier.items()
-        },
-        "tiers": {
-            tier: {
-                "samples": c["samples"],
-                "accepted": c["accepted"],
-                "acceptance_rate": c["accepted"] / c["samples"],
-            }
-            for tier, c in sorted(tiers.items())
-        },
-        "top_rejections": [{"verifier": v, "code": c, "count": n} for (v, c), n in codes.most_common(top)],
-    }
-
-
 def verify_shard(
     in_path: str | Path,
     catalog: Catalog,
@@ -256,7 +194,8 @@ def verify_shard(
     written atomically (verdicts last, so a shard whose verdicts file exists is complete). ``ctx`` None
     means a fresh ``VerifyContext(catalog)``. Returns a small JSON-serialisable dict for the
     orchestrator: ``{"shard", "input", "paths": {kind: path}, "samples", "accepted", "rejected",
-    "undecided", "summary", "seconds"}``.
+    "undecided", "summary", "seconds"}``; ``summary`` is a ``VerdictSummary.to_dict()`` (exact counts,
+    so shards merge with ``verifiers.summary.summarise_shard_results``).
     """
     ctx = ctx if ctx is not None else VerifyContext(catalog=catalog)
     samples = read_samples(in_path)
@@ -266,9 +205,9 @@ def verify_shard(
     paths = {
         "verified": write_samples(out / "verified" / name, result.accepted),
         "rejected": write_samples(out / "rejected" / name, result.rejected),
-        "verdicts": write_verdicts(out / "verdicts" / name, result.verdicts),
+        "verdicts": write_verdicts(out / "verdicts" / name, result.verdicts, undecided=undecided),
     }
-    summary = summarise(result.verdicts, samples, undecided=undecided, top=None)
+    summary = VerdictSummary.from_verdicts(result.verdicts, samples, undecided=undecided).to_dict()
     log.info(
         "shard %s: %d in, %d accepted, %d rejected",
         name,
@@ -291,38 +230,3 @@ def verify_shard(
             }
         )
     )
-
-
-def summarise_shards(results: Sequence[dict[str, Any]], *, top: int = 10) -> dict[str, Any]:
-    """Merge the ``summary`` of several ``verify_shard`` results into one summary of the same shape."""
-    verifiers: dict[str, Counter[str]] = {}
-    tiers: dict[str, Counter[str]] = {}
-    codes: Counter[tuple[str, str]] = Counter()
-    samples = accepted = 0
-    for result in results:
-        summary = result["summary"]
-        samples += summary["samples"]
-        accepted += summary["accepted"]
-        for name, row in summary["verifiers"].items():
-            verifiers.setdefault(name, Counter()).update(
-                {k: row[k] for k in ("seen", "passed", "failed", "undecided")}
-            )
-        for tier, row in summary["tiers"].items():
-            tiers.setdefault(tier, Counter()).update({k: row[k] for k in ("samples", "accepted")})
-        for row in summary["top_rejections"]:
-            codes[(row["verifier"], row["code"])] += row["count"]
-    return {
-        "samples": samples,
-        "accepted": accepted,
-        "rejected": samples - accepted,
-        "acceptance_rate": accepted / samples if samples else 0.0,
-        "verifiers": {
-            name: {**dict(c), "pass_rate": c["passed"] / c["seen"] if c["seen"] else 1.0}
-            for name, c in verifiers.items()
-        },
-        "tiers": {
-            tier: {**dict(c), "acceptance_rate": c["accepted"] / c["samples"] if c["samples"] else 0.0}
-            for tier, c in sorted(tiers.items())
-        },
-        "top_rejections": [{"verifier": v, "code": c, "count": n} for (v, c), n in codes.most_common(top)],
-    }

@@ -6,6 +6,10 @@
 ``--samples`` is a run directory with ``candidates/shard-*.parquet`` (or that ``candidates`` directory
 itself). ``--options`` is a JSON or YAML file mapping verifier names to their options, e.g.
 ``{"semantic": {"similarity": "lexical"}, "dedup": {"threshold": 0.85}}``.
+
+Each shard is verified exactly as the refresh's verify flow does it (``flows.shard_verification``):
+repeated sample ids dropped first and counted, one verifier context per shard. The closing table is the
+run's ``VerdictSummary`` (``verifiers.summary``), the same numbers the Prefect tables and the card show.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas.errors import ConfigError
+
+if TYPE_CHECKING:
+    from verifiers.summary import VerdictSummary
 
 _SHARD = re.compile(r"^shard-(\d+)\.parquet$")
 
@@ -79,43 +86,47 @@ def candidate_shards(samples_dir: Path) -> list[tuple[int, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from flows.shard_verification import verify_candidate_shard
     from schemas.catalog import Catalog
-    from verifiers.base import VerifyContext
-    from verifiers.pipeline import summarise_shards, verify_shard
     from verifiers.registry import load_verifiers, verifier_names
+    from verifiers.summary import summarise_shard_results
 
     verifiers = load_verifiers(verifier_names(args.verifiers), read_options(args.options))
     catalog = Catalog.load(args.catalog)
-    ctx = VerifyContext(catalog=catalog)  # one context: dedup keys carry across shards
     results = []
     for index, path in candidate_shards(args.samples):
-        result = verify_shard(
-            path, catalog, verifiers, ctx, args.out, index, undecided=args.undecided, gate=args.gate
+        # The verify flow's behaviour (flows.shard_verification): repeats dropped, one context per shard.
+        result = verify_candidate_shard(
+            args.out, path, index, catalog, verifiers, undecided=args.undecided, gate=args.gate
         )
         results.append(result)
         print(
-            f"shard {index:05d}: {result['samples']} samples, {result['accepted']} accepted, {result['rejected']} rejected"
+            f"shard {index:05d}: {result['samples']} samples, {result['accepted']} accepted, "
+            f"{result['rejected']} rejected, {result['repeated']} repeats dropped"
         )
-    print(format_summary(summarise_shards(results)))
+    print(format_summary(summarise_shard_results(results)))
     return 0
 
 
-def format_summary(summary: dict[str, Any]) -> str:
+def format_summary(summary: VerdictSummary, *, top: int = 10) -> str:
     """The pass-rate table printed at the end of ``callforge verify``."""
     lines = [
-        f"samples {summary['samples']}, accepted {summary['accepted']} ({summary['acceptance_rate']:.1%}), "
-        f"rejected {summary['rejected']}",
+        f"samples {summary.total}, accepted {summary.total_accepted} ({summary.acceptance_rate:.1%}), "
+        f"rejected {summary.total_rejected}",
         "pass rate per verifier:",
     ]
-    for name, row in summary["verifiers"].items():
+    for name, row in summary.per_verifier().items():
+        rate = f"{row['pass_rate']:7.1%}" if row["pass_rate"] is not None else "      -"
         lines.append(
-            f"  {name:<14} {row['pass_rate']:7.1%}  seen {row['seen']:>7}  failed {row['failed']:>6}  "
+            f"  {name:<14} {rate}  seen {row['seen']:>7}  failed {row['failed']:>6}  "
             f"undecided {row['undecided']:>5}"
         )
     lines.append("acceptance per tier:")
-    for tier, row in summary["tiers"].items():
+    for tier, row in summary.per_tier().items():
         lines.append(f"  tier {tier:<5} {row['acceptance_rate']:7.1%}  of {row['samples']}")
-    if summary["top_rejections"]:
-        lines.append("top rejection codes:")
-        lines.extend(f"  {r['count']:>6}  {r['verifier']}/{r['code']}" for r in summary["top_rejections"])
+    if rejections := summary.top_rejections(top):
+        lines.append(
+            f"top rejection reasons (samples; undecided counts as a rejection: {summary.undecided == 'reject'}):"
+        )
+        lines.extend(f"  {r['samples']:>6}  {r['verifier']}/{r['code']}" for r in rejections)
     return "\n".join(lines)

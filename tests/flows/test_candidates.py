@@ -10,6 +10,7 @@ from flows.candidates import SCRATCH_DIR, unique_candidates
 from flows.refresh import refresh
 from schemas.models import Sample, ToolCall
 from schemas.shards import read_samples, write_samples
+from verifiers.summary import VerdictSummary
 
 
 def _sample(query: str, tier: int | None) -> Sample:
@@ -42,4 +43,5 @@ def test_refresh_verifies_a_plan_that_repeats_samples(
     settings = {**mini_kwargs["settings"], "generate": {"plan": {"shard_size": 18, "seed": 3}}}
     result = refresh(**{**mini_kwargs, "data_root": str(tmp_path), "settings": settings})
     assert (result["verify"]["samples"], result["verify"]["repeated"]) == (16, 2)
-    assert result["verify"]["breakdown"]["rejections"]["1"]["generate/duplicate_sample"] == 2
+    summary = VerdictSummary.from_dict(result["verify"]["summary"])
+    assert summary.rejection_counts(tier="1")[("generate", "duplicate_sample")] == 2

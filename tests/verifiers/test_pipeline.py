@@ -13,8 +13,9 @@ from tests.verifiers.verifier_fixtures import ReplayTeacher, call, fixture_ctx, 
 from verifiers.base import EXECUTION_RESULTS_KEY, VerifierBugError, VerifierOptions
 from verifiers.dedup import DedupVerifier
 from verifiers.format import FormatVerifier
-from verifiers.pipeline import run_verifiers, summarise, verify_shard
+from verifiers.pipeline import run_verifiers, verify_shard
 from verifiers.semantic import SemanticVerifier
+from verifiers.summary import VerdictSummary
 
 T = ["post_db_node", "put_db_node"]
 GOOD = sample("Add node 1 at (0, 0, 0)", [node("1", 0, 0, 0)], T)
@@ -157,10 +158,10 @@ def test_later_verifiers_see_execution_results():
 def test_summarise_counts_pass_rates_tiers_and_codes():
     tiered = [s.model_copy(update={"tier": 1}) for s in (GOOD, BAD_FORMAT, UNGROUNDED)]
     result = run_verifiers(tiered, [FormatVerifier(), lexical_semantic()], fixture_ctx())
-    summary = summarise(result.verdicts, tiered)
-    assert summary["verifiers"]["format"]["pass_rate"] == pytest.approx(2 / 3)
-    assert summary["tiers"]["1"] == {"samples": 3, "accepted": 1, "acceptance_rate": pytest.approx(1 / 3)}
-    assert {(r["verifier"], r["code"]) for r in summary["top_rejections"]} == {
+    summary = VerdictSummary.from_verdicts(result.verdicts, tiered)
+    assert summary.per_verifier()["format"]["pass_rate"] == pytest.approx(2 / 3)
+    assert summary.per_tier()["1"] == {"samples": 3, "accepted": 1, "acceptance_rate": pytest.approx(1 / 3)}
+    assert {(r["verifier"], r["code"]) for r in summary.top_rejections()} == {
         ("format", "missing_required"),
         ("semantic", "ungrounded_value"),
     }

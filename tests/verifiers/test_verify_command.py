@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
+from flows import tables
 from flows.cli import main
+from flows.commands.verify import candidate_shards, read_options
+from flows.shard_verification import verify_candidate_shard
 from schemas.shards import read_samples, read_verdicts, write_samples
 from tests.verifiers.verifier_fixtures import call, fixture_catalog, node, sample
+from trainer.dataset.card import run_statistics
+from verifiers.registry import load_verifiers
+from verifiers.summary import summarise_shard_results
 
 T = ["post_db_node", "put_db_node"]
 
@@ -47,16 +55,60 @@ def test_verify_writes_verified_rejected_and_verdict_shards(run_dir, capsys):
     rejected = [
         s.query for i in (0, 1) for s in read_samples(run_dir / "rejected" / f"shard-0000{i}.parquet")
     ]
+    # The twin in shard 1 is judged on its own, as the verify flow judges it: repeats across shards are
+    # removed when the dataset is assembled, so a shard's verdicts never depend on the shards before it.
     assert (accepted, rejected) == (
-        ["Add node 1 at (0, 0, 0)"],
-        ["Add node 2 at (1, 0, 0)", "add node 1 at (0, 0, 0)!!"],
+        ["Add node 1 at (0, 0, 0)", "add node 1 at (0, 0, 0)!!"],
+        ["Add node 2 at (1, 0, 0)"],
     )
 
 
 def test_verify_keeps_every_verdict(run_dir):
     verify(run_dir, "--verifiers", "format,semantic,dedup", "--options", str(_options(run_dir)))
-    codes = [(v.verifier, v.code) for v in read_verdicts(run_dir / "verdicts" / "shard-00001.parquet")]
-    assert codes == [("format", "ok"), ("dedup", "exact_duplicate")]
+    codes = [(v.verifier, v.code) for v in read_verdicts(run_dir / "verdicts" / "shard-00000.parquet")]
+    assert sorted(codes) == [("dedup", "ok"), ("format", "ok"), ("format", "type_error"), ("semantic", "ok")]
+
+
+def test_verify_drops_repeats_in_a_shard_and_counts_them_as_the_flow_does(run_dir, capsys):
+    good = read_samples(run_dir / "candidates" / "shard-00000.parquet")[0]
+    write_samples(run_dir / "candidates" / "shard-00002.parquet", [good, good])
+    assert verify(run_dir, "--verifiers", "format,dedup") == 0
+    assert [s.id for s in read_samples(run_dir / "verified" / "shard-00002.parquet")] == [good.id]
+    assert "1  generate/duplicate_sample" in capsys.readouterr().out
+
+
+def test_cli_summary_prefect_table_and_card_agree_on_rejection_counts(run_dir, capsys):
+    # One run, three displays: what `callforge verify` prints, the verify flow's artifact table (built from
+    # the same per-shard results) and the dataset card's counts (read back from the shards on disk).
+    # An unreachable execution target makes undecided verdicts: they count as rejections under the
+    # default policy in all three (the card once counted only passed == False).
+    options = run_dir / "verify.yaml"
+    options.write_text("execution:\n  base_url: http://127.0.0.1:9\n  retries: 0\n  timeout_s: 2\n", "utf-8")
+    assert (
+        verify(run_dir, "--verifiers", "format,execution", "--options", str(options), "--gate", "requires")
+        == 0
+    )
+    printed = {}
+    for line in capsys.readouterr().out.split("top rejection reasons")[1].splitlines()[1:]:
+        count, reason = line.split()
+        printed[reason] = int(count)
+
+    catalog = fixture_catalog()
+    verifiers = load_verifiers(["format", "execution"], read_options(options))
+    flow_results = [
+        verify_candidate_shard(run_dir / "flow", path, index, catalog, verifiers, gate="requires")
+        for index, path in candidate_shards(run_dir)
+    ]
+    table: Counter[str] = Counter()
+    for row in tables.rejection_rows(summarise_shard_results(flow_results), top=100):
+        table[row["reason"]] += row["samples"]
+
+    card = {
+        f"{r['verifier']}/{r['code']}": r["samples"] for r in run_statistics(run_dir)["rejection_reasons"]
+    }
+
+    assert printed == dict(table) == card
+    assert printed["format/type_error"] == 1 and printed["execution/transport_error"] == 2
 
 
 def test_verify_prints_pass_rates_and_top_codes(run_dir, capsys):

@@ -22,7 +22,10 @@ import polars as pl
 
 from schemas.canonical import content_hash
 from schemas.catalog import Catalog
+from schemas.errors import RecordError
 from schemas.models import Sample
+from schemas.shards import verdicts_policy
+from verifiers.summary import VerdictSummary
 
 SPLITS = ("train", "validation", "test_seen", "test_unseen")
 MANIFEST_KIND = "callforge.dataset"
@@ -149,32 +152,17 @@ def run_statistics(run_dir: Path) -> dict[str, Any]:
         "rejection_reasons": [],
         "generation_failures": [],
     }
-    verdicts = _scan(sorted(run_dir.glob("verdicts/shard-*.parquet")))
-    if verdicts is not None:
-        table = verdicts.select("sample_id", "verifier", "passed", "code").collect()
-        out["verifiers"] = (
-            table.group_by("verifier")
-            .agg(
-                passed=(pl.col("passed") == True).sum(),  # noqa: E712 (a polars expression, not a Python test)
-                failed=(pl.col("passed") == False).sum(),  # noqa: E712
-                undecided=pl.col("passed").is_null().sum(),
-            )
-            .with_columns(
-                pass_rate=(
-                    pl.col("passed") / (pl.col("passed") + pl.col("failed") + pl.col("undecided"))
-                ).round(4)
-            )
-            .sort("verifier")
-            .to_dicts()
-        )
-        out["rejection_reasons"] = (
-            table.filter(pl.col("passed") == False)  # noqa: E712
-            .group_by("verifier", "code")
-            .agg(samples=pl.col("sample_id").n_unique())
-            .sort(["samples", "verifier", "code"], descending=[True, False, False])
-            .head(_TOP_REASONS)
-            .to_dicts()
-        )
+    summary = _verdict_summary(run_dir)
+    if summary is not None:
+        out["verifiers"] = [
+            {
+                "verifier": name,
+                **{k: row[k] for k in ("passed", "failed", "undecided")},
+                "pass_rate": _round(row),
+            }
+            for name, row in summary.per_verifier().items()
+        ]
+        out["rejection_reasons"] = summary.top_rejections(_TOP_REASONS)
     failures = _scan(sorted(run_dir.glob("candidates/failures-*.parquet")))
     if failures is not None:
         out["generation_failures"] = (
@@ -185,6 +173,44 @@ def run_statistics(run_dir: Path) -> dict[str, Any]:
             .to_dicts()
         )
     return out
+
+
+def _verdict_summary(run_dir: Path) -> VerdictSummary | None:
+    """The run's ``VerdictSummary``, read from its verdict shards and the samples they judged.
+
+    The same counts the CLI prints and the Prefect tables show (``verifiers.summary``); repeats dropped
+    before verification come from the verify stage's record in the run manifest, when there is one.
+    """
+    paths = sorted(run_dir.glob("verdicts/shard-*.parquet"))
+    verdicts = _scan(paths)
+    if verdicts is None:
+        return None
+    policies = {verdicts_policy(p) for p in paths}
+    if len(policies) > 1:
+        raise RecordError(
+            f"{run_dir}/verdicts: shards were verified with different undecided policies {policies}"
+        )
+    judged = _scan(
+        sorted(run_dir.glob("verified/shard-*.parquet")) + sorted(run_dir.glob("rejected/shard-*.parquet"))
+    )
+    samples = (
+        judged.select("id", "tier").collect() if judged is not None else pl.DataFrame({"id": [], "tier": []})
+    )
+    summary = VerdictSummary.from_frames(
+        verdicts.select("sample_id", "verifier", "passed", "code").collect(),
+        samples,
+        undecided=policies.pop(),
+    )
+    try:
+        recorded = json.loads((run_dir / "manifest.json").read_text("utf-8"))["stages"]["verify"]["details"]
+        summary.add_repeats(VerdictSummary.from_dict(recorded["summary"]).repeated)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # a run verified outside the flow has no recorded repeats
+    return summary
+
+
+def _round(row: dict[str, Any]) -> float | None:
+    return round(row["pass_rate"], 4) if row["pass_rate"] is not None else None
 
 
 def provenance_counts(samples: Sequence[Sample]) -> list[dict[str, Any]]:

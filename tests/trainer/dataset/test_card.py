@@ -35,7 +35,12 @@ def test_pass_rates_and_rejection_reasons_come_from_the_verdicts(assembled) -> N
         },
         {"verifier": "format", "passed": n, "failed": 1, "undecided": 0, "pass_rate": round(n / (n + 1), 4)},
     ]
-    assert stats["rejection_reasons"] == [{"verifier": "format", "code": "missing_required", "samples": 1}]
+    # Undecided verdicts are rejection reasons under the run's default policy (verifiers.summary), as in
+    # the CLI summary and the Prefect tables.
+    assert stats["rejection_reasons"] == [
+        {"verifier": "execution", "code": "skipped", "samples": 1},
+        {"verifier": "format", "code": "missing_required", "samples": 1},
+    ]
     assert stats["generation_failures"] == [{"code": "teacher_refused", "items": 1}]
     assert stats["stages"] == {"candidates": 0, "verified": n, "rejected": 1}
 
