@@ -121,7 +121,7 @@ def child(run_dir: Path) -> None:
     from trainer.dataset.assembly import AssembleConfig, assemble, load_verified
 
     started, cpu = time.perf_counter(), time.process_time()
-    result = assemble(run_dir, AssembleConfig(seed=0))
+    result = assemble(run_dir, AssembleConfig(split={"seed": 0}))
     assemble_s, assemble_cpu = time.perf_counter() - started, time.process_time() - cpu
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -34,7 +34,7 @@ def assemble_flow(config: RunConfig) -> dict[str, Any]:
     record = RunRecord.open(run_dir, config.run_name or "")
     record.begin("assemble")
     store = SampleStore(config.store_path)
-    result = assembly.assemble(run_dir, assembly.AssembleConfig(**config.assemble), store=store)
+    result = assembly.assemble(run_dir, config.assemble, store=store)
     dataset_dir = Path(result.dataset_dir)
     splits = {name: int(n) for name, n in result.report.totals().items()}
     monitoring.publish_table(

@@ -6,9 +6,11 @@ A ``RunConfig`` is built from defaults, then an optional YAML/JSON file, then ex
     config = RunConfig.resolve(config_file="nightly.yaml", overrides={"limit": 50})
     config.run_dir           # Path("data/runs/gennx-20261120-004000")
 
-``generate`` is the generators' own ``GenerateConfig``; the trainer's sections (``assemble``,
-``train_settings``, ``evaluate_settings``) are mappings validated by the trainer's config classes when
-their stage starts, because those classes import the training stack.
+Every section is typed and validated when the config is built, i.e. when a run starts: ``generate`` is
+the generators' ``GenerateConfig``, ``assemble`` the dataset's ``AssembleConfig``, ``evaluate_settings``
+the evaluation's ``EvaluateConfig``, and ``train_settings`` (keys over the trainer's config file) is
+checked against ``TrainerConfig``. None of those classes imports the training stack; only the names of
+``sft`` keys, which need ``trl``, are checked when training starts. Each default lives in its class.
 
 Nothing in this module imports Prefect: the CLI, the benchmarks and the tests build configs freely.
 """
@@ -26,7 +28,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from generators.config import GenerateConfig
+from schemas.config_errors import describe_validation_error
 from schemas.errors import ConfigError
+from trainer.config import DEFER_SFT_KEYS, TrainerConfig
+from trainer.dataset.config import AssembleConfig
+from trainer.evaluation.config import EvaluateConfig
 
 DEFAULT_SPEC = "specs/gennx/openapi.yaml"
 DEFAULT_TIER_RULES = "specs/gennx/tiers.yaml"
@@ -89,20 +95,26 @@ class RunConfig(_Section):
     )
     limit: int | None = Field(default=None, ge=1, description="cap on work items (a quick run); none = all")
     verifiers: list[str] | None = Field(
-        default=None, description="verifier names in the registry; none = all"
+        default=None,
+        description="verifier names in the registry; none = the built-in chain (format, execution, semantic, dedup)",
     )
     verifier_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sandbox: bool = Field(
         default=True, description="start the spec-driven sandbox for the execution verifier"
     )
-    assemble: dict[str, Any] = Field(default_factory=dict, description="trainer assemble config fields")
+    assemble: AssembleConfig = Field(
+        default_factory=AssembleConfig, description="split, export, dataset name"
+    )
     store_dir: str | None = Field(
         default=None, description="incremental sample store; none = <data_root>/store"
     )
     train: bool = Field(default=False, description="also fine-tune and evaluate after assembling")
     base_model: str | None = None
-    train_settings: dict[str, Any] = Field(default_factory=dict, description="trainer TrainConfig fields")
-    evaluate_settings: dict[str, Any] = Field(default_factory=dict)
+    train_settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="TrainerConfig keys over the trainer's config file, e.g. {sft: {max_steps: 50}}",
+    )
+    evaluate_settings: EvaluateConfig = Field(default_factory=EvaluateConfig)
     task_runner: TaskRunnerConfig = Field(default_factory=TaskRunnerConfig)
     # Shard-level retries (a crashed worker, a full disk); request-level retries live in the clients.
     shard_retries: int = Field(default=2, ge=0, le=10)
@@ -138,9 +150,22 @@ class RunConfig(_Section):
             teacher.cache_dir = Path(self.data_root) / "cache" / "teacher"
         return self
 
+    @field_validator("train_settings")
+    @classmethod
+    def _train_settings_valid(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Checked now against the packaged recipe with these keys on top (what the train stage builds), so
+        # a typo fails at start rather than after generation; sft key names wait for trl (train stage).
+        merged = deep_merge(TrainerConfig.default().model_dump(mode="json"), value)
+        try:
+            TrainerConfig.model_validate(merged, context={DEFER_SFT_KEYS: True})
+        except ValidationError as exc:
+            raise ValueError(f"train_settings: {describe_validation_error(exc, TrainerConfig)}") from None
+        return value
+
     @model_validator(mode="after")
     def _train_needs_model(self) -> RunConfig:
-        if self.train and not self.base_model and not self.train_settings.get("base_model"):
+        model_section = self.train_settings.get("model") or {}
+        if self.train and not self.base_model and not model_section.get("base_model"):
             raise ValueError("train=true needs base_model (a hub id or a local model directory)")
         return self
 
@@ -194,7 +219,9 @@ class RunConfig(_Section):
         try:
             return cls.model_validate(merged)
         except ValidationError as exc:
-            raise ConfigError(f"{source}: invalid run config: {_describe(exc)}") from exc
+            raise ConfigError(
+                f"{source}: invalid run config: {describe_validation_error(exc, cls)}"
+            ) from None
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -240,11 +267,3 @@ def unfinished_run(data_root: Path, slug: str) -> str | None:
         if not (stages.get("assemble") or {}).get("finished_at"):
             return run.name
     return None
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)

@@ -138,6 +138,8 @@ def refresh(
             ]
             with tags("stage:evaluate"):
                 out["evaluate"] = evaluate_flow(
-                    out["dataset_dir"], models=models, settings=config.evaluate_settings
+                    out["dataset_dir"],
+                    models=models,
+                    settings=config.evaluate_settings.model_dump(mode="json"),
                 )
     return out

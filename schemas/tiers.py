@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schemas.config_errors import describe_validation_error
 from schemas.config_files import load_yaml
 from schemas.errors import ConfigError
 
@@ -164,7 +165,7 @@ class TierRules(BaseModel):
         try:
             return cls.model_validate(dict(data))
         except ValidationError as exc:
-            raise ConfigError(f"{source}: {_describe(exc)}") from exc
+            raise ConfigError(f"{source}: {describe_validation_error(exc, TierRules)}") from exc
 
     def assign(
         self, *, path: str, method: str, tags: Sequence[str], name: str
@@ -178,23 +179,3 @@ class TierRules(BaseModel):
     def quota(self, tier: int | None) -> tuple[int, int] | None:
         """The (min, max) samples per endpoint for ``tier``, or None when the file sets none."""
         return None if tier is None else self.quotas.get(tier)
-
-
-def _describe(exc: ValidationError) -> str:
-    """Turn pydantic's error list into 'rules[3].tier: message; ...' (the YAML key path)."""
-    parts = []
-    for error in exc.errors(include_url=False):
-        location = ""
-        for item in error["loc"]:
-            if item == "[key]":  # pydantic's marker for "the key itself is bad"
-                location += " (key)"
-            elif isinstance(item, int) and location:
-                location += f"[{item}]"
-            else:
-                location += f".{item}" if location else str(item)
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            model = TierRule if error["loc"][0] == "rules" else TierRules
-            message = f"unknown key; expected one of {', '.join(model.model_fields)}"
-        parts.append(f"{location or '<top>'}: {message}")
-    return "; ".join(parts)

@@ -14,14 +14,14 @@ Unknown keys anywhere are an error naming the key; values out of range (``lora.r
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from schemas.config_errors import closest, describe_validation_error
 from schemas.config_files import load_yaml
 from schemas.errors import ConfigError
 
@@ -58,6 +58,9 @@ DEFAULT_SFT: dict[str, Any] = {
     "report_to": "none",  # nothing leaves the machine unless asked
     "seed": 42,
 }
+
+# Validation context key: check everything but the names of `sft` keys, which need trl imported.
+DEFER_SFT_KEYS = "defer_sft_keys"
 
 _RENAMED_SFT = {
     "gradient_checkpointing": "activation_checkpointing",
@@ -144,8 +147,9 @@ class TrainerConfig(_Section):
 
     @field_validator("sft")
     @classmethod
-    def _sft_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
-        check_sft_keys(value)
+    def _sft_keys(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if not (info.context or {}).get(DEFER_SFT_KEYS):  # the run config defers: the names need trl
+            check_sft_keys(value)
         return value
 
     def resolved_sft(self) -> dict[str, Any]:
@@ -198,15 +202,6 @@ def sft_field_names() -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(SFTConfig) if f.init)
 
 
-def closest(key: str, valid: list[str]) -> str | None:
-    """The valid key most like ``key``: by similarity, else one that ``key`` starts with (``rank`` -> ``r``)."""
-    close = difflib.get_close_matches(key, valid, n=1)
-    if close:
-        return close[0]
-    prefixes = sorted((v for v in valid if key.startswith(v) or v.startswith(key)), key=len, reverse=True)
-    return prefixes[0] if prefixes else None
-
-
 def check_sft_keys(sft: dict[str, Any]) -> None:
     """Raise ``ValueError`` naming the first key of ``sft`` that ``SFTConfig`` does not have."""
     if not sft:
@@ -219,35 +214,3 @@ def check_sft_keys(sft: dict[str, Any]) -> None:
             close = closest(key, sorted(fields))
             hint = f"; did you mean {close!r}?" if close else ""
             raise ValueError(f"sft.{key} is not a field of trl.SFTConfig{hint}")
-
-
-def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> str:
-    """One line per problem: the dotted key, what is wrong, and for unknown keys the valid ones."""
-    lines = []
-    for error in exc.errors():
-        loc = ".".join(str(part) for part in error["loc"])
-        if error["type"] == "extra_forbidden":
-            valid = _valid_keys(model, error["loc"][:-1])
-            close = closest(str(error["loc"][-1]), valid)
-            hint = f"did you mean {close!r}? " if close else ""
-            lines.append(f"{loc}: unknown key ({hint}valid keys: {', '.join(valid)})")
-        elif error["type"] == "value_error":  # our validators' messages already name the key
-            message = error["msg"].removeprefix("Value error, ")
-            lines.append(message if message.startswith(loc) else f"{loc}: {message}")
-        else:
-            lines.append(f"{loc}: {error['msg']} (got {error.get('input')!r})")
-    return "; ".join(lines)
-
-
-def _valid_keys(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
-    current: Any = model
-    for part in path:
-        field = current.model_fields.get(str(part)) if isinstance(current, type) else None
-        if (
-            field is None
-            or not isinstance(field.annotation, type)
-            or not issubclass(field.annotation, BaseModel)
-        ):
-            return []
-        current = field.annotation
-    return list(current.model_fields)

@@ -20,9 +20,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--run", required=True, type=Path, help="the run directory, e.g. data/runs/nightly")
-    parser.add_argument("--seed", type=int, default=0, help="split seed (default 0); same seed, same split")
+    # Defaults live in trainer.dataset.config (AssembleConfig); a flag left out keeps the config's default.
     parser.add_argument(
-        "--unseen-fraction", type=float, default=0.1, help="share of each tier's tools held out (default 0.1)"
+        "--seed", type=int, default=None, help="split seed (default 0); same seed, same split"
+    )
+    parser.add_argument(
+        "--unseen-fraction",
+        type=float,
+        default=None,
+        help="share of each tier's tools held out (default 0.1)",
     )
     parser.add_argument(
         "--unseen-tools",
@@ -31,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--store", type=Path, default=None, help="incremental sample store, e.g. data/store")
     parser.add_argument(
-        "--dataset-name", default="callforge", help="with --store: versions go to <store>/../datasets/NAME/"
+        "--dataset-name",
+        default=None,
+        help="with --store: versions go to <store>/../datasets/NAME/ (default callforge)",
     )
     parser.add_argument(
         "--include-tool-responses", action="store_true", help="add tool turns with the executed responses"
@@ -40,19 +48,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer.dataset.assembly import AssembleConfig, assemble
+    from trainer.dataset.assembly import assemble
+    from trainer.dataset.config import AssembleConfig
     from trainer.dataset.store import SampleStore
 
     unseen = (
         tuple(n.strip() for n in args.unseen_tools.split(",") if n.strip()) if args.unseen_tools else None
     )
-    config = AssembleConfig(
-        seed=args.seed,
-        unseen_fraction=args.unseen_fraction,
-        unseen_tools=unseen,
-        include_tool_responses=args.include_tool_responses,
-        dataset_name=args.dataset_name,
-    )
+    split = {"seed": args.seed, "unseen_fraction": args.unseen_fraction, "unseen_tools": unseen}
+    given = {
+        "split": {k: v for k, v in split.items() if v is not None},
+        "export": {"include_tool_responses": True} if args.include_tool_responses else {},
+        **({"dataset_name": args.dataset_name} if args.dataset_name else {}),
+    }
+    config = AssembleConfig.from_dict(given, source="callforge assemble")
     store = SampleStore(args.store) if args.store else None
     result = assemble(args.run, config, store=store)
     print(f"dataset: {result.dataset_dir}  (version {result.version})")

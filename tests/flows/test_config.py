@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,6 +50,56 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, needle: str) -
     with pytest.raises(ConfigError) as info:
         RunConfig.resolve(config_file=path)
     assert str(path) in str(info.value) and needle in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "suggestion"),
+    [
+        ("limt: 5\n", "limt", "'limit'"),
+        ("generate: {plan: {shard_sise: 5}}\n", "generate.plan.shard_sise", "'shard_size'"),
+        ("task_runner: {max_worker: 2}\n", "task_runner.max_worker", "'max_workers'"),
+        ("assemble: {split: {unseen_fracton: 0.2}}\n", "assemble.split.unseen_fracton", "'unseen_fraction'"),
+        ("assemble: {export: {format: [trl]}}\n", "assemble.export.format", "'formats'"),
+        # A key one level too high names the section that has it.
+        ("assemble: {seed: 3}\n", "assemble.seed", "'split.seed'"),
+        ("train_settings: {lora: {rank: 16}}\n", "train_settings: lora.rank", "'r'"),
+        ("train_settings: {mdoe: lora}\n", "train_settings: mdoe", "'mode'"),
+        ("evaluate_settings: {max_new_token: 64}\n", "evaluate_settings.max_new_token", "'max_new_tokens'"),
+    ],
+)
+def test_a_typo_in_any_section_fails_at_start_with_the_closest_key(
+    tmp_path: Path, text: str, key: str, suggestion: str
+) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        RunConfig.resolve(config_file=path)
+    message = str(caught.value)
+    assert str(path) in message and key in message and f"did you mean {suggestion}" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (
+            "assemble: {split: {fractions: [0.5, 0.5, 0.5]}}\n",
+            "fractions: train/validation/test_seen must sum to 1",
+        ),
+        ("assemble: {export: {formats: [hf]}}\n", "include 'trl' too"),
+        ("train_settings: {mode: qlorra}\n", "train_settings: mode"),
+        ("evaluate_settings: {batch_size: 0}\n", "evaluate_settings.batch_size"),
+    ],
+)
+def test_bad_values_in_the_trainer_sections_fail_at_start(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        RunConfig.resolve(config_file=path)
+
+
+def test_train_settings_may_name_the_base_model_in_the_model_section() -> None:
+    config = RunConfig.resolve(overrides={"train": True, "train_settings": {"model": {"base_model": "m"}}})
+    assert config.train_settings["model"]["base_model"] == "m"
 
 
 def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:

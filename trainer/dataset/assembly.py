@@ -1,6 +1,6 @@
 """Assemble a run's verified samples into a split, exported, versioned dataset.
 
-    result = assemble(Path("data/runs/nightly"), AssembleConfig(seed=7), store=SampleStore(Path("data/store")))
+    result = assemble(Path("data/runs/nightly"), AssembleConfig(split={"seed": 7}), store=SampleStore(Path("data/store")))
     result.dataset_dir        # data/runs/nightly/dataset (hf/, trl/, xlam/, flat/, README.md, manifest.json)
     result.version_dir        # data/datasets/callforge/versions/<version> (with a store)
     print(result.report.table())
@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +33,13 @@ from schemas.catalog import Catalog
 from schemas.errors import RecordError
 from schemas.manifest import RUN_MANIFEST_FILE, RunManifest, StageRecord, utc_now
 from schemas.models import Sample
-from schemas.records import DEFAULT_SYSTEM_PROMPT
 from schemas.shards import read_samples
 from trainer.dataset.card import build_manifest, export_hash, provenance_counts, render_card, run_statistics
-from trainer.dataset.config import FORMATS, ExportOptions
+from trainer.dataset.config import AssembleConfig
 from trainer.dataset.encoders import Encoders
 from trainer.dataset.exports import write_exports
 from trainer.dataset.splits import (
     Clusterer,
-    SplitConfig,
     SplitReport,
     default_clusterer,
     finish_split,
@@ -50,58 +48,6 @@ from trainer.dataset.splits import (
 from trainer.dataset.store import DatasetVersions, SampleStore, StoreDiff
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AssembleConfig:
-    """Everything ``assemble`` can be told. Field comments give the reason for each default."""
-
-    seed: int = 0
-    # 10% of each tier's tools held out: every tier gets measured on tools the model never saw.
-    unseen_fraction: float = 0.1
-    # Hold out exactly these tools instead (overrides unseen_fraction).
-    unseen_tools: tuple[str, ...] | None = None
-    # train / validation / test_seen shares of the seen samples.
-    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    near_duplicate_threshold: float = 0.9
-    # Tool turns carry the sandbox's response bodies; off by default because they lengthen every
-    # sample and the model is not trained on them.
-    include_tool_responses: bool = False
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    formats: tuple[str, ...] = FORMATS
-    # With a store: versions go to <datasets_root>/<dataset_name>/ (default root: <store>/../datasets).
-    dataset_name: str = "callforge"
-    datasets_root: Path | None = None
-    split: SplitConfig = field(init=False, repr=False)
-    export: ExportOptions = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        # Built here so a bad value fails when the config is made, with the field named.
-        object.__setattr__(
-            self,
-            "split",
-            SplitConfig(
-                seed=self.seed,
-                unseen_fraction=self.unseen_fraction,
-                unseen_tools=tuple(self.unseen_tools) if self.unseen_tools is not None else None,
-                fractions=tuple(self.fractions),  # type: ignore[arg-type]
-                near_duplicate_threshold=self.near_duplicate_threshold,
-            ),
-        )
-        object.__setattr__(
-            self,
-            "export",
-            ExportOptions(
-                include_tool_responses=self.include_tool_responses,
-                system_prompt=self.system_prompt,
-                formats=tuple(self.formats),
-            ),
-        )
-
-    def options(self) -> dict[str, Any]:
-        """The settings recorded in the dataset manifest."""
-        out = {k: v for k, v in asdict(self).items() if k not in ("split", "export", "datasets_root")}
-        return json.loads(json.dumps(out, default=str))
 
 
 @dataclass
@@ -217,7 +163,7 @@ def _assemble(
     started = utc_now()
     clock = _Clock()
     catalog = Catalog.load(run_dir / "catalog")
-    cluster = clusterer or default_clusterer(config.near_duplicate_threshold)
+    cluster = clusterer or default_clusterer(config.split.near_duplicate_threshold)
     diff: StoreDiff | None = None
     added = 0
     retired: dict[str, int] = {}
@@ -273,7 +219,7 @@ def _assemble(
             version=version,
             created_at=created_at,
             run=run_dir.name,
-            seed=config.seed,
+            seed=config.split.seed,
             catalog=catalog,
             report=split.report,
             rows=rows,

@@ -1,32 +1,106 @@
-"""What assembly can be told: the export options (and, composed from it, the assembly config).
+"""What assembly can be told: ``AssembleConfig``, composed of ``SplitConfig`` and ``ExportOptions``.
 
-Kept apart from the modules that do the work so the run config can validate an ``assemble`` section
-at flow start without importing the writers, and so ``encoders`` and ``exports`` share one definition.
+    config = AssembleConfig.model_validate({"split": {"seed": 7}, "export": {"formats": ["hf", "trl"]}})
+    config.split.unseen_fraction     # 0.1
+
+Pydantic models with ``extra="forbid"`` and one home per default, importable without the writers (only
+pydantic and ``schemas``), so a run config validates its ``assemble`` section the moment a refresh
+starts. ``from_dict`` raises ``ConfigError`` naming the key (and, for a typo, the closest valid one);
+the constructors raise pydantic's ``ValidationError``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from pathlib import Path
+from typing import Any, Self
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from schemas.config_errors import describe_validation_error
 from schemas.errors import ConfigError
 from schemas.records import DEFAULT_SYSTEM_PROMPT
 
 FORMATS = ("hf", "trl", "xlam", "flat")
 
 
-@dataclass(frozen=True)
-class ExportOptions:
+class _Section(BaseModel):
+    """Frozen and strict about keys. ``from_dict`` turns bad values into a ``ConfigError`` naming the key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "assemble") -> Self:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: {describe_validation_error(exc, cls)}") from None
+
+
+class SplitConfig(_Section):
+    """How to split. Each field's description says why its default is what it is."""
+
+    seed: int = 0
+    unseen_fraction: float = Field(
+        default=0.1,
+        ge=0.0,
+        lt=1.0,
+        description="share of each tier's tools held out for test_unseen: every tier is measured on tools "
+        "the model never saw, while ~90% of the catalog is left to learn from",
+    )
+    unseen_tools: tuple[str, ...] | None = Field(
+        default=None, description="hold out exactly these tools (catalog names) instead of a fraction"
+    )
+    fractions: tuple[float, float, float] = Field(
+        default=(0.8, 0.1, 0.1), description="train / validation / test_seen shares of the seen samples"
+    )
+    near_duplicate_threshold: float = Field(
+        default=0.9, gt=0.0, le=1.0, description="similarity at which two queries are near-duplicates"
+    )
+
+    @field_validator("fractions")
+    @classmethod
+    def _shares(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(f < 0 for f in value):
+            raise ValueError(f"fractions: expected three non-negative shares, got {value!r}")
+        if abs(sum(value) - 1.0) > 1e-6:
+            raise ValueError(f"fractions: train/validation/test_seen must sum to 1, got {value!r}")
+        if value[0] <= 0:
+            raise ValueError(f"fractions: the train share must be positive, got {value!r}")
+        return value
+
+
+class ExportOptions(_Section):
     """What to export and how."""
 
-    # Append one ``tool`` turn per call with the execution's response body (only for samples whose every
-    # call has a recorded response). Samples carry no final answer text, so none is added after them.
-    include_tool_responses: bool = False
+    include_tool_responses: bool = Field(
+        default=False,
+        description="append one tool turn per call with the execution's response body; off because it "
+        "lengthens every sample and the model is not trained on it",
+    )
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    formats: tuple[str, ...] = FORMATS
+    formats: tuple[str, ...] = Field(default=FORMATS, description=f"a subset of {list(FORMATS)}")
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _known_formats(self) -> ExportOptions:
         unknown = sorted(set(self.formats) - set(FORMATS))
         if unknown:
-            raise ConfigError(f"formats: unknown {unknown}; expected a subset of {list(FORMATS)}")
+            raise ValueError(f"formats: unknown {unknown}; expected a subset of {list(FORMATS)}")
         if "hf" in self.formats and "trl" not in self.formats:
-            raise ConfigError("formats: 'hf' is built from the TRL records; include 'trl' too")
+            raise ValueError("formats: 'hf' is built from the TRL records; include 'trl' too")
+        return self
+
+
+class AssembleConfig(_Section):
+    """Everything ``assemble`` can be told."""
+
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    export: ExportOptions = Field(default_factory=ExportOptions)
+    dataset_name: str = Field(
+        default="callforge", description="versions go to <datasets_root>/<dataset_name>/"
+    )
+    datasets_root: Path | None = Field(default=None, description="none = <store>/../datasets")
+
+    def options(self) -> dict[str, Any]:
+        """The settings recorded in the dataset manifest."""
+        return json.loads(self.model_dump_json(exclude={"datasets_root"}))

@@ -32,6 +32,7 @@ from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from schemas.models import Sample
 from trainer.dataset.card import SPLITS, SplitReport, build_report
+from trainer.dataset.config import SplitConfig
 
 __all__ = [
     "SPLITS",
@@ -48,36 +49,6 @@ __all__ = [
 SEEN_SPLITS = SPLITS[:3]
 
 Clusterer = Callable[[Sequence[str]], list[int]]
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    """How to split. Each field's comment says why its default is what it is."""
-
-    seed: int = 0
-    # 10% of the tools of each tier: enough unseen tools to measure generalisation on every tier
-    # while leaving ~90% of the catalog to learn from.
-    unseen_fraction: float = 0.1
-    # Hold out exactly these tools instead of drawing a fraction (names from the catalog).
-    unseen_tools: tuple[str, ...] | None = None
-    # train / validation / test_seen shares of the seen samples.
-    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    # Similarity at which two queries count as near-duplicates (passed to verifiers.dedup).
-    near_duplicate_threshold: float = 0.9
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.unseen_fraction < 1.0:
-            raise ConfigError(f"unseen_fraction: expected a number in [0, 1), got {self.unseen_fraction!r}")
-        if len(self.fractions) != 3 or any(f < 0 for f in self.fractions):
-            raise ConfigError(f"fractions: expected three non-negative shares, got {self.fractions!r}")
-        if abs(sum(self.fractions) - 1.0) > 1e-6:
-            raise ConfigError(f"fractions: train/validation/test_seen must sum to 1, got {self.fractions!r}")
-        if self.fractions[0] <= 0:
-            raise ConfigError(f"fractions: the train share must be positive, got {self.fractions!r}")
-        if not 0.0 < self.near_duplicate_threshold <= 1.0:
-            raise ConfigError(
-                f"near_duplicate_threshold: expected a number in (0, 1], got {self.near_duplicate_threshold!r}"
-            )
 
 
 @dataclass

@@ -26,10 +26,10 @@ from pydantic import BaseModel, ValidationError
 
 from schemas import atomic
 from schemas.catalog import Catalog
+from schemas.config_errors import describe_validation_error
 from schemas.errors import ConfigError
 from schemas.models import HttpBinding, Sample, Tool, ToolCall, ToolSource, infer_style
 from schemas.records import from_trl
-from trainer.config import describe_validation_error
 from trainer.evaluation.backends import Backend, ModelSpec, backends_for, labels, request_failed
 from trainer.evaluation.config import EvaluateConfig
 from trainer.evaluation.metrics import ExampleScore, aggregate, score_example

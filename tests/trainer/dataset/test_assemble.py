@@ -30,7 +30,7 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 def test_assemble_writes_every_export_card_and_manifest(run_dir: Path) -> None:
-    result = assemble(run_dir, AssembleConfig(seed=2))
+    result = assemble(run_dir, AssembleConfig(split={"seed": 2}))
     out = run_dir / "dataset"
     expected = ["hf/dataset_dict.json", "README.md", "manifest.json"]
     expected += [
@@ -49,9 +49,9 @@ def test_assemble_writes_every_export_card_and_manifest(run_dir: Path) -> None:
 
 
 def test_the_same_input_gives_the_same_content_hash(run_dir: Path) -> None:
-    first = assemble(run_dir, AssembleConfig(seed=2)).manifest["content_hash"]
-    second = assemble(run_dir, AssembleConfig(seed=2)).manifest["content_hash"]
-    other_seed = assemble(run_dir, AssembleConfig(seed=3)).manifest["content_hash"]
+    first = assemble(run_dir, AssembleConfig(split={"seed": 2})).manifest["content_hash"]
+    second = assemble(run_dir, AssembleConfig(split={"seed": 2})).manifest["content_hash"]
+    other_seed = assemble(run_dir, AssembleConfig(split={"seed": 3})).manifest["content_hash"]
     assert first == second != other_seed
 
 
@@ -74,7 +74,7 @@ def test_a_crash_mid_write_leaves_latest_and_the_previous_version_intact(
     run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = SampleStore(tmp_path / "store")
-    first = assemble(run_dir, AssembleConfig(seed=1), store=store)
+    first = assemble(run_dir, AssembleConfig(split={"seed": 1}), store=store)
 
     def crash(out_dir: Path, *args, **kwargs):
         (out_dir / "xlam").mkdir()
@@ -83,7 +83,7 @@ def test_a_crash_mid_write_leaves_latest_and_the_previous_version_intact(
 
     monkeypatch.setattr(trainer.dataset.exports, "write_xlam", crash)
     with pytest.raises(RuntimeError, match="disk full"):
-        assemble(run_dir, AssembleConfig(seed=2), store=store)
+        assemble(run_dir, AssembleConfig(split={"seed": 2}), store=store)
     versions = DatasetVersions(tmp_path / "datasets" / "callforge")
     assert versions.latest() == first.version
     assert versions.versions() == [first.version]
@@ -111,13 +111,17 @@ def test_a_refresh_replaces_only_the_changed_tools_samples(tmp_path: Path) -> No
     catalog = make_catalog((6, 6, 6))
     old = make_samples(catalog, 300, seed=5)
     assemble(
-        write_run(tmp_path / "runs" / "r1", catalog, old), AssembleConfig(unseen_fraction=0), store=store
+        write_run(tmp_path / "runs" / "r1", catalog, old),
+        AssembleConfig(split={"unseen_fraction": 0}),
+        store=store,
     )
 
     edited = _edit(catalog, "t1_tool_02", "Create t1 tool 02 records, now with labels")
     fresh = [s for s in make_samples(edited, 300, seed=77) if s.calls and s.calls[0].name == "t1_tool_02"]
     result = assemble(
-        write_run(tmp_path / "runs" / "r2", edited, fresh), AssembleConfig(unseen_fraction=0), store=store
+        write_run(tmp_path / "runs" / "r2", edited, fresh),
+        AssembleConfig(split={"unseen_fraction": 0}),
+        store=store,
     )
 
     assert result.diff is not None and result.diff.changed == ["t1_tool_02"]

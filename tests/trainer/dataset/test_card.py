@@ -18,7 +18,7 @@ def assembled(tmp_path_factory: pytest.TempPathFactory):
     catalog = make_catalog((5, 5, 5))
     samples = make_samples(catalog, 150, seed=3)
     run = write_run(tmp_path_factory.mktemp("card") / "run", catalog, samples)
-    return run, samples, assemble(run, AssembleConfig(seed=1))
+    return run, samples, assemble(run, AssembleConfig(split={"seed": 1}))
 
 
 def test_pass_rates_and_rejection_reasons_come_from_the_verdicts(assembled) -> None:

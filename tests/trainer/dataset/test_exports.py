@@ -154,7 +154,7 @@ def test_chat_template_renders_schema_query_and_exact_call(exported) -> None:
 @pytest.mark.parametrize("formats", [("csv",), ("hf", "xlam")])
 def test_bad_formats_are_a_config_error(formats: tuple[str, ...]) -> None:
     with pytest.raises(ConfigError, match="formats"):
-        ExportOptions(formats=formats)
+        ExportOptions.from_dict({"formats": formats})
 
 
 @pytest.mark.parametrize("fmt", ["trl", "xlam"])

@@ -81,7 +81,7 @@ def test_unknown_explicit_unseen_tool_is_a_config_error_naming_it() -> None:
 )
 def test_bad_split_config_names_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
-        SplitConfig(**{field: value})
+        SplitConfig.from_dict({field: value})
 
 
 def test_held_out_distractors_are_redrawn_from_the_same_category() -> None:
