@@ -17,7 +17,7 @@ from prefect import flow
 
 from flows import monitoring, tables
 from flows.config import RunConfig
-from flows.run_record import RunRecord
+from flows.run_record import RunRecord, finish_assembly
 from trainer.dataset import assembly
 from trainer.dataset.store import SampleStore
 
@@ -43,15 +43,7 @@ def assemble_flow(config: RunConfig) -> dict[str, Any]:
         tables.split_rows(splits),
         description=f"{config.run_name}: samples per split (dataset version {result.version})",
     )
-    # assemble() records its own stage in the manifest; reread it and add what the flow knows.
-    record = RunRecord.open(run_dir, config.run_name or "")
-    recorded = record.manifest.stages.get("assemble")
-    record.finish(
-        "assemble",
-        counts={**(recorded.counts if recorded else {}), "added_to_store": result.added},
-        paths={"dataset": dataset_dir, **({"version": result.version_dir} if result.version_dir else {})},
-        details={**(recorded.details if recorded else {}), "splits": splits, "retired": result.retired},
-    )
+    finish_assembly(record, result)
     monitoring.publish_markdown(
         config.slug,
         "run-summary",

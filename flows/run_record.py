@@ -14,10 +14,13 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas import atomic
 from schemas.manifest import RunManifest, SpecEntry, StageRecord, utc_now
+
+if TYPE_CHECKING:
+    from trainer.dataset.assembly import AssembleResult
 
 MANIFEST_FILE = "manifest.json"
 REPORT_FILE = "report.md"
@@ -104,3 +107,14 @@ class RunRecord:
             return str(path.resolve().relative_to(self.run_dir.resolve()))
         except ValueError:
             return str(path)
+
+
+def finish_assembly(record: RunRecord, result: AssembleResult) -> StageRecord:
+    """Record a finished ``assemble`` stage (the flow and ``callforge assemble`` both call this)."""
+    paths: dict[str, str | Path] = {"dataset": result.dataset_dir}
+    if result.version_dir is not None:
+        paths["version"] = result.version_dir
+    counts = result.stage_counts()
+    return record.finish(
+        "assemble", counts=counts, paths=paths, details={**result.stage_details(), "splits": counts}
+    )

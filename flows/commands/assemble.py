@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from flows.run_record import RunRecord, finish_assembly
     from trainer.dataset.assembly import assemble
     from trainer.dataset.config import AssembleConfig
     from trainer.dataset.store import SampleStore
@@ -63,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
     }
     config = AssembleConfig.from_dict(given, source="callforge assemble")
     store = SampleStore(args.store) if args.store else None
+    record = RunRecord.open(args.run, args.run.name)
+    record.begin("assemble")
     result = assemble(args.run, config, store=store)
+    finish_assembly(record, result)
     print(f"dataset: {result.dataset_dir}  (version {result.version})")
     if result.version_dir is not None:
         print(f"published: {result.version_dir}")

@@ -31,7 +31,7 @@ import polars as pl
 from schemas import atomic
 from schemas.catalog import Catalog
 from schemas.errors import RecordError
-from schemas.manifest import RUN_MANIFEST_FILE, RunManifest, StageRecord, utc_now
+from schemas.manifest import utc_now
 from schemas.models import Sample
 from schemas.shards import read_samples
 from trainer.dataset.card import build_manifest, export_hash, provenance_counts, render_card, run_statistics
@@ -63,6 +63,23 @@ class AssembleResult:
     added: int = 0  # samples this run added to the store
     retired: dict[str, int] = field(default_factory=dict)  # reason -> samples retired from the store
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
+
+    def stage_counts(self) -> dict[str, int]:
+        """Samples per split, as the run manifest's ``assemble`` stage records them."""
+        return {name: int(n) for name, n in self.report.totals().items()}
+
+    def stage_details(self) -> dict[str, Any]:
+        """What the run manifest's ``assemble`` stage records besides counts (the caller writes it:
+        the run manifest has one writer, ``flows.run_record``)."""
+        return {
+            "version": self.version,
+            "version_dir": str(self.version_dir) if self.version_dir else None,
+            "held_out_tools": self.report.held_out_tools,
+            "dropped": self.report.dropped,
+            "redrawn": self.report.redrawn,
+            "added_to_store": self.added,
+            "retired": self.retired,
+        }
 
 
 def load_verified(run_dir: Path) -> list[Sample]:
@@ -121,25 +138,6 @@ def _bulk() -> Iterator[None]:
             gc.enable()
 
 
-def _record_stage(run_dir: Path, result: AssembleResult, started: str) -> None:
-    manifest = RunManifest.load_or_new(run_dir, run_name=run_dir.name)
-    manifest.stages["assemble"] = StageRecord(
-        stage="assemble",
-        started_at=started,
-        finished_at=utc_now(),
-        counts=result.report.totals(),
-        paths={"dataset": "dataset"},
-        details={
-            "version": result.version,
-            "version_dir": str(result.version_dir) if result.version_dir else None,
-            "held_out_tools": result.report.held_out_tools,
-            "dropped": result.report.dropped,
-            "redrawn": result.report.redrawn,
-        },
-    )
-    atomic.write_text(run_dir / RUN_MANIFEST_FILE, manifest.model_dump_json(indent=2) + "\n")
-
-
 def assemble(
     run_dir: Path,
     config: AssembleConfig,
@@ -160,7 +158,6 @@ def assemble(
 def _assemble(
     run_dir: Path, config: AssembleConfig, store: SampleStore | None, clusterer: Clusterer | None
 ) -> AssembleResult:
-    started = utc_now()
     clock = _Clock()
     catalog = Catalog.load(run_dir / "catalog")
     cluster = clusterer or default_clusterer(config.split.near_duplicate_threshold)
@@ -249,6 +246,5 @@ def _assemble(
         retired=retired,
         seconds=clock.seconds,
     )
-    _record_stage(run_dir, result, started)
     log.debug("assemble %s: %s", run_dir, clock.seconds)
     return result

@@ -55,11 +55,21 @@ def test_the_same_input_gives_the_same_content_hash(run_dir: Path) -> None:
     assert first == second != other_seed
 
 
-def test_the_run_manifest_records_the_assemble_stage(run_dir: Path) -> None:
+def test_assembly_leaves_the_run_manifest_to_its_one_writer(run_dir: Path) -> None:
+    # flows.run_record writes runs/<run>/manifest.json (the flow and `callforge assemble` call it);
+    # assembly writes only the dataset's own manifest.
     result = assemble(run_dir, AssembleConfig())
+    assert not (run_dir / "manifest.json").exists()
+    assert (result.dataset_dir / "manifest.json").exists()
+
+
+def test_callforge_assemble_records_the_stage_in_the_run_manifest(run_dir: Path) -> None:
+    assert main(["assemble", "--run", str(run_dir), "--seed", "2"]) == 0
     stage = RunManifest.model_validate_json((run_dir / "manifest.json").read_text("utf-8")).stages["assemble"]
-    assert stage.counts == result.report.totals()
-    assert stage.details["version"] == result.version
+    result = assemble(run_dir, AssembleConfig(split={"seed": 2}))
+    assert stage.finished_at and stage.counts == result.report.totals()
+    # Versions are <created-at>-<content hash>: the same content, whatever second each was made in.
+    assert stage.details["version"].rsplit("-", 1)[1] == result.version.rsplit("-", 1)[1]
 
 
 def test_a_store_publishes_a_version_and_moves_latest(run_dir: Path, tmp_path: Path) -> None:
