@@ -293,7 +293,15 @@ class Sample(Strict):
 
 
 class Verdict(Strict):
-    """One verifier's judgement of one sample. ``passed=None`` means undecided."""
+    """One verifier's judgement of one sample. ``passed=None`` means undecided.
+
+        Verdict.ok(sample.id, "query_length", length=42)
+        Verdict.fail(sample.id, "query_length", "query_too_short", "query has 3 characters", length=3)
+        Verdict.undecided(sample.id, "execution", "transport_error", "connection refused")
+
+    The three constructors put keyword arguments into ``details`` (JSON-serialisable). They are not
+    called ``passed`` / ``failed``: a class attribute named ``passed`` would shadow the field.
+    """
 
     sample_id: str
     verifier: str
@@ -308,6 +316,27 @@ class Verdict(Strict):
         if not _REASON_CODE.match(value):
             raise ValueError(f"reason code must be snake_case (e.g. 'unknown_tool'), got {value!r}")
         return value
+
+    @classmethod
+    def ok(cls, sample_id: str, verifier: str, **details: Any) -> Verdict:
+        """A pass (code ``ok``)."""
+        return cls(sample_id=sample_id, verifier=verifier, passed=True, details=details)
+
+    @classmethod
+    def fail(cls, sample_id: str, verifier: str, code: str, message: str = "", **details: Any) -> Verdict:
+        """A rejection with its snake_case reason code and a message for people."""
+        return cls(
+            sample_id=sample_id, verifier=verifier, passed=False, code=code, message=message, details=details
+        )
+
+    @classmethod
+    def undecided(
+        cls, sample_id: str, verifier: str, code: str, message: str = "", **details: Any
+    ) -> Verdict:
+        """Could not judge (a service unreachable, an unparseable judgement): neither pass nor fail."""
+        return cls(
+            sample_id=sample_id, verifier=verifier, passed=None, code=code, message=message, details=details
+        )
 
     @model_validator(mode="after")
     def _details_json(self) -> Verdict:

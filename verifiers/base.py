@@ -77,3 +77,54 @@ class Verifier(Protocol):
     Options: ClassVar[type[VerifierOptions]]
 
     def verify(self, samples: list[Sample], ctx: VerifyContext) -> list[Verdict]: ...
+
+
+class SampleVerifier:
+    """A base for verifiers that judge each sample on its own: implement ``judge``.
+
+    ``verify`` maps ``judge`` over the batch, so "one verdict per sample, in order" holds by
+    construction. Subclasses set ``name`` and may set ``requires``, ``cost`` and ``Options``; see the
+    example plugin in ``verifiers/WRITING_A_VERIFIER.md``. Batch work (one HTTP client, one model call)
+    belongs in a ``verify`` of your own instead.
+    """
+
+    name: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()
+    cost: ClassVar[int] = 50
+    Options: ClassVar[type[VerifierOptions]] = VerifierOptions
+
+    def __init__(self, options: VerifierOptions | None = None) -> None:
+        self.options: Any = options if options is not None else self.Options()
+
+    def verify(self, samples: list[Sample], ctx: VerifyContext) -> list[Verdict]:
+        return [self.judge(sample, ctx) for sample in samples]
+
+    def judge(self, sample: Sample, ctx: VerifyContext) -> Verdict:
+        raise NotImplementedError(f"{type(self).__name__}.judge")
+
+
+def contract_problems(verifier: str, batch: list[Sample], verdicts: Any) -> list[str]:
+    """What is wrong with ``verdicts`` as a verifier's answer for ``batch`` (empty when nothing).
+
+    The one check of the verdict contract: the pipeline raises ``VerifierBugError`` on the first
+    problem, the conformance helper (``verifiers.testing``) lists them all.
+    """
+    if not isinstance(verdicts, list):
+        return [f"returned {type(verdicts).__name__}, expected list[Verdict]"]
+    if len(verdicts) != len(batch):
+        return [
+            f"returned {len(verdicts)} verdict(s) for {len(batch)} sample(s); expected one per sample, in order"
+        ]
+    problems = []
+    for index, (sample, verdict) in enumerate(zip(batch, verdicts, strict=True)):
+        if not isinstance(verdict, Verdict):
+            problems.append(f"verdict {index} is a {type(verdict).__name__}, not a Verdict")
+            continue
+        if verdict.sample_id != sample.id:
+            problems.append(
+                f"verdict {index} is for sample {verdict.sample_id!r} but sample {index} is {sample.id!r} "
+                "(same order as the input)"
+            )
+        if verdict.verifier != verifier:
+            problems.append(f"verdict {index} says verifier={verdict.verifier!r}, expected {verifier!r}")
+    return problems

@@ -36,7 +36,7 @@ from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from schemas.models import ExecutionResult, Sample, Verdict
 from schemas.shards import read_samples, shard_name, write_samples, write_verdicts
-from verifiers.base import EXECUTION_RESULTS_KEY, Verifier, VerifierBugError, VerifyContext
+from verifiers.base import EXECUTION_RESULTS_KEY, Verifier, VerifierBugError, VerifyContext, contract_problems
 from verifiers.summary import UndecidedPolicy, VerdictSummary
 
 log = logging.getLogger(__name__)
@@ -75,24 +75,8 @@ def _call(verifier: Verifier, batch: list[Sample], ctx: VerifyContext) -> list[V
             f"raised {type(exc).__name__}: {exc} on a batch of {len(batch)} sample(s) ({ids}); "
             "a verifier must return passed=None with a reason code for a sample it cannot judge",
         ) from exc
-    if not isinstance(verdicts, list) or len(verdicts) != len(batch):
-        got = len(verdicts) if isinstance(verdicts, list) else type(verdicts).__name__
-        raise VerifierBugError(
-            verifier.name,
-            f"returned {got} verdict(s) for {len(batch)} sample(s); expected one per sample, in order",
-        )
-    for index, (sample, verdict) in enumerate(zip(batch, verdicts, strict=True)):
-        if not isinstance(verdict, Verdict):
-            raise VerifierBugError(
-                verifier.name, f"verdict {index} is a {type(verdict).__name__}, not a Verdict"
-            )
-        if verdict.sample_id != sample.id:
-            raise VerifierBugError(
-                verifier.name,
-                f"verdict {index} is for sample {verdict.sample_id!r} but sample {index} is {sample.id!r}",
-            )
-        if verdict.verifier != verifier.name:
-            raise VerifierBugError(verifier.name, f"verdict {index} says verifier={verdict.verifier!r}")
+    if problems := contract_problems(verifier.name, batch, verdicts):
+        raise VerifierBugError(verifier.name, problems[0])
     return verdicts
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from schemas.models import Sample, ToolCall, Verdict
-from verifiers.base import Verifier, VerifyContext
+from schemas.models import Sample, ToolCall
+from verifiers.base import Verifier, VerifyContext, contract_problems
 from verifiers.registry import class_problems
 
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -90,23 +90,12 @@ def _check_class(cls: type, failures: list[str]) -> None:
 def _check_verdicts(
     verifier: Verifier, batch: list[Sample], verdicts: Any, label: str, failures: list[str]
 ) -> None:
-    if not isinstance(verdicts, list):
-        failures.append(f"{label}: verify returned {type(verdicts).__name__}, expected list[Verdict]")
+    problems = contract_problems(verifier.name, batch, verdicts)
+    failures.extend(f"{label}: {problem}" for problem in problems)
+    if problems:
         return
-    if len(verdicts) != len(batch):
-        failures.append(f"{label}: {len(verdicts)} verdicts for {len(batch)} samples (need one per sample)")
-        return
-    for index, (sample, verdict) in enumerate(zip(batch, verdicts, strict=True)):
+    for index, verdict in enumerate(verdicts):
         where = f"{label}: verdict {index}"
-        if not isinstance(verdict, Verdict):
-            failures.append(f"{where} is a {type(verdict).__name__}, not a Verdict")
-            continue
-        if verdict.sample_id != sample.id:
-            failures.append(
-                f"{where} has sample_id {verdict.sample_id!r}, expected {sample.id!r} (same order as input)"
-            )
-        if verdict.verifier != verifier.name:
-            failures.append(f"{where} says verifier={verdict.verifier!r}, expected {verifier.name!r}")
         if not isinstance(verdict.code, str) or not _SNAKE.match(verdict.code):
             failures.append(f"{where} has code {verdict.code!r}; codes are snake_case")
         if verdict.passed not in (True, False, None):

@@ -163,3 +163,24 @@ def test_node_call_helper_is_canonical():
         "name": "post_db_node",
         "arguments": {"Assign": {"1": {"X": 0, "Y": 0, "Z": 0}}},
     }
+
+
+def test_verdict_constructors_set_pass_state_code_and_details() -> None:
+    ok = Verdict.ok("s1", "query_length", length=42)
+    failed = Verdict.fail("s1", "query_length", "query_too_short", "query has 3 characters", length=3)
+    unsure = Verdict.undecided("s1", "execution", "transport_error")
+    assert (ok.passed, ok.code, ok.details) == (True, "ok", {"length": 42})
+    assert (failed.passed, failed.code, failed.message, failed.details) == (
+        False,
+        "query_too_short",
+        "query has 3 characters",
+        {"length": 3},
+    )
+    assert (unsure.passed, unsure.code) == (None, "transport_error")
+
+
+def test_verdict_constructors_keep_the_contract_checks() -> None:
+    with pytest.raises(ValidationError, match="snake_case"):
+        Verdict.fail("s1", "v", "Not Snake")
+    with pytest.raises(ValidationError, match="JSON-serialisable"):
+        Verdict.ok("s1", "v", when=object())

@@ -72,8 +72,8 @@ class NoCost(Honest):
 @pytest.mark.parametrize(
     ("cls", "message"),
     [
-        (DropsOne, "verdicts for"),
-        (Reversed, "expected .* \\(same order as input\\)"),
+        (DropsOne, "verdict\\(s\\) for .* expected one per sample"),
+        (Reversed, "is for sample .* \\(same order as the input\\)"),
         (CrashesOnUnknownTools, "verify raised KeyError"),
         (NaNDetails, "not strict JSON"),
         (LooseOptions, "extra='forbid'"),
