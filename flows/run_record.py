@@ -87,10 +87,6 @@ class RunRecord:
         self.write_report()
         return record
 
-    def is_finished(self, stage: str) -> bool:
-        record = self.manifest.stages.get(stage)
-        return bool(record and record.finished_at)
-
     def write_report(self) -> Path:
         """Re-render ``report.md`` from the manifest (done after every finished stage)."""
         from flows.report import render_report

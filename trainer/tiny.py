@@ -15,7 +15,8 @@ are special; ``<tool_call>`` and ``</tool_call>`` are added but *not* special, a
 ``tools`` and ``tool_calls`` and lets SFT train on the assistant's turns only.
 
 The weights are random: a LoRA on top learns nothing useful (use it for plumbing), while a full
-fine-tune of a few hundred steps learns to emit a parseable call (see ENVIRONMENT.md).
+fine-tune of a few hundred steps learns to emit a parseable call (measured: 300 steps, ~17 s on 2 cores;
+``tests/trainer/test_train_full.py``).
 """
 
 from __future__ import annotations

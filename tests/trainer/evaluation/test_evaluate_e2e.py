@@ -2,7 +2,7 @@
 
 The model trains on two tools (``get_weather``, ``create_node``); ``test_seen`` holds new queries of
 those tools and ``test_unseen`` queries of the third (``list_materials``). A full fine-tune is used
-because a LoRA on a random tiny model does not learn (see ENVIRONMENT.md). The fine-tuned model is
+because a LoRA on a random tiny model does not learn (its loss stays near 5; see ``trainer/tiny.py``). The fine-tuned model is
 also run with constrained decoding. Set ``CALLFORGE_KEEP_EVALUATION=DIR`` to keep the outputs in DIR
 (``trainer/evaluation/SAMPLE_REPORT.md`` was made that way).
 """
