@@ -15,10 +15,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.models import Style
+from schemas.tiers import DEFAULT_QUOTAS
 
-# The seed project's GEN NX quotas (samples per tool, by tier); a catalog manifest or the config
-# overrides them.
-DEFAULT_TIER_QUOTAS: dict[str, tuple[int, int]] = {"1": (15, 20), "2": (5, 10), "3": (0, 2)}
+# The tier rules' default quotas (samples per tool, by tier; one home: schemas.tiers), keyed by tier
+# string as the plan config writes them; a catalog manifest or the config overrides them.
+DEFAULT_TIER_QUOTAS: dict[str, tuple[int, int]] = {str(tier): pair for tier, pair in DEFAULT_QUOTAS.items()}
 
 # simple carries most of the signal; irrelevance at ~10% teaches "no call" without drowning the rest.
 DEFAULT_STYLE_MIX: dict[str, float] = {
