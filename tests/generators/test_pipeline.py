@@ -61,13 +61,13 @@ def test_an_empty_failures_file_marks_a_clean_shard(
 def test_generated_ids_and_next_shard_index_resume_a_run(
     catalog: Catalog, items: list[WorkItem], tmp_path: Path
 ) -> None:
-    assert pipeline.next_shard_index(tmp_path) == 0 and pipeline.generated_item_ids(tmp_path) == set()
+    assert pipeline.next_shard_index(tmp_path) == 0 and pipeline.settled_item_ids(tmp_path) == set()
     broken = items[0].model_copy(update={"language": "fr"})
     pipeline.generate_shard([broken, *items[1:20]], catalog, GenerateConfig(), tmp_path, 0)
     pipeline.generate_shard(items[20:], catalog, GenerateConfig(), tmp_path, 1)
     assert pipeline.next_shard_index(tmp_path) == 2
-    assert pipeline.generated_item_ids(tmp_path) == {i.id for i in items}
-    assert pipeline.generated_item_ids(tmp_path, include_failures=False) == {i.id for i in items[1:]}
+    assert pipeline.settled_item_ids(tmp_path) == {i.id for i in items}  # the failure is final
+    assert pipeline.settled_item_ids(tmp_path, retry_failed=True) == {i.id for i in items[1:]}
 
 
 def test_a_plan_file_round_trips(items: list[WorkItem], tmp_path: Path) -> None:
