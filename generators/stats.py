@@ -13,7 +13,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-
 # Bucket i holds latencies in [BASE * RATIO**i, BASE * RATIO**(i+1)); below BASE is bucket 0.
 _HIST_BASE_S = 0.001
 _HIST_RATIO = 1.1

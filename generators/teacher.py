@@ -58,6 +58,7 @@ from schemas.errors import ConfigError
 log = logging.getLogger(__name__)
 
 FALLBACK_KEY_ENV = "OPENAI_API_KEY"
+CIRCUIT_OPEN = "teacher_circuit_open"
 POOL_CONNECTIONS = 16  # connections per HTTP pool (see OpenAITeacher._pick_client)
 
 
@@ -284,8 +285,6 @@ class OpenAITeacher:
     ) -> tuple[str, Usage]:
         retry = 0
         while True:
-            if self.circuit_open is not None:
-                raise TeacherError("teacher_circuit_open", f"not sent: {self.circuit_open}")
             try:
                 result = await self._send(messages, json_schema, temperature, seed)
             except TeacherError as error:
@@ -305,6 +304,8 @@ class OpenAITeacher:
 
     def _watch(self, error: TeacherError) -> None:
         """The circuit breaker: count failures that say the endpoint is unusable, trip on too many."""
+        if error.code == CIRCUIT_OPEN:
+            return
         if error.status in (401, 403):
             self._trip(
                 f"the teacher refused the credentials (HTTP {error.status}); check the key in "
@@ -325,7 +326,7 @@ class OpenAITeacher:
         if self.circuit_open is None:
             self.circuit_open = reason
             self.stats.circuit_open = reason
-            log.error("teacher: stopping: %s", reason)
+            log.warning("teacher: stopping: %s", reason)
 
     async def _send(
         self,
@@ -371,6 +372,9 @@ class OpenAITeacher:
                 "json_schema": {"name": "sample", "schema": json_schema, "strict": False},
             }
         async with self._semaphore:
+            # Checked once a slot is ours: requests queued behind the one that tripped are not sent.
+            if self.circuit_open is not None:
+                raise TeacherError(CIRCUIT_OPEN, f"not sent: {self.circuit_open}")
             self.stats.requests += 1
             started = time.perf_counter()
             try:
