@@ -75,7 +75,23 @@ EMBEDDED_DEFAULTS = {
 }
 
 
+class _OwnErrorsWithoutTraceback(logging.Filter):
+    """callforge's own errors (``CallforgeError``: a dead teacher, a bad record) carry a message that
+    says what to do; Prefect's traceback of them is noise to the user, so the record keeps the message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from schemas.errors import CallforgeError
+
+        if record.exc_info and isinstance(record.exc_info[1], CallforgeError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def run(args: argparse.Namespace) -> int:
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _OwnErrorsWithoutTraceback) for f in logger.filters):
+            logger.addFilter(_OwnErrorsWithoutTraceback())
     for key, value in EMBEDDED_DEFAULTS.items():
         os.environ.setdefault(key, value)
     if not args.no_progress:

@@ -9,7 +9,11 @@ the server's side.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,7 @@ from tests.generators.teacher_server import (
     every_nth,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-failure-canary-4410"
 LIMIT = 12
 
@@ -326,3 +331,40 @@ def test_http_request_lines_only_with_verbose(
         r for r in caplog.records if r.name.split(".")[0] in ("httpx", "httpx2", "httpcore", "openai")
     ]
     assert bool(http_lines) == shown
+
+
+# -------------------------------------------------------------------------------- kill and resume
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_without_losing_items_or_asking_twice(
+    server: TeacherServer, catalog_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, cache_dir = tmp_path / "run", tmp_path / "cache"
+    server.latency_s = 0.1
+    argv = [sys.executable, "-m", "flows.cli", "generate", "--catalog", str(catalog_dir), "--out", str(out),
+            "--no-progress", "--teacher-model", "loopback", "--teacher-base-url", server.base_url,
+            "--limit", "16", "--shard-size", "4", "--concurrency", "2", "--cache-dir", str(cache_dir)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "candidates" / "shard-00001.parquet").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.15)  # into the third shard: some of its answers cached, none of it written
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert (out / "candidates" / "shard-00001.parquet").exists()
+    answered = len(ResponseCache(cache_dir))
+    generated = len(records(out)[0])
+    assert generated < 16 and answered >= generated
+
+    server.reset()
+    server.latency_s = 0.0
+    code, printed = cli(capsys, catalog_dir, out, server.base_url, "--limit", "16", "--shard-size", "4")
+    assert code == 0
+    assert server.log.chat_requests == 16 - answered  # nothing answered before the kill is asked again
+    assert f'"cache_hits": {answered - generated}' in printed
+    samples, failures = records(out)
+    assert failures == [] and sorted(samples) == sorted(plan_ids(out))  # no item lost, none twice
