@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -102,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME
 
+    from flows.leftovers import clean_leftovers
+    from flows.orphan_guard import OrphanGuard
     from flows.progress import TerminalProgress
     from flows.refresh import build_config, refresh
 
@@ -120,12 +123,17 @@ def run(args: argparse.Namespace) -> int:
     # Resolve the run name here (an unfinished run of the spec is resumed), so flow and summary agree.
     config = build_config(**parameters).with_run_name()
     parameters["run_name"] = config.run_name
+    removed = clean_leftovers([config.run_dir], [Path(config.data_root) / "datasets"])
+    if removed:
+        print(f"removed {len(removed)} leftover(s) of an interrupted run: {', '.join(map(str, removed))}")
     started = time.perf_counter()
-    if args.no_progress:
-        result = refresh(**parameters)
-    else:
-        with TerminalProgress():
+    # The guard stops the temporary Prefect server and the sandbox if this process is killed.
+    with OrphanGuard():
+        if args.no_progress:
             result = refresh(**parameters)
+        else:
+            with TerminalProgress():
+                result = refresh(**parameters)
     elapsed = time.perf_counter() - started
     api = PREFECT_API_URL.value()
     print()
