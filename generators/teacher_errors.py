@@ -108,10 +108,9 @@ def classify(exc: BaseException) -> TeacherError:
         message = "connecting timed out" if unreachable else "the request timed out"
         return TeacherError("teacher_error_timeout", message, retryable=True, unreachable=unreachable)
     if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc
         return TeacherError(
             "teacher_error_connection",
-            f"connection failed: {type(cause).__name__}",
+            f"connection failed: {_what_failed(exc)}",
             retryable=True,
             unreachable=unreachable,
         )
@@ -147,6 +146,20 @@ def _unreachable(exc: BaseException) -> bool:
     # httpx's ConnectTimeout is a real connect timeout; aiohttp's transport also reports a dropped
     # connection as one, with the disconnect in its cause chain.
     return _caused_by(exc, {"ConnectTimeout"}) and not _disconnected(exc)
+
+
+def _what_failed(exc: BaseException) -> str:
+    """The cause worth naming: the innermost OS error or disconnect (``ConnectionRefusedError``,
+    ``gaierror``, ``ServerDisconnectedError``) says more than the transport's wrapper around it."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for link in reversed(chain):
+        if isinstance(link, OSError) or type(link).__name__ in _DISCONNECTS:
+            return type(link).__name__
+    return type(exc.__cause__ or exc).__name__
 
 
 def _caused_by(exc: BaseException, names: set[str]) -> bool:

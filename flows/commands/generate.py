@@ -106,7 +106,8 @@ def build_config(args: argparse.Namespace) -> Any:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
-        raise ConfigError(f"generate config: {where}: {error['msg']} (got {error.get('input')!r})") from exc
+        message = error["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"generate config: {where}: {message} (got {error.get('input')!r})") from exc
 
 
 def spread(items: list[Any], limit: int | None) -> list[Any]:
