@@ -160,9 +160,7 @@ class TeacherConfig(_Config):
             return value
         parsed = urlsplit(value)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError(
-                "expected an http(s) URL with a host, e.g. http://localhost:8000/v1"
-            )
+            raise ValueError("expected an http(s) URL with a host, e.g. http://localhost:8000/v1")
         return value
 
     @property
