@@ -17,9 +17,9 @@ raises nothing (``RecursionError`` and bugs included). A reply that does not bec
 rejected in the teacher's cache (kept apart, never served again), so a rerun asks afresh instead of
 failing the same way. Whether the arguments fit their schemas is the verifiers' job, not this module's.
 
-:data:`ANSWER_FAILURES` are the codes of a teacher that answered badly: asking again may help, but
-costs a request, so only ``--retry-failed`` does; every other teacher code means no answer came and
-the next run retries it by default (:func:`retried_by_default`).
+A bad answer (``malformed_json`` … ``invalid_sample``) may come out right when asked again, but that
+costs a request, so only ``--retry-failed`` asks; a ``teacher_*`` code means no answer came, and the
+next run retries it by default (:func:`retried_by_default`).
 """
 
 from __future__ import annotations
@@ -42,17 +42,14 @@ from schemas.catalog import Catalog
 from schemas.models import Provenance, Sample, ToolCall
 
 _EXCERPT = 400
-ANSWER_FAILURES = frozenset(
-    {"malformed_json", "too_large", "too_deep", "wrong_shape", "wrong_calls", "invalid_sample"}
-)
 
 
 def retried_by_default(code: str) -> bool:
     """Whether an item that failed with ``code`` is generated again by the next run without being asked.
 
     Yes when no answer came (``teacher_*``: transport, 5xx, 429, auth, a stopped circuit) or when our
-    own code failed (``generator_error``); no for a bad answer (:data:`ANSWER_FAILURES`) or an item
-    the catalog cannot serve (``unknown_tool``).
+    own code failed (``generator_error``); no for a bad answer (``malformed_json``, ``too_deep``,
+    ``wrong_shape``, …), an item the catalog cannot serve (``unknown_tool``) or an offline failure.
     """
     return code.startswith("teacher_") or code == "generator_error"
 

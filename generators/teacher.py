@@ -309,7 +309,7 @@ class OpenAITeacher:
         if error.status in (401, 403):
             self._trip(
                 f"the teacher refused the credentials (HTTP {error.status}); check the key in "
-                f"${self.config.api_key_env} (or ${FALLBACK_KEY_ENV}) and --teacher-base-url"
+                f"${self.config.api_key_env} (or ${FALLBACK_KEY_ENV}) and the base URL"
             )
         elif error.unreachable:
             self._unreachable_in_a_row += 1
