@@ -254,7 +254,7 @@ def outcome_problem(
     if items == 0:
         return None
     if samples == 0:
-        return f"nothing was generated: all {items} item(s) failed (see the failures by code above)"
+        return f"nothing was generated: all {items} item(s) failed (candidates/failures-*.parquet says why)"
     if failures > max_failure_share * items:
         return (
             f"{failures} of {items} item(s) failed ({failures / items:.0%}), more than the allowed "
