@@ -11,7 +11,9 @@ attempted item under a key that covers everything its outcome depends on:
 - the generator (teacher model, prompt version, generate config) and the verifiers (names, options).
 
 Change any of those and the item is tried again; delete the ledger file to retry everything. Every
-attempted item is recorded, accepted ones too: the plan re-plans a tool's *last* items when fewer
+attempted item is recorded, accepted ones too, except items that got no answer from the teacher
+(connection, 5xx, 429, timeout, 401: ``generators.pipeline.retryable_failed_ids``), which the next
+refresh tries again, as ``callforge generate`` does: the plan re-plans a tool's *last* items when fewer
 than its quota were accepted (``satisfied`` drops its first n), and those were accepted last time.
 
 One file per spec slug inside the sample store's directory, ``<store>/attempts/<slug>.txt`` (so
@@ -21,7 +23,7 @@ after a run's verification finished. No Prefect here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +65,16 @@ class AttemptLedger:
         keys = [attempt_key(item, fingerprints, context) for item in items]
         return [item for item, key in zip(items, keys, strict=True) if key not in seen], keys
 
-    def record_plan(self, plan_file: Path, catalog: Catalog, context: str) -> int:
-        """Record every item of a run's plan (no file: an empty plan). Returns how many keys were new."""
+    def record_plan(
+        self, plan_file: Path, catalog: Catalog, context: str, *, skip: Collection[str] = ()
+    ) -> int:
+        """Record every item of a run's plan but those in ``skip`` (item ids to try again; no file:
+        an empty plan). Returns how many keys were new."""
         if not plan_file.exists():
             return 0
         with plan_file.open(encoding="utf-8") as handle:
             items = [WorkItem.model_validate_json(line) for line in handle if line.strip()]
+        items = [item for item in items if item.id not in skip]
         fingerprints = {t.name: t.fingerprint for t in catalog}
         return self.record(attempt_key(item, fingerprints, context) for item in items)
 

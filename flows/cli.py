@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from schemas.errors import CallforgeError
 
+QUIET_UNLESS_VERBOSE = ("httpx", "httpx2", "httpcore", "openai", "aiohttp")
 COMMANDS = ("ingest", "generate", "verify", "assemble", "train", "merge", "chat", "evaluate", "refresh")
 
 
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # bitsandbytes 0.50 warns on every CPU import that an optional kernels package is missing; it is
     # harmless (measured: training and 4-bit loading work without it) and installing that package would reach for the model hub.
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    # HTTP clients log every request at INFO (thousands of lines per teacher run): shown with -v only.
+    for name in QUIET_UNLESS_VERBOSE:
+        logging.getLogger(name).setLevel(logging.NOTSET if args.verbose else logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

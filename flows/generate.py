@@ -8,13 +8,16 @@ its slice of that file (tasks get paths and a range, never rows) and writes
 ``candidates/shard-NNNNN.parquet``. A shard's cache key covers the spec fingerprint, the teacher
 model, the prompt version, the shard id and its items' ids, so a killed run resumes at the first
 unfinished shard.
+
+The flow fails (``GenerationFailed``, so ``refresh`` stops before publishing anything and exits
+non-zero) when the teacher's circuit breaker stopped a shard, when nothing was generated, or when
+more than ``generate.max_failure_share`` of the items failed. Shards written before stay on disk.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,8 @@ from flows.stage_support import load_catalog, submit_shards
 from generators import pipeline, plan
 from generators.config import GenerateConfig
 from generators.prompts import PROMPT_VERSION
-from generators.stats import TeacherStats
+from generators.stats import merge_stats
+from generators.teacher_errors import GenerationFailed
 from schemas.canonical import content_hash
 from schemas.shards import shard_name
 
@@ -77,6 +81,12 @@ def generate_shard_task(job: caching.ShardJob, gen: GenerateConfig) -> dict[str,
         items = [plan.WorkItem.model_validate_json(line) for line in itertools.islice(handle, start, stop)]
     catalog = load_catalog(run_dir / CATALOG_DIR)
     summary = pipeline.generate_shard(items, catalog, gen, run_dir, job.shard_index)
+    stopped = (summary.get("teacher") or {}).get("circuit_open")
+    if stopped:
+        # A CallforgeError: the task runner does not retry it, and the flow fails with the reason.
+        raise GenerationFailed(
+            f"shard {job.shard_index} stopped: {stopped}. Its failed items are retried by the next run."
+        )
     return {**summary, "path": str(job.output_path)}
 
 
@@ -146,6 +156,14 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
         "samples": sum(int(s.get("samples", 0)) for s in summaries),
         "failures": sum(int(s.get("failures", 0)) for s in summaries),
     }
+    problem = pipeline.outcome_problem(
+        items=counts["items"],
+        samples=counts["samples"],
+        failures=counts["failures"],
+        max_failure_share=gen.max_failure_share,
+    )
+    if problem:
+        raise GenerationFailed(f"generate {config.run_name}: {problem}")
     record.finish(
         "generate",
         counts=counts,
@@ -156,22 +174,12 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
 
 
 def merged_teacher_stats(summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The shards' teacher statistics summed; latency percentiles are the slowest shard's.
+    """The run's teacher statistics (``generators.stats.merge_stats``: counters summed, latency
+    percentiles over every shard's requests) without the histogram they came from.
 
     Shards report ``TeacherStats.as_dict()`` (absent for the offline generator, which sends no
-    request: its row is all zeros). Counters (``failures``, ``retry_reasons``) are summed per code.
+    request: its row is all zeros).
     """
-    out: dict[str, Any] = TeacherStats().as_dict()
-    for summary in summaries:
-        for key, value in (summary.get("teacher") or {}).items():
-            if key.startswith("latency_"):
-                if value is not None:
-                    out[key] = value if out.get(key) is None else max(out[key], value)
-            elif isinstance(value, dict):
-                merged = dict(out.get(key) or {})
-                for code, n in value.items():
-                    merged[code] = merged.get(code, 0) + n
-                out[key] = dict(sorted(merged.items()))
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                out[key] = round(out.get(key, 0) + value, 3)
-    return json.loads(json.dumps(out))
+    merged = merge_stats([s["teacher"] for s in summaries if s.get("teacher")])
+    merged.pop("latency_histogram")
+    return merged

@@ -27,6 +27,7 @@ from flows.ingest import CATALOG_DIR, ingest_flow
 from flows.runners import build_task_runner, describe_task_runner
 from flows.stage_support import load_catalog
 from flows.verify import verify_flow
+from generators.pipeline import retryable_failed_ids
 from trainer.dataset.store import SampleStore
 
 
@@ -113,7 +114,10 @@ def refresh(
         # Remember what this run tried, so an unchanged spec plans nothing next time (flows.attempts).
         # Only now: a run that stops before its dataset is written is resumed with the same plan.
         AttemptLedger(config.store_path, config.slug).record_plan(
-            config.run_dir / PLAN_FILE, load_catalog(config.run_dir / CATALOG_DIR), attempt_context_of(config)
+            config.run_dir / PLAN_FILE,
+            load_catalog(config.run_dir / CATALOG_DIR),
+            attempt_context_of(config),
+            skip=retryable_failed_ids(config.run_dir),  # no answer came: the next refresh asks again
         )
         out["dataset_dir"] = out["assemble"]["dataset_dir"]
         out["report"] = out["assemble"]["report"]

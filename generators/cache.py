@@ -9,6 +9,10 @@ Layout: ``<root>/<key[:2]>/<key>.json`` (sharded by prefix so no directory grows
 written atomically (temp file + rename). A file holds the reply text, token usage and the time it was stored -- never a key,
 header or URL. A file that cannot be read is treated as a miss and overwritten by the next answer.
 
+A reply its reader refused (not JSON, the wrong shape, too deep: see ``generators.llm``) is moved to
+``<root>/rejected/<key[:2]>/<key>.json`` with the reason, for diagnosis, and is never served again:
+the next request for the same content asks the teacher afresh, so a bad answer cannot poison reruns.
+
     cache = ResponseCache(Path("data/cache/teacher"))
     key = cache.key(model="m", messages=[...], params={"temperature": 0.7, "seed": 1}, prompt_version="v1")
     cache.put(key, CachedReply(text="{...}", prompt_tokens=10, completion_tokens=5))
@@ -33,6 +37,10 @@ from schemas.manifest import utc_now
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
+REJECTED_DIR = "rejected"
+# A rejected reply is kept to show what went wrong, not to be replayed: its head is enough, and a
+# hostile 5 MB reply must not be copied in full into every cache it passes through.
+REJECTED_KEEP_CHARS = 65_536
 
 
 class CachedReply(BaseModel):
@@ -45,6 +53,14 @@ class CachedReply(BaseModel):
     completion_tokens: int = 0
     model: str = ""
     stored_at: str = ""
+
+
+class RejectedReply(CachedReply):
+    """A reply its reader refused: why, and how long the full text was (``text`` may be its head)."""
+
+    reason: str = ""
+    message: str = ""
+    chars: int = 0
 
 
 class ResponseCache:
@@ -71,8 +87,34 @@ class ResponseCache:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
+    def rejected_path(self, key: str) -> Path:
+        return self.root / REJECTED_DIR / key[:2] / f"{key}.json"
+
     def get(self, key: str) -> CachedReply | None:
-        path = self.path(key)
+        return self._read(self.path(key), CachedReply)
+
+    def rejected(self, key: str) -> RejectedReply | None:
+        """The refused reply stored under ``key`` (never served by :meth:`get`), or None."""
+        reply = self._read(self.rejected_path(key), RejectedReply)
+        return reply if isinstance(reply, RejectedReply) else None
+
+    def reject(self, key: str, reply: CachedReply, *, reason: str, message: str) -> Path:
+        """Keep ``reply`` apart as refused for ``reason`` and drop it from the served entries."""
+        stored = RejectedReply(
+            **reply.model_dump(exclude={"text", "stored_at"}),
+            text=reply.text[:REJECTED_KEEP_CHARS],
+            stored_at=utc_now(),
+            reason=reason,
+            message=message,
+            chars=len(reply.text),
+        )
+        path = _replace(
+            self.rejected_path(key), json.dumps(stored.model_dump(), ensure_ascii=False).encode("utf-8")
+        )
+        self.path(key).unlink(missing_ok=True)
+        return path
+
+    def _read(self, path: Path, model: type[CachedReply]) -> CachedReply | None:
         try:
             raw = path.read_text("utf-8")
         except FileNotFoundError:
@@ -81,7 +123,7 @@ class ResponseCache:
             log.warning("teacher cache: cannot read %s (%s); asking the teacher again", path, exc)
             return None
         try:
-            return CachedReply.model_validate_json(raw)
+            return model.model_validate_json(raw)
         except ValidationError:
             log.warning("teacher cache: %s is not a cached reply; asking the teacher again", path)
             return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -146,6 +147,22 @@ class TeacherConfig(_Config):
     )
     few_shot: int = Field(default=2, ge=0, le=8, description="seed examples per prompt")
     cache_dir: Path | None = Field(default=None, description="response cache; None disables caching")
+    breaker_failures: int = Field(
+        default=8,
+        ge=0,
+        description="stop after this many connection failures in a row (401/403 stop at once); 0 = never",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        # Checked here, before any request: a typo would otherwise cost every item its full backoff.
+        if value is None:
+            return value
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("expected an http(s) URL with a host, e.g. http://localhost:8000/v1")
+        return value
 
     @property
     def enabled(self) -> bool:
@@ -178,3 +195,9 @@ class GenerateConfig(_Config):
     plan: PlanConfig = Field(default_factory=PlanConfig)
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     offline: OfflineConfig = Field(default_factory=OfflineConfig)
+    max_failure_share: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="the stage fails (non-zero exit) when more than this share of its items failed",
+    )

@@ -7,12 +7,19 @@ Every item ends as exactly one of:
 * a ``Sample`` with ``provenance.generator == "llm"`` (teacher model, prompt version, item seed and id);
 * a failure dict ``{item_id, code, message, details}``, ``code`` one of: the teacher's error codes
   (``teacher_error_rate_limited``, ``teacher_http_500``, ``teacher_error_timeout``, …),
-  ``malformed_json`` (no JSON object in the reply), ``wrong_shape`` (JSON, but not ``{query, calls}``),
+  ``malformed_json`` (no JSON object in the reply), ``too_large`` / ``too_deep`` (the reply exceeds
+  ``generators.parsing``'s size or nesting limits), ``wrong_shape`` (JSON, but not ``{query, calls}``),
   ``wrong_calls`` (calls other than the planned targets), ``invalid_sample`` (the Sample contract
   refused it), ``unknown_tool`` (the item names a tool the catalog lacks), ``generator_error`` (a bug).
 
-Nothing is dropped silently and no item's failure stops the others. Whether the arguments fit their
-schemas is the verifiers' job, not this module's.
+Nothing is dropped silently and no item's failure stops the others: :meth:`LLMGenerator.generate_item`
+raises nothing (``RecursionError`` and bugs included). A reply that does not become a sample is
+rejected in the teacher's cache (kept apart, never served again), so a rerun asks afresh instead of
+failing the same way. Whether the arguments fit their schemas is the verifiers' job, not this module's.
+
+A bad answer (``malformed_json`` … ``invalid_sample``) may come out right when asked again, but that
+costs a request, so only ``--retry-failed`` asks; a ``teacher_*`` code means no answer came, and the
+next run retries it by default (:func:`retried_by_default`).
 """
 
 from __future__ import annotations
@@ -35,6 +42,16 @@ from schemas.catalog import Catalog
 from schemas.models import Provenance, Sample, ToolCall
 
 _EXCERPT = 400
+
+
+def retried_by_default(code: str) -> bool:
+    """Whether an item that failed with ``code`` is generated again by the next run without being asked.
+
+    Yes when no answer came (``teacher_*``: transport, 5xx, 429, auth, a stopped circuit) or when our
+    own code failed (``generator_error``); no for a bad answer (``malformed_json``, ``too_deep``,
+    ``wrong_shape``, …), an item the catalog cannot serve (``unknown_tool``) or an offline failure.
+    """
+    return code.startswith("teacher_") or code == "generator_error"
 
 
 def failure(item: WorkItem | str, code: str, message: str, **details: Any) -> dict[str, Any]:
@@ -142,23 +159,44 @@ class LLMGenerator:
         return build_messages(item, offered, subject=subject, examples=examples)
 
     async def generate_item(self, item: WorkItem) -> Sample | dict[str, Any]:
-        """One item: a Sample, or a failure dict. Never raises for a bad answer or a failed request."""
+        """One item: a Sample, or a failure dict. Never raises (but for cancellation)."""
+        try:
+            return await self._generate_item(item)
+        except Exception as exc:  # a bug (RecursionError included) must cost one item, not the shard
+            return failure(item, "generator_error", f"{type(exc).__name__}: {str(exc)[:_EXCERPT]}")
+
+    async def _generate_item(self, item: WorkItem) -> Sample | dict[str, Any]:
         try:
             messages = self.messages(item)
         except KeyError as exc:
             return failure(item, "unknown_tool", str(exc.args[0] if exc.args else exc))
         try:
             reply = await self.teacher.complete(
-                messages, json_schema=self.json_schema, temperature=self.temperature, seed=teacher_seed(item)
+                messages,
+                json_schema=self.json_schema,
+                temperature=self.temperature,
+                seed=teacher_seed(item),
+                store=False,  # cached by keep() once it became a sample, else kept apart by reject()
             )
         except TeacherError as exc:
             return failure(item, exc.code, exc.message, **exc.details())
-        except Exception as exc:  # a bug must cost one item, not the shard
-            return failure(item, "generator_error", f"{type(exc).__name__}: {exc}")
         try:
-            answer = parse_json_object(reply.text)
+            sample = self._sample(reply.text, item)
+        except AnswerError as exc:
+            self.teacher.reject(reply, reason=exc.code, message=str(exc))
+            return failure(item, exc.code, str(exc), reply=reply.text[:_EXCERPT], cached=reply.cached)
+        except Exception:
+            self.teacher.reject(reply, reason="generator_error", message="reading the reply raised")
+            raise
+        self.teacher.keep(reply)
+        return sample
+
+    def _sample(self, text: str, item: WorkItem) -> Sample:
+        """The sample a reply describes; raises :class:`AnswerError` with the failure code."""
+        try:
+            answer = parse_json_object(text)
         except JSONExtractionError as exc:
-            return failure(item, "malformed_json", str(exc), reply=reply.text[:_EXCERPT], cached=reply.cached)
+            raise AnswerError(exc.code, str(exc)) from exc
         provenance = Provenance(
             generator="llm",
             teacher_model=self.teacher_model,
@@ -168,8 +206,8 @@ class LLMGenerator:
         )
         try:
             return sample_from_answer(answer, item, provenance=provenance)
-        except AnswerError as exc:
-            return failure(item, exc.code, str(exc), reply=reply.text[:_EXCERPT], cached=reply.cached)
+        except RecursionError as exc:  # nesting under the parse limit can still be too deep to validate
+            raise AnswerError("too_deep", "the answer nests too deeply to validate") from exc
 
     async def generate(
         self, items: Iterable[WorkItem], *, progress: Callable[[int], None] | None = None

@@ -19,10 +19,46 @@ from typing import Any
 
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)```", re.S)
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+_SIGNIFICANT = re.compile(r'\\.|[{}\[\]"]', re.S)  # escape pairs first, so an escaped quote is one token
+
+
+# A {query, calls} answer is a few KB (max_tokens defaults to 1,024); 200,000 characters leaves room
+# for verbose teachers while keeping a hostile reply's parse cost to milliseconds.
+MAX_REPLY_CHARS = 200_000
+# Tool arguments nest a handful of levels (GEN NX: Assign -> id -> object -> array); 64 is far above
+# any real schema and far below the interpreter's recursion limit.
+MAX_REPLY_DEPTH = 64
 
 
 class JSONExtractionError(ValueError):
-    """No JSON object could be read from the text."""
+    """No JSON object could be read from the text; ``code`` says why (a failure reason code)."""
+
+    def __init__(self, message: str, code: str = "malformed_json") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest ``{``/``[`` nesting in ``text``, not counting brackets inside JSON strings.
+
+    A quote only opens a string inside brackets, as in JSON, so prose apostrophes and quotes around
+    the object do not hide the brackets after them. Only the significant characters are visited (a
+    regex finds them), so a long string value costs next to nothing.
+    """
+    depth = deepest = 0
+    in_string = False
+    for match in _SIGNIFICANT.finditer(text):
+        token = match.group()
+        if in_string:
+            in_string = token != '"'  # an escape pair (\", \\) never closes the string
+        elif token in "{[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "}]":
+            depth = max(0, depth - 1)
+        elif token == '"':
+            in_string = depth > 0
+    return deepest
 
 
 def _balanced_objects(text: str) -> Iterator[str]:
@@ -66,10 +102,21 @@ def _strip_trailing_commas(text: str) -> str:
     return _TRAILING_COMMA.sub(r"\1", text)
 
 
-def parse_json_object(text: str) -> dict[str, Any]:
-    """The first JSON object in ``text`` (see the module docstring for where it looks)."""
+def parse_json_object(
+    text: str, *, max_chars: int = MAX_REPLY_CHARS, max_depth: int = MAX_REPLY_DEPTH
+) -> dict[str, Any]:
+    """The first JSON object in ``text`` (see the module docstring for where it looks and its limits)."""
     if not text or not text.strip():
         raise JSONExtractionError("the reply is empty")
+    if len(text) > max_chars:
+        raise JSONExtractionError(
+            f"the reply has {len(text):,} characters, more than the {max_chars:,} allowed", "too_large"
+        )
+    depth = nesting_depth(text)
+    if depth > max_depth:
+        raise JSONExtractionError(
+            f"the reply nests {depth} levels deep, more than the {max_depth} allowed", "too_deep"
+        )
     seen: set[str] = set()
     last_error = "no '{' in the reply"
     for candidate in _candidates(text):
@@ -82,6 +129,8 @@ def parse_json_object(text: str) -> dict[str, Any]:
             except ValueError as exc:
                 last_error = str(exc)
                 continue
+            except RecursionError:  # cannot happen under max_depth; kept so no limit change can crash a run
+                raise JSONExtractionError("the reply nests too deeply to parse", "too_deep") from None
             if isinstance(value, dict):
                 return value
             last_error = f"found JSON of type {type(value).__name__}, expected an object"

@@ -6,8 +6,13 @@
 * :func:`generate_shard` -- the same for one shard, written to ``<run>/candidates/shard-NNNNN.parquet``
   and ``<run>/candidates/failures-NNNNN.parquet`` (failures first, so an existing sample shard means a
   complete shard). Pure: no Prefect; ``flows`` calls it once per shard from a task.
-* :func:`write_plan` / :func:`read_plan` -- ``<run>/plan/items.jsonl``; :func:`generated_item_ids` --
-  the work-item ids already in a run's candidate shards, for resuming.
+* :func:`write_plan` / :func:`read_plan` -- ``<run>/plan/items.jsonl``; :func:`settled_item_ids` --
+  the work-item ids a rerun skips: those with a sample, and those whose failure another try would
+  not change (a bad answer, unless ``retry_failed``); items that got no answer are retried.
+* One record per item: a shard that regenerates items removes their older failure records
+  (:func:`supersede_failures`; :func:`reconcile_failures` repairs a run killed in between).
+* :func:`outcome_problem` -- why a stage's outcome must not count as a success (nothing generated,
+  too many failures, the teacher's circuit breaker), or None.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from generators.config import GenerateConfig
-from generators.llm import LLMGenerator
+from generators.llm import LLMGenerator, retried_by_default
 from generators.offline import OfflineGenerator
 from generators.plan import WorkItem
 from generators.prompts import PROMPT_VERSION
@@ -135,6 +140,7 @@ def generate_shard(
     samples_path, failures_path = shard_paths(Path(out_dir), shard_index)
     shards.write_failures(failures_path, result.failures)
     shards.write_samples(samples_path, result.samples)
+    supersede_failures(Path(out_dir), {item.id for item in items}, shard_index)
     return {
         "shard": shard_index,
         **result.stats,
@@ -161,16 +167,100 @@ def read_plan(path: Path) -> list[WorkItem]:
     return items
 
 
-def generated_item_ids(run_dir: Path, *, include_failures: bool = True) -> set[str]:
-    """Work-item ids already in ``<run>/candidates`` (samples' provenance, and failures unless told not)."""
-    base = candidates_dir(run_dir)
+def _failure_files(run_dir: Path) -> list[tuple[int, Path]]:
+    files = [(int(p.stem.split("-")[1]), p) for p in candidates_dir(run_dir).glob("failures-*.parquet")]
+    return sorted(files)
+
+
+def generated_item_ids(run_dir: Path) -> set[str]:
+    """Work-item ids that have a sample in ``<run>/candidates``."""
     done: set[str] = set()
-    for path in sorted(base.glob("shard-*.parquet")):
+    for path in sorted(candidates_dir(run_dir).glob("shard-*.parquet")):
         done.update(s.provenance.work_item for s in shards.read_samples(path) if s.provenance.work_item)
-    if include_failures:
-        for path in sorted(base.glob("failures-*.parquet")):
-            done.update(f["item_id"] for f in shards.read_failures(path))
     return done
+
+
+def settled_item_ids(run_dir: Path, *, retry_failed: bool = False) -> set[str]:
+    """Work-item ids a rerun of ``run_dir`` skips.
+
+    Items with a sample always; failed items only when another try would fail the same way or cost a
+    request the user did not ask for: a bad answer (``malformed_json``, ``wrong_shape``, …) is
+    settled unless ``retry_failed``; a failure without an answer (connection, 5xx, 429, timeout,
+    401, a stopped circuit) is never settled, so fixing a URL or key and rerunning retries it.
+    """
+    done = generated_item_ids(run_dir)
+    if not retry_failed:
+        for _, path in _failure_files(run_dir):
+            done.update(f["item_id"] for f in shards.read_failures(path) if not retried_by_default(f["code"]))
+    return done
+
+
+def retryable_failed_ids(run_dir: Path) -> set[str]:
+    """Items of ``run_dir`` whose failure a later run retries by default (no sample, no answer)."""
+    failed = {
+        f["item_id"]
+        for _, path in _failure_files(run_dir)
+        for f in shards.read_failures(path)
+        if retried_by_default(f["code"])
+    }
+    return failed - generated_item_ids(run_dir) if failed else failed
+
+
+def supersede_failures(run_dir: Path, item_ids: set[str], shard_index: int) -> int:
+    """Drop the failure records of ``item_ids`` from shards before ``shard_index`` (a newer try
+    answered for them); returns how many records were dropped. Each file is rewritten atomically."""
+    dropped = 0
+    for index, path in _failure_files(run_dir):
+        if index >= shard_index:
+            continue
+        records = shards.read_failures(path)
+        kept = [f for f in records if f["item_id"] not in item_ids]
+        if len(kept) != len(records):
+            shards.write_failures(path, kept)
+            dropped += len(records) - len(kept)
+    return dropped
+
+
+def reconcile_failures(run_dir: Path) -> int:
+    """One record per item in ``run_dir``: a failure is dropped when the item has a sample or a later
+    failure record (a run killed between writing a shard and superseding). Returns records dropped."""
+    latest: dict[str, int] = {}
+    files = _failure_files(run_dir)
+    for index, path in files:
+        for record in shards.read_failures(path):
+            latest[record["item_id"]] = index
+    if not latest:
+        return 0
+    with_sample = generated_item_ids(run_dir)
+    dropped = 0
+    for index, path in files:
+        records = shards.read_failures(path)
+        kept = [f for f in records if f["item_id"] not in with_sample and latest[f["item_id"]] == index]
+        if len(kept) != len(records):
+            shards.write_failures(path, kept)
+            dropped += len(records) - len(kept)
+    return dropped
+
+
+def outcome_problem(
+    *, items: int, samples: int, failures: int, max_failure_share: float, circuit_open: str | None = None
+) -> str | None:
+    """Why a generate run's outcome must fail the command, or None when it is a success.
+
+    Failures are the items' final records; a run with nothing to do (``items == 0``) is a success.
+    """
+    if circuit_open:
+        return f"stopped: {circuit_open}. The failed items are retried by the next run."
+    if items == 0:
+        return None
+    if samples == 0:
+        return f"nothing was generated: all {items} item(s) failed (candidates/failures-*.parquet says why)"
+    if failures > max_failure_share * items:
+        return (
+            f"{failures} of {items} item(s) failed ({failures / items:.0%}), more than the allowed "
+            f"{max_failure_share:.0%} (max_failure_share; --max-failure-share on the command line)"
+        )
+    return None
 
 
 def next_shard_index(run_dir: Path) -> int:

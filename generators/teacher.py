@@ -13,7 +13,16 @@ What it does for every call, in order:
   retries 400/401/403/404/422 (asking again cannot help). The openai client's own retries are off
   (``max_retries=0``) so every retry is ours and is counted;
 * asks for ``response_format=json_schema`` when given a schema; when the server refuses it with 400 and
-  the same request without it succeeds, it remembers and prompts plainly from then on.
+  the same request without it succeeds, it remembers and prompts plainly from then on;
+* stops asking once the endpoint is clearly unusable (a circuit breaker): after ``breaker_failures``
+  connection failures in a row with no answer between them, or at once on 401/403. In-flight requests
+  end with their own error and no retry; requests not yet sent fail with ``teacher_circuit_open``;
+  :attr:`OpenAITeacher.circuit_open` holds the reason for the caller to report.
+
+Caching is two-phase when the caller asks (``store=False``): the reply comes back with its cache key,
+and the caller files it with :meth:`OpenAITeacher.keep` once it has read it, or :meth:`~OpenAITeacher.reject`
+(kept apart, never served again) when it could not. A reply is never cached before it was judged,
+so a crash cannot leave a bad answer where a rerun would be served it.
 
 Errors: every failure is a :class:`TeacherError` with a stable ``code`` (``teacher_error_rate_limited``,
 ``teacher_http_500``, ``teacher_error_timeout``, ``teacher_error_connection``, ``teacher_http_401``, …).
@@ -49,6 +58,7 @@ from schemas.errors import ConfigError
 log = logging.getLogger(__name__)
 
 FALLBACK_KEY_ENV = "OPENAI_API_KEY"
+CIRCUIT_OPEN = "teacher_circuit_open"
 POOL_CONNECTIONS = 16  # connections per HTTP pool (see OpenAITeacher._pick_client)
 
 
@@ -64,6 +74,7 @@ class TeacherReply(BaseModel):
     usage: Usage = Usage()
     cached: bool = False
     latency_s: float = 0.0
+    cache_key: str = ""  # "" when caching is off
 
 
 class Teacher(Protocol):
@@ -76,7 +87,14 @@ class Teacher(Protocol):
         json_schema: dict[str, Any] | None = None,
         temperature: float = 0.7,
         seed: int | None = None,
+        store: bool = True,
     ) -> TeacherReply: ...
+
+    def keep(self, reply: TeacherReply) -> None:
+        """Cache a reply asked for with ``store=False`` that turned out usable."""
+
+    def reject(self, reply: TeacherReply, *, reason: str, message: str) -> None:
+        """Keep a reply apart as unusable, so it is never served again."""
 
 
 def resolve_api_key(env_name: str) -> str | None:
@@ -124,6 +142,8 @@ class OpenAITeacher:
         self.http_backend = resolve_http_backend(config.http_backend)
         self._clients: list[openai.AsyncOpenAI] = []
         self._busy: list[int] = []
+        self._unreachable_in_a_row = 0
+        self.circuit_open: str | None = None  # why the breaker stopped sending (None: closed)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -187,8 +207,12 @@ class OpenAITeacher:
         json_schema: dict[str, Any] | None = None,
         temperature: float = 0.7,
         seed: int | None = None,
+        store: bool = True,
     ) -> TeacherReply:
-        """The teacher's answer to ``messages``; raises :class:`TeacherError` when there is none."""
+        """The teacher's answer to ``messages``; raises :class:`TeacherError` when there is none.
+
+        ``store=False``: a fresh answer is not cached yet; file it with :meth:`keep` or :meth:`reject`.
+        """
         started = time.perf_counter()
         self.stats.calls += 1
         params = {
@@ -207,7 +231,11 @@ class OpenAITeacher:
                 self.stats.cache_hits += 1
                 usage = Usage(prompt_tokens=hit.prompt_tokens, completion_tokens=hit.completion_tokens)
                 return TeacherReply(
-                    text=hit.text, usage=usage, cached=True, latency_s=time.perf_counter() - started
+                    text=hit.text,
+                    usage=usage,
+                    cached=True,
+                    latency_s=time.perf_counter() - started,
+                    cache_key=key,
                 )
         try:
             text, usage = await self._with_retries(messages, json_schema, temperature, seed)
@@ -216,17 +244,28 @@ class OpenAITeacher:
             raise
         self.stats.prompt_tokens += usage.prompt_tokens
         self.stats.completion_tokens += usage.completion_tokens
-        if self.cache is not None:
-            self.cache.put(
-                key,
-                CachedReply(
-                    text=text,
-                    prompt_tokens=usage.prompt_tokens,
-                    completion_tokens=usage.completion_tokens,
-                    model=self.model,
-                ),
-            )
-        return TeacherReply(text=text, usage=usage, cached=False, latency_s=time.perf_counter() - started)
+        reply = TeacherReply(
+            text=text, usage=usage, cached=False, latency_s=time.perf_counter() - started, cache_key=key
+        )
+        if store:
+            self.keep(reply)
+        return reply
+
+    def _entry(self, reply: TeacherReply) -> CachedReply:
+        return CachedReply(
+            text=reply.text,
+            prompt_tokens=reply.usage.prompt_tokens,
+            completion_tokens=reply.usage.completion_tokens,
+            model=self.model,
+        )
+
+    def keep(self, reply: TeacherReply) -> None:
+        if self.cache is not None and reply.cache_key and not reply.cached:
+            self.cache.put(reply.cache_key, self._entry(reply))
+
+    def reject(self, reply: TeacherReply, *, reason: str, message: str) -> None:
+        if self.cache is not None and reply.cache_key:
+            self.cache.reject(reply.cache_key, self._entry(reply), reason=reason, message=message)
 
     # -- retries ---------------------------------------------------------------------------------------
 
@@ -247,17 +286,47 @@ class OpenAITeacher:
         retry = 0
         while True:
             try:
-                return await self._send(messages, json_schema, temperature, seed)
+                result = await self._send(messages, json_schema, temperature, seed)
             except TeacherError as error:
                 if error.status == 429:
                     self.stats.rate_limited += 1
-                if not error.retryable or retry >= self.config.max_retries:
+                self._watch(error)
+                if not error.retryable or retry >= self.config.max_retries or self.circuit_open:
                     raise
                 delay = self.backoff(retry, error)
                 self.stats.record_retry(error.code, delay)
                 log.debug("teacher: %s, retry %d in %.2f s", error.code, retry + 1, delay)
                 retry += 1
                 await self._sleep(delay)
+            else:
+                self._unreachable_in_a_row = 0
+                return result
+
+    def _watch(self, error: TeacherError) -> None:
+        """The circuit breaker: count failures that say the endpoint is unusable, trip on too many."""
+        if error.code == CIRCUIT_OPEN:
+            return
+        if error.status in (401, 403):
+            self._trip(
+                f"the teacher refused the credentials (HTTP {error.status}); check the key in "
+                f"${self.config.api_key_env} (or ${FALLBACK_KEY_ENV}) and the base URL"
+            )
+        elif error.unreachable:
+            self._unreachable_in_a_row += 1
+            limit = self.config.breaker_failures
+            if limit and self._unreachable_in_a_row >= limit:
+                self._trip(
+                    f"the teacher at {self.config.base_url or 'the OpenAI API'} looks unreachable "
+                    f"({self._unreachable_in_a_row} connection failures in a row, last: {error.message})"
+                )
+        else:
+            self._unreachable_in_a_row = 0  # the server answered, even if with an error
+
+    def _trip(self, reason: str) -> None:
+        if self.circuit_open is None:
+            self.circuit_open = reason
+            self.stats.circuit_open = reason
+            log.warning("teacher: stopping: %s", reason)
 
     async def _send(
         self,
@@ -303,6 +372,9 @@ class OpenAITeacher:
                 "json_schema": {"name": "sample", "schema": json_schema, "strict": False},
             }
         async with self._semaphore:
+            # Checked once a slot is ours: requests queued behind the one that tripped are not sent.
+            if self.circuit_open is not None:
+                raise TeacherError(CIRCUIT_OPEN, f"not sent: {self.circuit_open}")
             self.stats.requests += 1
             started = time.perf_counter()
             try:

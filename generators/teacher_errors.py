@@ -12,6 +12,10 @@ teacher_error_connection      yes       connection refused, reset or closed with
 teacher_error_bad_response    yes       a 200 whose body is not a chat completion
 teacher_error_empty           no        a completion without message content
 teacher_error_client          no        anything else the client raised
+teacher_circuit_open          no        not sent: the circuit breaker had stopped the client
+
+``unreachable`` marks the failures that say nothing answered at all (connection refused or dropped, a
+connect timeout): the circuit breaker counts those in a row.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 
 import httpx2
 import openai
+
+from schemas.errors import CallforgeError
 
 _NO_RETRY_STATUSES = frozenset({400, 401, 403, 404, 422})
 _RETRY_STATUSES = frozenset({408, 409, 429})
@@ -38,6 +44,7 @@ class TeacherError(Exception):
         status: int | None = None,
         retryable: bool = False,
         retry_after_s: float | None = None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -45,9 +52,15 @@ class TeacherError(Exception):
         self.status = status
         self.retryable = retryable
         self.retry_after_s = retry_after_s
+        self.unreachable = unreachable
 
     def details(self) -> dict[str, Any]:
         return {"status": self.status, "retryable": self.retryable}
+
+
+class GenerationFailed(CallforgeError):
+    """A generate run that must not pass as a success: the teacher is unusable, or too many items
+    failed. The message says what happened, what was kept, and what to do."""
 
 
 def parse_retry_after(
@@ -90,14 +103,18 @@ def classify(exc: BaseException) -> TeacherError:
         if status in _NO_RETRY_STATUSES:
             retryable = False
         return TeacherError(code, _short(exc), status=status, retryable=retryable, retry_after_s=retry_after)
+    unreachable = _unreachable(exc)
     if isinstance(exc, openai.APITimeoutError) and not _disconnected(exc):
-        return TeacherError("teacher_error_timeout", "the request timed out", retryable=True)
+        message = "connecting timed out" if unreachable else "the request timed out"
+        return TeacherError("teacher_error_timeout", message, retryable=True, unreachable=unreachable)
     if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc
         return TeacherError(
-            "teacher_error_connection", f"connection failed: {type(cause).__name__}", retryable=True
+            "teacher_error_connection",
+            f"connection failed: {_what_failed(exc)}",
+            retryable=True,
+            unreachable=unreachable,
         )
-    if isinstance(exc, openai.APIResponseValidationError | ValueError):
+    if isinstance(exc, openai.APIResponseValidationError | ValueError | RecursionError):
         # A 200 whose body is not a chat completion: a proxy or server glitch, worth another try.
         return TeacherError(
             "teacher_error_bad_response", f"unreadable response body: {_short(exc)}", retryable=True
@@ -108,6 +125,52 @@ def classify(exc: BaseException) -> TeacherError:
 # Exception class names meaning "the server closed the connection": the aiohttp transport reports a
 # disconnect as a ConnectTimeout, so the cause chain, not the outer type, says what happened.
 _DISCONNECTS = {"ServerDisconnectedError", "RemoteProtocolError", "ClientOSError"}
+
+
+# Causes that mean no server could be reached at all (refused, no such host, no answer to connect),
+# as httpx, aiohttp and the OS name them. A server that accepted the connection and then dropped it
+# is reachable (it may recover), so those (_DISCONNECTS) do not count.
+_UNREACHABLE = {
+    "ConnectError",
+    "ClientConnectorError",
+    "ClientConnectorDNSError",
+    "ConnectionRefusedError",
+    "gaierror",
+    "ConnectionTimeoutError",
+}
+
+
+def _unreachable(exc: BaseException) -> bool:
+    if _caused_by(exc, _UNREACHABLE):
+        return True
+    # httpx's ConnectTimeout is a real connect timeout; aiohttp's transport also reports a dropped
+    # connection as one, with the disconnect in its cause chain.
+    return _caused_by(exc, {"ConnectTimeout"}) and not _disconnected(exc)
+
+
+def _what_failed(exc: BaseException) -> str:
+    """The cause worth naming: the innermost OS error or disconnect (``ConnectionRefusedError``,
+    ``gaierror``, ``ServerDisconnectedError``) says more than the transport's wrapper around it."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for link in reversed(chain):
+        if isinstance(link, OSError) or type(link).__name__ in _DISCONNECTS:
+            return type(link).__name__
+    return type(exc.__cause__ or exc).__name__
+
+
+def _caused_by(exc: BaseException, names: set[str]) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if type(seen).__name__ in names:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _disconnected(exc: BaseException) -> bool:

@@ -5,10 +5,16 @@
         --teacher-model gpt-4o-mini --teacher-base-url http://localhost:8000/v1 --concurrency 32
 
 Writes ``OUT/plan/items.jsonl`` and ``OUT/candidates/shard-NNNNN.parquet`` (+ ``failures-NNNNN``).
-Rerunning resumes: items already in ``OUT/candidates`` are skipped (``--retry-failed`` retries the
-failed ones), and teacher answers come from the response cache (``--cache-dir``; default
-``<data root>/cache/teacher`` when OUT is ``<data root>/runs/<name>``, else ``OUT/cache/teacher``).
+Rerunning resumes: items with a sample are skipped, items that got no answer (connection, 5xx, 429,
+timeout, 401) are retried, items the teacher answered badly are retried with ``--retry-failed`` (a
+fresh request: refused replies are never served from the cache), and good teacher answers come from
+the response cache (``--cache-dir``; default ``<data root>/cache/teacher`` when OUT is
+``<data root>/runs/<name>``, else ``OUT/cache/teacher``). Each item keeps one record: its latest.
 The API key is read from ``$CALLFORGE_TEACHER_API_KEY`` (or ``--api-key-env``), else ``$OPENAI_API_KEY``.
+
+Exit codes: 0 when the run succeeded; 1 when the configuration is wrong, nothing was generated, more
+than ``--max-failure-share`` of the items failed, or the teacher was unusable (the circuit breaker:
+``teacher.breaker_failures`` connection failures in a row, or a 401/403). What was generated is kept.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from generators.stats import merge_stats
 from schemas.errors import ConfigError
 
 
@@ -42,7 +49,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=None, help="plan seed (same seed + catalog = same plan)")
     parser.add_argument("--limit", type=int, default=None, help="at most N work items, spread over the plan")
     parser.add_argument("--shard-size", type=int, default=None, help="work items per candidate shard")
-    parser.add_argument("--retry-failed", action="store_true", help="regenerate items that failed before")
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also regenerate items the teacher answered badly (items without an answer are always retried)",
+    )
+    parser.add_argument(
+        "--max-failure-share",
+        type=float,
+        default=None,
+        help="exit 1 when more than this share of the items failed (default 0.25)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -82,12 +99,15 @@ def build_config(args: argparse.Namespace) -> Any:
     teacher.update({k: v for k, v in flags.items() if v is not None})
     if teacher.get("model") and not teacher.get("cache_dir"):
         teacher["cache_dir"] = default_cache_dir(args.out)
+    if args.max_failure_share is not None:
+        data["max_failure_share"] = args.max_failure_share
     try:
         return GenerateConfig.model_validate({**data, "plan": plan, "teacher": teacher})
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
-        raise ConfigError(f"generate config: {where}: {error['msg']} (got {error.get('input')!r})") from exc
+        message = error["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"generate config: {where}: {message} (got {error.get('input')!r})") from exc
 
 
 def spread(items: list[Any], limit: int | None) -> list[Any]:
@@ -103,6 +123,7 @@ def spread(items: list[Any], limit: int | None) -> list[Any]:
 def run(args: argparse.Namespace) -> int:
     from generators import pipeline
     from generators.plan import build_plan, shards
+    from generators.teacher_errors import GenerationFailed
     from schemas.catalog import Catalog
 
     config = build_config(args)
@@ -110,7 +131,10 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     items = spread(build_plan(catalog, config.plan), args.limit)
     pipeline.write_plan(out / pipeline.PLAN_FILE, items)
-    done = pipeline.generated_item_ids(out, include_failures=not args.retry_failed)
+    stale = pipeline.reconcile_failures(out)
+    if stale:
+        print(f"removed {stale} failure record(s) of items a later try answered (left by an interrupted run)")
+    done = pipeline.settled_item_ids(out, retry_failed=args.retry_failed)
     pending = [item for item in items if item.id not in done]
     first = pipeline.next_shard_index(out)
     batches = shards(pending, config.plan.shard_size)
@@ -122,10 +146,21 @@ def run(args: argparse.Namespace) -> int:
     summaries = []
     with _progress(len(pending), disabled=args.no_progress) as advance:
         for offset, batch in enumerate(batches):
-            summaries.append(
-                pipeline.generate_shard(batch, catalog, config, out, first + offset, progress=advance)
-            )
+            summary = pipeline.generate_shard(batch, catalog, config, out, first + offset, progress=advance)
+            summaries.append(summary)
+            if (summary.get("teacher") or {}).get("circuit_open"):
+                break  # the teacher is unusable: the remaining shards would only fail the same way
     print(format_summary(summaries))
+    teacher = merge_stats([s["teacher"] for s in summaries if s.get("teacher")])
+    problem = pipeline.outcome_problem(
+        items=sum(s["items"] for s in summaries),
+        samples=sum(s["samples"] for s in summaries),
+        failures=sum(s["failures"] for s in summaries),
+        max_failure_share=config.max_failure_share,
+        circuit_open=teacher["circuit_open"],
+    )
+    if problem:
+        raise GenerationFailed(problem)
     return 0
 
 
@@ -164,29 +199,18 @@ def format_summary(summaries: list[dict[str, Any]]) -> str:
         "failures_by_code": {},
     }
     samples = failures = 0
-    teacher: dict[str, Any] = {}
     for summary in summaries:
         samples += summary["samples"]
         failures += summary["failures"]
         for key, table in totals.items():
             for name, count in summary[key].items():
                 table[name] = table.get(name, 0) + count
-        for key, value in (summary.get("teacher") or {}).items():
-            if (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and not key.startswith("latency")
-            ):
-                teacher[key] = teacher.get(key, 0) + value
-            elif isinstance(value, dict):
-                merged = teacher.setdefault(key, {})
-                for name, count in value.items():
-                    merged[name] = merged.get(name, 0) + count
-            else:
-                teacher[key] = value  # latency percentiles: the last shard's (per-shard figures)
     lines = [f"samples {samples}, failures {failures}"]
     for key, table in totals.items():
         lines.append(f"{key.replace('_', ' ')}: " + (", ".join(f"{k} {v}" for k, v in table.items()) or "-"))
-    if teacher:
+    shown = [s["teacher"] for s in summaries if s.get("teacher")]
+    if shown:
+        # The run's figures (latency percentiles from the merged histogram), without the histogram.
+        teacher = {k: v for k, v in merge_stats(shown).items() if k != "latency_histogram"}
         lines.append("teacher: " + json.dumps(teacher, sort_keys=True))
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -75,7 +76,23 @@ EMBEDDED_DEFAULTS = {
 }
 
 
+class _OwnErrorsWithoutTraceback(logging.Filter):
+    """callforge's own errors (``CallforgeError``: a dead teacher, a bad record) carry a message that
+    says what to do; Prefect's traceback of them is noise to the user, so the record keeps the message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from schemas.errors import CallforgeError
+
+        if record.exc_info and isinstance(record.exc_info[1], CallforgeError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def run(args: argparse.Namespace) -> int:
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _OwnErrorsWithoutTraceback) for f in logger.filters):
+            logger.addFilter(_OwnErrorsWithoutTraceback())
     for key, value in EMBEDDED_DEFAULTS.items():
         os.environ.setdefault(key, value)
     if not args.no_progress:
@@ -86,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME
 
+    from flows.leftovers import clean_leftovers
+    from flows.orphan_guard import OrphanGuard
     from flows.progress import TerminalProgress
     from flows.refresh import build_config, refresh
 
@@ -104,12 +123,17 @@ def run(args: argparse.Namespace) -> int:
     # Resolve the run name here (an unfinished run of the spec is resumed), so flow and summary agree.
     config = build_config(**parameters).with_run_name()
     parameters["run_name"] = config.run_name
+    removed = clean_leftovers([config.run_dir], [Path(config.data_root) / "datasets"])
+    if removed:
+        print(f"removed {len(removed)} leftover(s) of an interrupted run: {', '.join(map(str, removed))}")
     started = time.perf_counter()
-    if args.no_progress:
-        result = refresh(**parameters)
-    else:
-        with TerminalProgress():
+    # The guard stops the temporary Prefect server and the sandbox if this process is killed.
+    with OrphanGuard():
+        if args.no_progress:
             result = refresh(**parameters)
+        else:
+            with TerminalProgress():
+                result = refresh(**parameters)
     elapsed = time.perf_counter() - started
     api = PREFECT_API_URL.value()
     print()

@@ -73,3 +73,15 @@ def test_record_plan_reads_the_run_plan(tmp_path: Path, catalog: Catalog, items:
     assert ledger.record_plan(plan_file, catalog, CONTEXT) == 5
     assert ledger.record_plan(tmp_path / "absent.jsonl", catalog, CONTEXT) == 0
     assert len(ledger.untried(items, catalog, CONTEXT)[0]) == len(items) - 5
+
+
+def test_items_to_retry_are_not_recorded(tmp_path: Path, catalog: Catalog, items: list[WorkItem]) -> None:
+    """Items that got no answer (a dead teacher) must be planned again by the next refresh."""
+    plan_file = tmp_path / "plan" / "items.jsonl"
+    plan_file.parent.mkdir()
+    plan_file.write_text("".join(i.model_dump_json() + "\n" for i in items[:5]), "utf-8")
+    ledger = AttemptLedger(tmp_path / "store", "mini")
+    skip = {items[1].id, items[3].id}
+    assert ledger.record_plan(plan_file, catalog, CONTEXT, skip=skip) == 3
+    untried = ledger.untried(items[:5], catalog, CONTEXT)[0]
+    assert untried == [items[1], items[3]]

@@ -44,9 +44,14 @@ FAULT_KINDS = (
     "malformed_json",  # 200, but the message content is not JSON
     "wrong_shape",  # 200, JSON content that is not {query, calls}
     "bad_body",  # 200, but the HTTP body itself is not JSON
+    "deep",  # 200, content nested DEEP_LEVELS levels deep (json.loads raises RecursionError on it)
+    "huge",  # 200, a syntactically valid {query, calls} content of HUGE_CHARS characters
     "400",
     "401",
+    "403",
 )
+DEEP_LEVELS = 1_000
+HUGE_CHARS = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -193,7 +198,8 @@ def _error(status: int, message: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------- the server
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+_REASONS |= {429: "Too Many Requests"}
 _REASONS |= {500: "Internal Server Error", 503: "Service Unavailable"}
 
 
@@ -344,7 +350,7 @@ class TeacherServer:
         if kind == "drop":
             writer.transport.abort()  # no status line, no bytes: a dropped connection
             return False
-        if kind in ("400", "401", "500", "503", "429"):
+        if kind in ("400", "401", "403", "500", "503", "429"):
             status = int(kind)
             message = (
                 "response_format json_schema is not supported by this server"
@@ -361,6 +367,11 @@ class TeacherServer:
             content = 'Sure! {"query": "Add a node", "calls": [{"name": '
         elif kind == "wrong_shape":
             content = json.dumps({"question": "Add a node", "answer": 42})
+        elif kind == "deep":
+            content = '{"query": "q", "calls": ' + "[" * DEEP_LEVELS + "]" * DEEP_LEVELS + "}"
+        elif kind == "huge":
+            filler = HUGE_CHARS - len('{"query": "", "calls": []}')
+            content = '{"query": "' + "x" * filler + '", "calls": []}'
         else:
             content = json.dumps(derive_answer(body), ensure_ascii=False)
         self._write(writer, 200, json.dumps(_completion(body, content), ensure_ascii=False).encode())

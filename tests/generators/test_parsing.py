@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generators.parsing import JSONExtractionError, parse_json_object
+from generators.parsing import JSONExtractionError, nesting_depth, parse_json_object
 
 EXPECTED = {
     "query": "Add node 1",
@@ -64,3 +64,40 @@ def test_the_first_object_wins() -> None:
 def test_no_object_is_an_error_that_says_so(text: str, message: str) -> None:
     with pytest.raises(JSONExtractionError, match=message):
         parse_json_object(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ('{"query": "q", "calls": ' + "[" * 1_000 + "]" * 1_000 + "}", "too_deep"),
+        ("Sure: " + "{" * 100_000, "too_deep"),  # unbalanced: refused before any parser recurses
+        ('{"query": "' + "x" * 200_001 + '"}', "too_large"),
+        ('{"query": "cut', "malformed_json"),
+    ],
+    ids=["1000-deep", "unclosed-100k", "over-200k-chars", "malformed"],
+)
+def test_a_hostile_reply_is_a_coded_error_not_a_crash(text: str, code: str) -> None:
+    with pytest.raises(JSONExtractionError) as caught:
+        parse_json_object(text)
+    assert caught.value.code == code
+
+
+def test_brackets_inside_strings_do_not_count_towards_depth() -> None:
+    text = '{"query": "[[[[ \\" {{{{ ]]", "calls": [{"name": "a", "arguments": {"b": [[1]]}}]}'
+    assert nesting_depth(text) == 6
+    assert parse_json_object(text, max_depth=6)["calls"][0]["arguments"] == {"b": [[1]]}
+    with pytest.raises(JSONExtractionError, match="nests 6 levels"):
+        parse_json_object(text, max_depth=5)
+
+
+def test_quotes_in_prose_around_the_object_do_not_hide_its_depth() -> None:
+    assert nesting_depth('He said "here": {"a": [[[1]]]} and "bye"') == 4
+
+
+def test_a_raised_depth_limit_still_cannot_crash() -> None:
+    """With the limit lifted above the interpreter's recursion limit, json.loads's RecursionError
+    becomes the same coded error."""
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(JSONExtractionError) as caught:
+        parse_json_object('{"a": ' + deep + "}", max_depth=10**6, max_chars=10**6)
+    assert caught.value.code == "too_deep"
