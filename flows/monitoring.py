@@ -69,7 +69,8 @@ class ShardProgress:
 
     def __init__(self, slug: str, stage: str, total: int) -> None:
         self.stage, self.total, self.done = stage, total, 0
-        self._artifact: UUID | None = create_progress_artifact(
+        # Prefect's sync_compatible typing says "UUID or coroutine"; called from sync code it is a UUID.
+        self._artifact: UUID | None = create_progress_artifact(  # type: ignore[assignment]
             progress=100.0 if total == 0 else 0.0,
             key=artifact_key(slug, f"{stage}-progress"),
             description=f"{stage}: shards finished of {total}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Protocol
 
 from rich.console import Console
@@ -74,6 +75,11 @@ class TerminalProgress:
         self._subscription.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._subscription.__exit__(*exc)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._subscription.__exit__(exc_type, exc, tb)
         self._progress.stop()

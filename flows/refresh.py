@@ -102,13 +102,17 @@ def refresh(
         # What the store already holds for this catalog is not generated again.
         satisfied = SampleStore(config.store_path).satisfied(load_catalog(config.run_dir / CATALOG_DIR))
         with tags("stage:generate"):
-            out["generate"] = generate_flow.with_options(task_runner=build_task_runner(config.task_runner))(
-                config, satisfied=satisfied
+            # Flow.with_options types task_runner invariantly in its future type (Prefect's stubs); any
+            # TaskRunner is accepted at run time.
+            generate = generate_flow.with_options(
+                task_runner=build_task_runner(config.task_runner)  # type: ignore[arg-type]
             )
+            out["generate"] = generate(config, satisfied=satisfied)
         with tags("stage:verify"):
-            out["verify"] = verify_flow.with_options(task_runner=build_task_runner(config.task_runner))(
-                config, shard_paths=out["generate"]["shard_paths"]
+            verify = verify_flow.with_options(
+                task_runner=build_task_runner(config.task_runner)  # type: ignore[arg-type]  # as above
             )
+            out["verify"] = verify(config, shard_paths=out["generate"]["shard_paths"])
         with tags("stage:assemble"):
             out["assemble"] = assemble_flow(config)
         # Remember what this run tried, so an unchanged spec plans nothing next time (flows.attempts).

@@ -104,10 +104,11 @@ def bounds(schema: dict[str, Any], *, integer: bool) -> tuple[Any, Any]:
         high = high - nudge if ex_high and high is not None else high
     elif ex_high is not None:
         high = ex_high - nudge if high is None or ex_high <= high else high
-    if low is None and high is None:
-        low, high = (1, 100) if integer else (0, 100)
-    elif low is None:
-        low = max(0, high - 100) if high > 0 else high - 100  # positive maxima keep values non-negative
+    if low is None:
+        if high is None:
+            low, high = (1, 100) if integer else (0, 100)
+        else:
+            low = max(0, high - 100) if high > 0 else high - 100  # positive maxima keep values non-negative
     elif high is None:
         high = low + 100
     if integer:

@@ -20,12 +20,13 @@ import re
 import re._constants as sre_c
 import re._parser as sre_p
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import cast
 
 _OPEN_REPEAT_EXTRA = 3  # an open repeat (`+`, `*`, `{n,}`) emits at most min + 3 items
 _ATTEMPTS = 8
 
-_CATEGORIES = {
+_CATEGORIES: dict[object, str] = {
     sre_c.CATEGORY_DIGIT: string.digits,
     sre_c.CATEGORY_NOT_DIGIT: string.ascii_letters,
     sre_c.CATEGORY_WORD: string.ascii_letters + string.digits + "_",
@@ -36,6 +37,8 @@ _CATEGORIES = {
 _PRINTABLE = string.ascii_letters + string.digits + " -_."
 
 StringSampler = Callable[[random.Random], str]
+# One compiled regex node: appends what it matched to ``out``.
+_Step = Callable[[random.Random, list[str]], None]
 
 
 class UnsupportedPattern(ValueError):
@@ -49,13 +52,13 @@ def _class_chars(items: list[tuple[object, object]]) -> str:
         if op is sre_c.NEGATE:
             negate = True
         elif op is sre_c.LITERAL:
-            chars.append(chr(arg))  # type: ignore[arg-type]
+            chars.append(chr(cast(int, arg)))
         elif op is sre_c.RANGE:
-            low, high = arg  # type: ignore[misc]
+            low, high = cast("tuple[int, int]", arg)
             # Wide ranges (e.g. a Unicode block) are sampled from their first 200 code points.
             chars.extend(chr(c) for c in range(low, min(high, low + 200) + 1))
         elif op is sre_c.CATEGORY:
-            chars.append(_CATEGORIES.get(arg, string.ascii_letters))  # type: ignore[call-overload]
+            chars.append(_CATEGORIES.get(arg, string.ascii_letters))
         else:
             raise UnsupportedPattern(f"character class item {op}")
     pool = "".join(chars)
@@ -66,40 +69,52 @@ def _class_chars(items: list[tuple[object, object]]) -> str:
     return pool
 
 
-def _compile(parsed: list[tuple[object, object]]) -> Callable[[random.Random, list[str]], None]:
-    steps: list[Callable[[random.Random, list[str]], None]] = []
+def _emit(text: str) -> _Step:
+    return lambda rng, out: out.append(text)
+
+
+def _emit_one_of(pool: str) -> _Step:
+    return lambda rng, out: out.append(rng.choice(pool))
+
+
+def _repeat(low: int, high: int, inner: _Step) -> _Step:
+    def repeat(rng: random.Random, out: list[str]) -> None:
+        for _ in range(rng.randint(low, high)):
+            inner(rng, out)
+
+    return repeat
+
+
+def _one_branch(branches: list[_Step]) -> _Step:
+    return lambda rng, out: rng.choice(branches)(rng, out)
+
+
+def _compile(parsed: Iterable[tuple[object, object]]) -> _Step:
+    steps: list[_Step] = []
     for op, arg in parsed:
         if op is sre_c.LITERAL:
-            literal = chr(arg)  # type: ignore[arg-type]
-            steps.append(lambda rng, out, c=literal: out.append(c))
+            steps.append(_emit(chr(cast(int, arg))))
         elif op is sre_c.NOT_LITERAL:
-            pool = "".join(c for c in _PRINTABLE if c != chr(arg))  # type: ignore[arg-type]
-            steps.append(lambda rng, out, p=pool: out.append(rng.choice(p)))
+            steps.append(_emit_one_of("".join(c for c in _PRINTABLE if c != chr(cast(int, arg)))))
         elif op is sre_c.ANY:
-            steps.append(lambda rng, out: out.append(rng.choice(string.ascii_letters)))
+            steps.append(_emit_one_of(string.ascii_letters))
         elif op is sre_c.IN:
-            pool = _class_chars(arg)  # type: ignore[arg-type]
-            steps.append(lambda rng, out, p=pool: out.append(rng.choice(p)))
+            steps.append(_emit_one_of(_class_chars(cast("list[tuple[object, object]]", arg))))
         elif op is sre_c.CATEGORY:
-            pool = _CATEGORIES.get(arg, string.ascii_letters)  # type: ignore[call-overload]
-            steps.append(lambda rng, out, p=pool: out.append(rng.choice(p)))
+            steps.append(_emit_one_of(_CATEGORIES.get(arg, string.ascii_letters)))
         elif op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, getattr(sre_c, "POSSESSIVE_REPEAT", None)):
-            low, high, sub = arg  # type: ignore[misc]
-            high = low + _OPEN_REPEAT_EXTRA if high is sre_c.MAXREPEAT else high
-            inner = _compile(sub)
-
-            def repeat(rng: random.Random, out: list[str], lo: int = low, hi: int = high, f=inner) -> None:
-                for _ in range(rng.randint(lo, hi)):
-                    f(rng, out)
-
-            steps.append(repeat)
+            low, high, sub = cast("tuple[int, object, Iterable[tuple[object, object]]]", arg)
+            # MAXREPEAT marks an open repeat (`+`, `*`, `{n,}`): capped a few items past its minimum.
+            upper = low + _OPEN_REPEAT_EXTRA if high is sre_c.MAXREPEAT else cast(int, high)
+            steps.append(_repeat(low, upper, _compile(sub)))
         elif op is sre_c.SUBPATTERN:
-            steps.append(_compile(arg[-1]))  # type: ignore[index]
+            body = cast("tuple[object, object, object, Iterable[tuple[object, object]]]", arg)[-1]
+            steps.append(_compile(body))
         elif op is getattr(sre_c, "ATOMIC_GROUP", None):
-            steps.append(_compile(arg))  # type: ignore[arg-type]
+            steps.append(_compile(cast("Iterable[tuple[object, object]]", arg)))
         elif op is sre_c.BRANCH:
-            branches = [_compile(b) for b in arg[1]]  # type: ignore[index]
-            steps.append(lambda rng, out, bs=branches: rng.choice(bs)(rng, out))
+            _, alternatives = cast("tuple[None, list[Iterable[tuple[object, object]]]]", arg)
+            steps.append(_one_branch([_compile(b) for b in alternatives]))
         elif op is sre_c.AT:
             continue  # anchors emit nothing
         else:

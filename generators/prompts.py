@@ -14,6 +14,7 @@ The user message carries two machine-readable anchors the loopback test teacher 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from generators.plan import WorkItem
@@ -97,7 +98,7 @@ def _example_block(examples: list[SeedExample]) -> str:
 
 
 def build_messages(
-    item: WorkItem, offered: list[Tool], *, subject: Tool | None = None, examples: list[SeedExample] = ()
+    item: WorkItem, offered: list[Tool], *, subject: Tool | None = None, examples: Sequence[SeedExample] = ()
 ) -> list[dict[str, str]]:
     """System and user messages asking for the sample ``item`` describes."""
     style = Style(item.style)

@@ -94,7 +94,7 @@ class SchemaCompiler:
         return merged
 
     def validator(self, schema: dict[str, Any]) -> Draft202012Validator:
-        defs = {k: self.root[k] for k in ("$defs", "definitions") if k in self.root}
+        defs: dict[str, Any] = {k: self.root[k] for k in ("$defs", "definitions") if k in self.root}
         # formats checked too: a spec's example or default may break its own format
         return Draft202012Validator({**defs, **schema}, format_checker=_FORMATS)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -248,10 +249,9 @@ class Sample(Strict):
     @field_validator("tools")
     @classmethod
     def _unique_tools(cls, value: list[str]) -> list[str]:
-        seen: set[str] = set()
-        dupes = [t for t in value if t in seen or seen.add(t)]
+        dupes = sorted(t for t, n in Counter(value).items() if n > 1)
         if dupes:
-            raise ValueError(f"tools offered twice: {sorted(set(dupes))}")
+            raise ValueError(f"tools offered twice: {dupes}")
         return value
 
     @model_validator(mode="after")

@@ -27,7 +27,7 @@ _PACKAGED = {"llama3_1.jinja": "llama3_1_training.jinja"}
 
 
 def has_generation_markers(template: str | None) -> bool:
-    return bool(template) and _GENERATION.search(template) is not None
+    return template is not None and _GENERATION.search(template) is not None
 
 
 def packaged_template(name: str) -> str:

@@ -144,7 +144,8 @@ def load_model(
             ) from exc
         raise _not_available(source, exc) from exc
     if quantization is None and device.kind == "cuda":
-        model = model.to("cuda")
+        # transformers types PreTrainedModel.to through a decorator that drops its signature.
+        model = model.to("cuda")  # type: ignore[arg-type]
     return model
 
 

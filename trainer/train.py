@@ -172,10 +172,10 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     truncated = count_truncated(tokenizer, splits["train"], plan.sft.get("max_length"))
     model = _prepare_model(base_model, config, plan)
 
-    from transformers import EarlyStoppingCallback
+    from transformers import EarlyStoppingCallback, TrainerCallback
     from trl import SFTTrainer
 
-    callbacks = []
+    callbacks: list[TrainerCallback] = []
     if plan.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=plan.early_stopping_patience))
     trainer = SFTTrainer(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -139,8 +139,10 @@ def check_verifier(
         raise ConformanceError(
             f"{getattr(cls, '__name__', cls)} breaks the verifier contract:\n- " + "\n- ".join(failures)
         )
+    # No class failures, so cls.Options is a pydantic model (``cls`` is any class, to be judged).
+    options_model = cast("type[BaseModel]", getattr(cls, "Options", None))
     try:
-        verifier = cls(cls.Options.model_validate(dict(options or {})))
+        verifier = cls(options_model.model_validate(dict(options or {})))
     except Exception as exc:
         raise ConformanceError(
             f"{cls.__name__}(Options(**{dict(options or {})!r})) raised {type(exc).__name__}: {exc}"

@@ -82,7 +82,7 @@ def model_specs(args: argparse.Namespace) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     from schemas.catalog import Catalog
     from trainer.evaluation.config import EvaluateConfig
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     )
     catalog = Catalog.load(args.catalog) if args.catalog else None
     with Progress() as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(label: str, done: int, total: int) -> None:
             if label not in tasks:

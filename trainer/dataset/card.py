@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -25,7 +25,7 @@ from schemas.catalog import Catalog
 from schemas.errors import RecordError
 from schemas.models import Sample
 from schemas.shards import verdicts_policy
-from verifiers.summary import VerdictSummary
+from verifiers.summary import UndecidedPolicy, VerdictSummary
 
 SPLITS = ("train", "validation", "test_seen", "test_unseen")
 MANIFEST_KIND = "callforge.dataset"
@@ -199,7 +199,7 @@ def _verdict_summary(run_dir: Path) -> VerdictSummary | None:
     summary = VerdictSummary.from_frames(
         verdicts.select("sample_id", "verifier", "passed", "code").collect(),
         samples,
-        undecided=policies.pop(),
+        undecided=cast(UndecidedPolicy, policies.pop()),  # from_frames rejects any other value
     )
     try:
         recorded = json.loads((run_dir / "manifest.json").read_text("utf-8"))["stages"]["verify"]["details"]
