@@ -76,6 +76,8 @@ class Verifier(Protocol):
     cost: ClassVar[int]
     Options: ClassVar[type[VerifierOptions]]
 
+    def __init__(self, options: Any) -> None: ...  # an instance of its ``Options``
+
     def verify(self, samples: list[Sample], ctx: VerifyContext) -> list[Verdict]: ...
 
 

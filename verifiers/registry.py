@@ -206,8 +206,7 @@ def load_verifiers(
     instances: list[Verifier] = []
     for name in dict.fromkeys(selected):  # a name listed twice is the same verifier
         cls = _load_class(registered[name])
-        # The Verifier protocol (verifiers.base) declares no constructor; every verifier takes its Options.
-        instances.append(cls(_options_for(cls, options.get(name))))  # type: ignore[call-arg]
+        instances.append(cls(_options_for(cls, options.get(name))))
     return order_verifiers(instances)
 
 
