@@ -89,12 +89,25 @@ class _NoDotRewrite(dict):
 # ---------------------------------------------------------------------------------------- cases
 
 
+def _concrete(option: Any) -> Any:
+    """A value a right reply would hold for a BFCL option: its objects are ``{key: [acceptable…]}``."""
+    if isinstance(option, dict) and all(isinstance(v, list) for v in option.values()):
+        return {
+            k: copy.deepcopy(next(o for o in v if o != ""))
+            for k, v in option.items()
+            if any(o != "" for o in v)
+        }
+    if isinstance(option, list) and option and all(isinstance(o, dict) for o in option):
+        return [_concrete(o) for o in option]
+    return copy.deepcopy(option)
+
+
 def _reference_arguments(reference: ReferenceCall, pick: dict[str, int] | None = None) -> dict[str, Any]:
     out = {}
     for key, options in reference.values.items():
         index = (pick or {}).get(key, 0)
         if options and index >= 0:
-            out[key] = copy.deepcopy(options[min(index, len(options) - 1)])
+            out[key] = _concrete(options[min(index, len(options) - 1)])
     return out
 
 
@@ -140,9 +153,9 @@ def _value_edits(value: Any) -> Iterator[tuple[str, Any]]:
         yield "tuple_as_scalar", value[0] if value else None
     elif isinstance(value, dict):
         for key in list(value)[:3]:
-            yield f"dropped_key_{key}", {k: v for k, v in value.items() if k != key}
+            yield "dropped_key", {k: v for k, v in value.items() if k != key}
             for name, edited in _value_edits(value[key]):
-                yield f"key_{key}_{name}", {**value, key: edited}
+                yield f"key_{name}", {**value, key: edited}
         yield "extra_key", {**value, "extra": 1}
 
 
@@ -233,13 +246,14 @@ def greedy_would_fail(entry: BfclEntry, calls: list[Call]) -> bool:
     return False
 
 
-def compare(entries: Sequence[BfclEntry], oracle: OracleCheck, *, limit_examples: int = 3) -> ParityReport:
-    """Both verdicts on every generated case; disagreements grouped by class."""
+def compare(entries: Sequence[BfclEntry], oracle: OracleCheck, rules: Rules = Rules.BFCL) -> ParityReport:
+    """Both verdicts on every generated case; disagreements grouped by class (case kind, who accepts,
+    each side's error type). Cases BFCL rejects only for its greedy pairing are counted apart."""
     report = ParityReport()
     for entry in entries:
         for case in cases(entry):
             report.cases += 1
-            ours = check_calls(case.calls, entry.references, entry.functions, entry.category, Rules.BFCL)
+            ours = check_calls(case.calls, entry.references, entry.functions, entry.category, rules)
             try:
                 theirs, their_error = oracle(entry, case.calls)
             except Exception:  # the oracle crashing on a case is counted, not fatal

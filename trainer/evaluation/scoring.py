@@ -39,8 +39,8 @@ and differs where BFCL's rules are accidents of its implementation:
 * types follow JSON Schema at every depth: ``bool`` never equals a number (BFCL's ``True == 1`` inside
   lists and dicts), a ``float`` never stands for an ``int`` unless the schema says ``number``, an
   ``int`` may stand for a ``float`` at any depth;
-* the string rule applies where the schema declares a string, at any depth; elsewhere strings
-  compare exactly;
+* the string rule applies at any depth where the schema declares a string; where it declares
+  another type (BFCL's "variable" case) or none, strings compare exactly;
 * objects compare key by key at any depth (BFCL compares nested objects with ``==``).
 """
 
@@ -71,11 +71,16 @@ class Call:
 
 @dataclass(frozen=True)
 class ReferenceCall:
-    """What a right call looks like: per argument, every acceptable value, and which may be left out."""
+    """What a right call looks like: per argument, every acceptable value, and which may be left out.
+
+    ``nested_options`` marks BFCL's form, where an object value is itself ``{key: [acceptable…]}``
+    (and a list of objects a list of such); the project's own references hold plain values.
+    """
 
     name: str
     values: Mapping[str, Sequence[Any]]
     omittable: frozenset[str] = field(default_factory=frozenset)
+    nested_options: bool = False
 
     @classmethod
     def from_bfcl(cls, item: Mapping[str, Any]) -> ReferenceCall:
@@ -83,7 +88,7 @@ class ReferenceCall:
         ((name, params),) = item.items()
         values = {p: [v for v in options if v != ""] for p, options in params.items()}
         omittable = frozenset(p for p, options in params.items() if "" in options)
-        return cls(name=name, values=values, omittable=omittable)
+        return cls(name=name, values=values, omittable=omittable, nested_options=True)
 
     @classmethod
     def exact(
@@ -170,7 +175,7 @@ def check_call(
         if rules is Rules.BFCL:
             verdict = bfcl_argument(key, value, reference.bfcl_options(key), schema)
         else:
-            verdict = _callforge_argument(key, value, reference.values[key], schema)
+            verdict = _callforge_argument(key, value, reference, schema)
         if not verdict.valid:
             return verdict
     for key in reference.values:
@@ -350,9 +355,13 @@ def _is_default(value: Any, schema: Mapping[str, Any] | None) -> bool:
 
 
 def _callforge_argument(
-    key: str, value: Any, options: Sequence[Any], schema: Mapping[str, Any] | None
+    key: str, value: Any, reference: ReferenceCall, schema: Mapping[str, Any] | None
 ) -> CallVerdict:
-    if any(callforge_value(value, option, schema) for option in options):
+    options = reference.values[key]
+    if reference.nested_options:
+        if any(_nested_option(value, option, schema) for option in options):
+            return OK
+    elif any(callforge_value(value, option, schema) for option in options):
         return OK
     kind = "value_error:string" if type(value) is str else "value_error:others"
     return _fail(kind, f"{key!r}: {value!r} is not one of {list(options)}")
@@ -368,6 +377,9 @@ def callforge_value(got: Any, want: Any, schema: Mapping[str, Any] | None = None
             return False  # a float stands for an int only where the schema says "number"
         return got == want
     if type(want) is str and type(got) is str:
+        # The string rule only where the schema declares a string: where it declares another type the
+        # string is a name (BFCL's "variable"), and where it says nothing BFCL's own rule depends on
+        # the depth, so exact comparison is the rule that is never more lenient.
         return standardize(got) == standardize(want) if declared is str else got == want
     if type(want) is list and type(got) is list:
         items = (schema or {}).get("items")
@@ -378,6 +390,43 @@ def callforge_value(got: Any, want: Any, schema: Mapping[str, Any] | None = None
     if isinstance(want, Mapping) and isinstance(got, Mapping):
         return _callforge_object(got, want, schema)
     return got is None and want is None
+
+
+def _nested_option(got: Any, option: Any, schema: Mapping[str, Any] | None) -> bool:
+    """``got`` against one BFCL-form option: objects hold ``{key: [acceptable…]}`` (also inside a
+    list of objects); anything else is a plain value."""
+    if isinstance(option, Mapping) and isinstance(got, Mapping):
+        return _options_object(got, option, schema)
+    if type(option) is list and option and all(isinstance(o, Mapping) for o in option):
+        items = (schema or {}).get("items")
+        items = items if isinstance(items, Mapping) else None
+        return (
+            type(got) is list
+            and len(got) == len(option)
+            and all(
+                isinstance(g, Mapping) and _options_object(g, o, items)
+                for g, o in zip(got, option, strict=True)
+            )
+        )
+    return callforge_value(got, option, schema)
+
+
+def _options_object(
+    got: Mapping[str, Any], option: Mapping[str, Any], schema: Mapping[str, Any] | None
+) -> bool:
+    for key in set(got) | set(option):
+        sub = _property_schema(schema, key)
+        allowed = option.get(key)
+        allowed = allowed if isinstance(allowed, list) else [allowed]
+        if key not in got:
+            if "" not in allowed and not any(_is_default(a, sub) for a in allowed):
+                return False
+        elif key not in option:
+            if not _is_default(got[key], sub):
+                return False
+        elif not any(callforge_value(got[key], a, sub) for a in allowed if a != ""):
+            return False
+    return True
 
 
 def _property_schema(schema: Mapping[str, Any] | None, key: str) -> Mapping[str, Any] | None:
