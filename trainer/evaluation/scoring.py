@@ -119,6 +119,7 @@ class CallVerdict:
     valid: bool
     error_type: str = ""
     message: str = ""
+    argument: str = ""  # the argument the verdict is about, where it is about one
 
 
 OK = CallVerdict(True)
@@ -150,8 +151,8 @@ def declared_type(schema: Mapping[str, Any] | None) -> type | None:
     return _PY_TYPES.get(kind) if isinstance(kind, str) else None
 
 
-def _fail(error_type: str, message: str) -> CallVerdict:
-    return CallVerdict(False, error_type, message)
+def _fail(error_type: str, message: str, argument: str = "") -> CallVerdict:
+    return CallVerdict(False, error_type, message, argument)
 
 
 def check_call(
@@ -165,19 +166,21 @@ def check_call(
     properties = (parameters or {}).get("properties") or {}
     for key in (parameters or {}).get("required") or []:
         if key not in call.arguments:
-            return _fail("simple_function_checker:missing_required", f"missing required parameter {key!r}")
+            return _fail(
+                "simple_function_checker:missing_required", f"missing required parameter {key!r}", key
+            )
     for key, value in call.arguments.items():
         schema = properties.get(key)
         if key not in properties or key not in reference.values:
             if rules is Rules.CALLFORGE and key in properties and _is_default(value, schema):
                 continue
-            return _fail("simple_function_checker:unexpected_param", f"unexpected parameter {key!r}")
+            return _fail("simple_function_checker:unexpected_param", f"unexpected parameter {key!r}", key)
         if rules is Rules.BFCL:
             verdict = bfcl_argument(key, value, reference.bfcl_options(key), schema)
         else:
             verdict = _callforge_argument(key, value, reference, schema)
         if not verdict.valid:
-            return verdict
+            return CallVerdict(False, verdict.error_type, verdict.message, key)
     for key in reference.values:
         if key in call.arguments or key in reference.omittable:
             continue
@@ -185,7 +188,9 @@ def check_call(
             _is_default(v, properties.get(key)) for v in reference.values[key]
         ):
             continue
-        return _fail("simple_function_checker:missing_optional", f"parameter {key!r} left out; it may not be")
+        return _fail(
+            "simple_function_checker:missing_optional", f"parameter {key!r} left out; it may not be", key
+        )
     return OK
 
 
