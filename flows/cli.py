@@ -15,7 +15,18 @@ from collections.abc import Sequence
 
 from schemas.errors import CallforgeError
 
-COMMANDS = ("ingest", "generate", "verify", "assemble", "train", "merge", "chat", "evaluate", "refresh")
+COMMANDS = (
+    "ingest",
+    "generate",
+    "verify",
+    "assemble",
+    "train",
+    "merge",
+    "chat",
+    "evaluate",
+    "score",
+    "refresh",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

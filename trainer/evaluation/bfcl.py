@@ -12,7 +12,8 @@ categories have no answer file. Only BFCL's single-turn Python categories are sc
 (``SCORED_CATEGORIES``); a folder's other files are listed as skipped.
 
 A prediction file is JSON Lines ``{"id", "calls": [{"name", "arguments"}]}`` (an empty ``calls`` is an
-abstention), or a BFCL result file ``{"id", "result"}`` whose result is a Python-call string such as
+abstention), ``callforge evaluate``'s ``{"id", "reply"}`` (read by ``trainer.replies``), or a BFCL
+result file ``{"id", "result"}`` whose result is a Python-call string such as
 ``"[math.gcd(a=12, b=18)]"`` (decoded with Python's ``ast``, literals only) or a list of
 ``{name: arguments}``. A reply that cannot be decoded is kept as ``None``: wrong where a call was due.
 """
@@ -183,11 +184,33 @@ def load_predictions(path: Path) -> dict[str, list[Call] | None]:
             predictions[row["id"]] = _structured_calls(path, number, row["calls"])
         elif "result" in row:
             predictions[row["id"]] = decode_result(row["result"])
+        elif isinstance(row.get("reply"), str):  # `callforge evaluate`'s predictions-<label>.jsonl
+            predictions[row["id"]] = _reply_calls(row["reply"])
         else:
             raise RecordError(
-                f"{path}:{number}: expected 'calls' (a list of {{name, arguments}}) or 'result'"
+                f"{path}:{number}: expected 'calls' (a list of {{name, arguments}}), 'result' (BFCL) or 'reply'"
             )
     return predictions
+
+
+def _reply_calls(reply: str) -> list[Call] | None:
+    from trainer.evaluation.backends import REQUEST_FAILED
+    from trainer.replies import parse_tool_calls
+
+    parsed = parse_tool_calls(reply)
+    if parsed.error or reply.strip() == REQUEST_FAILED:
+        return None
+    return [Call(c.name, c.arguments) for c in parsed.calls]
+
+
+def _reply_calls(reply: str) -> list[Call] | None:
+    from trainer.evaluation.backends import REQUEST_FAILED
+    from trainer.replies import parse_tool_calls
+
+    parsed = parse_tool_calls(reply)
+    if parsed.error or reply.strip() == REQUEST_FAILED:
+        return None
+    return [Call(c.name, c.arguments) for c in parsed.calls]
 
 
 def _structured_calls(path: Path, number: int, calls: Any) -> list[Call]:

@@ -18,7 +18,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,8 @@ from schemas.records import from_trl
 from trainer.config import describe_validation_error
 from trainer.evaluation.backends import Backend, ModelSpec, backends_for, labels, request_failed
 from trainer.evaluation.config import EvaluateConfig
-from trainer.evaluation.metrics import ExampleScore, aggregate, score_example
+from trainer.evaluation.metrics import ExampleScore, aggregate, latency, score_example
+from trainer.evaluation.scoring import ReferenceCall
 from trainer.replies import parse_tool_calls
 from verifiers.format import check_call
 
@@ -50,6 +51,45 @@ class EvalExample:
     tools: list[dict[str, Any]]
     expected: list[ToolCall]
     query: str
+    references: list[ReferenceCall] = field(default_factory=list)
+
+    @property
+    def arguments_stratum(self) -> str:
+        """``zero`` when every reference call takes no argument (a stratum a name alone gets right)."""
+        if not self.expected:
+            return "no_call"
+        return "zero" if all(not c.arguments for c in self.expected) else "some"
+
+
+def references_for(
+    calls: Sequence[ToolCall], tools: Sequence[dict[str, Any]], recorded: Any = None, where: str = "record"
+) -> list[ReferenceCall]:
+    """Each call's reference: its values, what its tool's schema makes acceptable (defaults), and what
+    the record's ``reference`` field adds — a list aligned with the calls of
+    ``{"acceptable": {argument: [values…]}, "omittable": [arguments…]}`` (a JSON string or a list)."""
+    if isinstance(recorded, str):
+        recorded = json.loads(recorded) if recorded.strip() else None
+    if recorded is not None and (not isinstance(recorded, list) or len(recorded) != len(calls)):
+        raise ConfigError(f"{where}: 'reference' must be a list with one entry per call ({len(calls)})")
+    schemas = {t.get("function", t)["name"]: t.get("function", t).get("parameters") for t in tools}
+    references = []
+    for i, call in enumerate(calls):
+        base = ReferenceCall.from_schema(call.name, call.arguments, schemas.get(call.name))
+        extra = (recorded or [None] * len(calls))[i] or {}
+        acceptable = extra.get("acceptable") or {}
+        omittable = extra.get("omittable") or []
+        if not isinstance(acceptable, dict) or not isinstance(omittable, list):
+            raise ConfigError(f"{where}: reference[{i}] needs 'acceptable' (object) and 'omittable' (list)")
+        values = {k: list(v) for k, v in base.values.items()}
+        for key, options in acceptable.items():
+            values.setdefault(key, [])
+            values[key] += [
+                o for o in (options if isinstance(options, list) else [options]) if o not in values[key]
+            ]
+        for key in omittable:
+            values.setdefault(key, [])
+        references.append(ReferenceCall(call.name, values, base.omittable | frozenset(omittable)))
+    return references
 
 
 def find_dataset_dict(dataset_dir: Path) -> Path:
@@ -98,6 +138,9 @@ def load_examples(dataset_dir: Path, splits: Sequence[str], limit: int | None = 
                     tools=list(row["tools"]),
                     expected=sample.calls,
                     query=sample.query,
+                    references=references_for(
+                        sample.calls, list(row["tools"]), row.get("reference"), f"{split} row {i}"
+                    ),
                 )
             )
     return examples
@@ -146,14 +189,19 @@ def run_model(
     progress: Callable[[int, int], None] | None = None,
 ) -> ModelRun:
     replies: list[str] = []
+    latencies: list[float] = []
     started = time.perf_counter()
     for start in range(0, len(examples), config.batch_size):
         batch = examples[start : start + config.batch_size]
+        batch_started = time.perf_counter()
         replies.extend(
             backend.generate(
                 [e.prompt for e in batch], [e.tools for e in batch], max_new_tokens=config.max_new_tokens
             )
         )
+        # A batch is generated together, so each of its examples waited the batch's time divided by
+        # its size: the cost per example, which is what throughput and p50/p95 compare.
+        latencies += [(time.perf_counter() - batch_started) / len(batch)] * len(batch)
         if progress:
             progress(len(replies), len(examples))
     seconds = time.perf_counter() - started
@@ -163,7 +211,15 @@ def run_model(
         failed = request_failed(reply)
         predicted = None if parsed.error or failed else parsed.calls
         offered = [t.get("function", t)["name"] for t in example.tools]
-        score = score_example(predicted, example.expected, offered, tools, schema_check=_schema_valid)
+        score = score_example(
+            predicted,
+            example.expected,
+            offered,
+            tools,
+            schema_check=_schema_valid,
+            references=example.references or None,
+        )
+        score.latency_s = latencies[len(scores)]
         if failed:
             score.reasons.append("request_failed")
         scores.append(score)
@@ -211,14 +267,22 @@ def attach_execution(
 
 
 def breakdown(scores: Sequence[ExampleScore], examples: Sequence[EvalExample]) -> dict[str, Any]:
-    """Rates per split, and within each split per tier and per style."""
+    """Rates per split, and within each split per tier, style, language and argument stratum."""
     out: dict[str, Any] = {}
     by_split: dict[str, list[int]] = defaultdict(list)
     for i, e in enumerate(examples):
         by_split[e.split].append(i)
     for split, indices in by_split.items():
-        entry: dict[str, Any] = {"overall": _rates([scores[i] for i in indices])}
-        for key, attr in (("by_tier", "tier"), ("by_style", "style")):
+        entry: dict[str, Any] = {
+            "overall": _rates([scores[i] for i in indices]),
+            "latency": latency([scores[i] for i in indices]),
+        }
+        for key, attr in (
+            ("by_tier", "tier"),
+            ("by_style", "style"),
+            ("by_language", "language"),
+            ("by_arguments", "arguments_stratum"),
+        ):
             groups: dict[str, list[ExampleScore]] = defaultdict(list)
             for i in indices:
                 value = getattr(examples[i], attr)
@@ -309,6 +373,8 @@ def write_predictions(path: Path, examples: Sequence[EvalExample], run: ModelRun
                 "reply": r,
                 "expected": [c.model_dump(mode="json") for c in e.expected],
                 "ast": s.ast,
+                "ast_bfcl": s.ast_bfcl,
+                "latency_s": s.latency_s,
                 "execution_ok": s.execution_ok,
                 "reasons": s.reasons,
             },

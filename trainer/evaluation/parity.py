@@ -102,7 +102,7 @@ def _concrete(option: Any) -> Any:
     return copy.deepcopy(option)
 
 
-def _reference_arguments(reference: ReferenceCall, pick: dict[str, int] | None = None) -> dict[str, Any]:
+def reference_arguments(reference: ReferenceCall, pick: dict[str, int] | None = None) -> dict[str, Any]:
     out = {}
     for key, options in reference.values.items():
         index = (pick or {}).get(key, 0)
@@ -169,7 +169,7 @@ class Case:
 def cases(entry: BfclEntry) -> Iterator[Case]:
     """The generated replies for one entry (see the module docstring)."""
     refs = entry.references
-    base = [Call(r.name, _reference_arguments(r)) for r in refs]
+    base = [Call(r.name, reference_arguments(r)) for r in refs]
     yield Case(entry, "reference", base)
     yield Case(entry, "abstain", [])
     if not refs:
@@ -193,9 +193,7 @@ def cases(entry: BfclEntry) -> Iterator[Case]:
         yield Case(entry, "extra_param", replaced(Call(ref.name, {**args, "unexpected_param": 1})))
         for key, options in ref.values.items():
             for k in range(1, len(options)):
-                yield Case(
-                    entry, "alternative", replaced(Call(ref.name, _reference_arguments(ref, {key: k})))
-                )
+                yield Case(entry, "alternative", replaced(Call(ref.name, reference_arguments(ref, {key: k}))))
             if key in ref.omittable or key in args:
                 without = {k: v for k, v in args.items() if k != key}
                 yield Case(entry, "omitted", replaced(Call(ref.name, without)))

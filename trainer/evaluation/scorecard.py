@@ -5,8 +5,8 @@
     write_scorecard(card, Path("out"))
 
 Every question gets a verdict under both rule sets; the chosen one (``rules``) is the headline and
-``verdicts.jsonl``, the other is reported beside it. A question without a prediction is wrong
-(``error_type`` ``missing_prediction``), as is a reply that could not be decoded
+``verdicts.jsonl``, the other is reported beside it. A question without a prediction is wrong,
+even where no call was due (``error_type`` ``missing_prediction``), as is a reply that could not be decoded
 (``ast_decoder:decoder_failed``) — except in an irrelevance category, where no call is the answer.
 Outputs: ``verdicts.jsonl`` (``{"id", "category", "valid", "error_type"}`` per question),
 ``metrics.json`` (accuracy with a 95 % Wilson interval and n, overall and per category, for both rule
@@ -74,8 +74,8 @@ def score(
 
 def _verdict(question: Question, calls: list[Call] | None, predicted: bool, rules: Rules) -> CallVerdict:
     abstention_expected = "irrelevance" in question.category
-    if not predicted:
-        return CallVerdict(abstention_expected, "" if abstention_expected else "missing_prediction")
+    if not predicted:  # not an abstention: an abstention is a line with empty calls
+        return CallVerdict(False, "missing_prediction", "no prediction for this question")
     if calls is None:  # undecodable: no call was made, which is right only where none was due
         if abstention_expected:
             return CallVerdict(True)

@@ -109,6 +109,32 @@ class ReferenceCall:
             values.setdefault(key, [])
         return cls(name=name, values=values, omittable=frozenset(omittable))
 
+    @classmethod
+    def from_schema(
+        cls, name: str, arguments: Mapping[str, Any], parameters: Mapping[str, Any] | None
+    ) -> ReferenceCall:
+        """A reference call with what its tool's schema makes acceptable: an optional argument whose
+        value is the schema's ``default`` may be left out, and one left out may be given as the default.
+
+            >>> schema = {"properties": {"unit": {"type": "string", "default": "kN"}}, "required": []}
+            >>> ref = ReferenceCall.from_schema("set_load", {}, schema)
+            >>> dict(ref.values), sorted(ref.omittable)
+            ({'unit': ['kN']}, ['unit'])
+        """
+        properties = (parameters or {}).get("properties") or {}
+        required = set((parameters or {}).get("required") or [])
+        values = {k: [v] for k, v in arguments.items()}
+        omittable = set()
+        for key, schema in properties.items():
+            if key in required or not isinstance(schema, Mapping) or "default" not in schema:
+                continue
+            if key not in arguments:
+                values[key] = [schema["default"]]
+                omittable.add(key)
+            elif callforge_value(arguments[key], schema["default"], schema):
+                omittable.add(key)
+        return cls(name=name, values=values, omittable=frozenset(omittable))
+
     def bfcl_options(self, key: str) -> list[Any]:
         """The argument's values as BFCL writes them (``""`` last when it may be left out)."""
         return [*self.values[key], ""] if key in self.omittable else list(self.values[key])
