@@ -103,9 +103,11 @@ def render_markdown(metrics: dict[str, Any]) -> str:
     ]
     for m, v in models.items():
         timed = [s.get("latency", {}) for s in v["splits"].values()]
-        p50 = max((t.get("p50_s") or 0.0 for t in timed), default=0.0)
-        p95 = max((t.get("p95_s") or 0.0 for t in timed), default=0.0)
-        lines.append(f"| {m} | {v['examples_per_second']:.2f} | {p50:.3f} s | {p95:.3f} s |")
+        cells = []
+        for key in ("p50_s", "p95_s"):
+            values = [t[key] for t in timed if t.get(key) is not None]
+            cells.append(f"{max(values):.3f} s" if values else "–")
+        lines.append(f"| {m} | {v['examples_per_second']:.2f} | {cells[0]} | {cells[1]} |")
     lines += ["", "Latency is per example: a batch's time divided by its size (the worst split shown)."]
     lines += ["", "![seen vs unseen](seen_vs_unseen.png)", "", "![per tier](per_tier.png)", ""]
     return "\n".join(lines)
