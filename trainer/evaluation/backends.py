@@ -60,6 +60,9 @@ class ModelSpec(BaseModel):
 
 
 class Backend(Protocol):
+    """``generate`` returns one reply per conversation; a backend that can tell which replies ran
+    into ``max_new_tokens`` sets ``last_budget_hits`` (one bool per reply of the last call)."""
+
     label: str
 
     def generate(
@@ -79,7 +82,14 @@ class LocalBackend:
     def generate(
         self, conversations: Sequence[Messages], tools: Sequence[ToolSchemas], *, max_new_tokens: int
     ) -> list[str]:
-        return self.model.generate(list(conversations), list(tools), max_new_tokens=max_new_tokens)
+        replies = self.model.generate(list(conversations), list(tools), max_new_tokens=max_new_tokens)
+        # Re-encoding the reply counts the tokens it took (within a token or two of what was generated):
+        # a reply that long ran into the budget and may be cut off.
+        tokenizer = self.model.tokenizer
+        self.last_budget_hits = [
+            len(tokenizer.encode(reply, add_special_tokens=False)) >= max_new_tokens - 1 for reply in replies
+        ]
+        return replies
 
 
 class ConstrainedBackend:
@@ -94,7 +104,9 @@ class ConstrainedBackend:
     def generate(
         self, conversations: Sequence[Messages], tools: Sequence[ToolSchemas], *, max_new_tokens: int
     ) -> list[str]:
-        return self._decoder.generate(conversations, tools, max_new_tokens=max_new_tokens)
+        replies = self._decoder.generate(conversations, tools, max_new_tokens=max_new_tokens)
+        self.last_budget_hits = list(self._decoder.last_budget_hits)
+        return replies
 
 
 def render_tool_calls(tool_calls: Sequence[Any], content: str | None) -> str:

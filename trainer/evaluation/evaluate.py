@@ -190,15 +190,17 @@ def run_model(
 ) -> ModelRun:
     replies: list[str] = []
     latencies: list[float] = []
+    budget_hits: list[bool | None] = []
     started = time.perf_counter()
     for start in range(0, len(examples), config.batch_size):
         batch = examples[start : start + config.batch_size]
         batch_started = time.perf_counter()
-        replies.extend(
-            backend.generate(
-                [e.prompt for e in batch], [e.tools for e in batch], max_new_tokens=config.max_new_tokens
-            )
+        batch_replies = backend.generate(
+            [e.prompt for e in batch], [e.tools for e in batch], max_new_tokens=config.max_new_tokens
         )
+        replies.extend(batch_replies)
+        hits = getattr(backend, "last_budget_hits", None)
+        budget_hits += list(hits) if hits is not None and len(hits) == len(batch) else [None] * len(batch)
         # A batch is generated together, so each of its examples waited the batch's time divided by
         # its size: the cost per example, which is what throughput and p50/p95 compare.
         latencies += [(time.perf_counter() - batch_started) / len(batch)] * len(batch)
@@ -220,6 +222,7 @@ def run_model(
             references=example.references or None,
         )
         score.latency_s = latencies[len(scores)]
+        score.hit_budget = budget_hits[len(scores)]
         if failed:
             score.reasons.append("request_failed")
         scores.append(score)
