@@ -27,11 +27,12 @@ from pydantic import BaseModel, ValidationError
 from schemas import atomic
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError
-from schemas.models import HttpBinding, Sample, Tool, ToolCall, ToolSource, infer_style
+from schemas.models import HttpBinding, Tool, ToolCall, ToolSource
 from schemas.records import from_trl
 from trainer.config import describe_validation_error
 from trainer.evaluation.backends import Backend, ModelSpec, backends_for, labels, request_failed
 from trainer.evaluation.config import EvaluateConfig
+from trainer.evaluation.execution import attach_execution, check_models, execution_options_for
 from trainer.evaluation.metrics import ExampleScore, aggregate, latency, score_example
 from trainer.evaluation.scoring import ReferenceCall
 from trainer.replies import parse_tool_calls
@@ -229,46 +230,6 @@ def run_model(
     return ModelRun(label=backend.label, scores=scores, replies=replies, seconds=seconds)
 
 
-def attach_execution(
-    run: ModelRun, examples: Sequence[EvalExample], catalog: Catalog, options: dict[str, Any] | None = None
-) -> None:
-    """Execute every parsed, schema-valid prediction in the sandbox; others count as failures.
-
-    ``options`` are the execution verifier's (``ExecutionOptions``); by default it starts a sandbox
-    from the catalog's spec files.
-    """
-    from verifiers.base import VerifyContext
-    from verifiers.execution import ExecutionOptions, ExecutionVerifier
-
-    candidates: dict[int, Sample] = {}
-    for i, (example, reply, score) in enumerate(zip(examples, run.replies, run.scores, strict=True)):
-        if not example.expected:
-            continue
-        calls = parse_tool_calls(reply).calls
-        if (
-            not score.parse_ok
-            or not calls
-            or score.hallucinated_calls
-            or score.schema_valid_calls != len(calls)
-        ):
-            score.execution_ok = False
-            continue
-        offered = [t.get("function", t)["name"] for t in example.tools]
-        candidates[i] = Sample.create(
-            query=example.query,
-            language=example.language,
-            style=infer_style(offered, calls),
-            tools=offered,
-            calls=calls,
-        )
-    if not candidates:
-        return
-    verifier = ExecutionVerifier(ExecutionOptions.model_validate(options or {}))
-    verdicts = verifier.verify(list(candidates.values()), VerifyContext(catalog=catalog))
-    for index, verdict in zip(candidates, verdicts, strict=True):
-        run.scores[index].execution_ok = verdict.passed is True
-
-
 def breakdown(scores: Sequence[ExampleScore], examples: Sequence[EvalExample]) -> dict[str, Any]:
     """Rates per split, and within each split per tier, style, language and argument stratum."""
     out: dict[str, Any] = {}
@@ -313,6 +274,7 @@ def evaluate(
     out_dir: Path,
     *,
     catalog: Catalog | None = None,
+    catalog_path: Path | None = None,
     backends: Sequence[Backend] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> EvaluationResult:
@@ -321,6 +283,8 @@ def evaluate(
     ``models`` and ``config`` may be given as plain dicts (what a Prefect deployment passes); unknown
     keys are an error (``ConfigError``, raised before any model loads). ``backends`` replaces ``models``
     with ready backends (tests, custom servers). ``out_dir`` is replaced as a whole, atomically.
+    ``catalog_path`` (where ``catalog`` was read from) lets execution find the specs it names
+    relative to the catalog; every prerequisite is checked before the first model loads.
     """
     from trainer.evaluation.report import write_report
 
@@ -339,6 +303,9 @@ def evaluate(
         from verifiers.execution import ExecutionOptions
 
         _validated(ExecutionOptions, config.execution_options, "evaluate config: execution_options")
+        # Every spec the sandbox will serve is found now, before any model spends compute.
+        execution_options = execution_options_for(catalog, config.execution_options, catalog_path)
+    check_models(models)
     examples = load_examples(Path(dataset_dir), config.splits, config.limit)
     if not examples:
         raise ConfigError(f"{dataset_dir}: the splits {config.splits} hold no examples")
@@ -354,7 +321,7 @@ def evaluate(
             )
             run = run_model(backend, examples, config, tools, progress=tick)
             if config.execution and catalog is not None:
-                attach_execution(run, examples, catalog, config.execution_options)
+                attach_execution(run, examples, catalog, execution_options)
             metrics["models"][run.label] = {
                 "examples": len(examples),
                 "examples_per_second": run.examples_per_second,

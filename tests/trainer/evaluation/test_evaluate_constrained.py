@@ -107,6 +107,12 @@ def test_evaluation_reports_both_ways(
         constrained = result.metrics["models"]["tiny+constrained"]["splits"][split]["overall"]
         assert constrained["schema_validity"]["value"] == 1.0 and constrained["schema_validity"]["n"] >= 3
         assert plain["schema_validity"]["value"] * plain["schema_validity"]["n"] < 3
+        # The untrained model's report does not flatter it: without a readable call its replies are
+        # neither parseable nor right, and the chance row shows what guessing a tool would score.
+        assert plain["parse_validity"]["value"] < 1.0 and plain["ast_match"]["value"] == 0.0
+        assert plain["call_rate"]["value"] == plain["parse_validity"]["value"]
+        assert constrained["call_rate"]["value"] == 1.0
+        assert constrained["tool_choice_chance"]["value"] == pytest.approx(1 / 3)
 
 
 def _iehc_like_tool() -> dict:
