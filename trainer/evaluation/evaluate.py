@@ -305,10 +305,10 @@ def evaluate(
         _validated(ExecutionOptions, config.execution_options, "evaluate config: execution_options")
         # Every spec the sandbox will serve is found now, before any model spends compute.
         execution_options = execution_options_for(catalog, config.execution_options, catalog_path)
-    check_models(models)
     examples = load_examples(Path(dataset_dir), config.splits, config.limit)
     if not examples:
         raise ConfigError(f"{dataset_dir}: the splits {config.splits} hold no examples")
+    check_models(models)
     tools = tools_from_schemas(examples, catalog)
     metrics: dict[str, Any] = {"dataset": str(dataset_dir), "splits": config.splits, "models": {}}
     out = Path(out_dir)
