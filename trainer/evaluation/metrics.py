@@ -63,6 +63,7 @@ class CallMatch:
     key_fp: int  # predicted keys not in the reference
     key_fn: int  # reference keys not predicted
     values_ok: int  # reference keys whose value matched
+    values_total: int  # reference keys judged: all but omittable ones left out
     required_present: int
     required_total: int
     reason: str = ""
@@ -90,6 +91,7 @@ def match_call(
     values_ok = sum(
         1 for k in set(got) & set(want) if any(values_match(got[k], v, props.get(k)) for v in want[k])
     )
+    values_total = sum(1 for k in want if k in got or k not in reference.omittable)
     call = Call(predicted.name, got)
     # Without the tool's schema, the reference's own keys stand for the schema.
     parameters = schema if schema is not None else {"properties": {k: {} for k in want}}
@@ -105,6 +107,7 @@ def match_call(
         key_fp=len(set(got) - set(want)),
         key_fn=len(set(want) - set(got) - reference.omittable),
         values_ok=values_ok,
+        values_total=values_total,
         required_present=sum(1 for k in required if k in got),
         required_total=len(required),
         reason=reason,
@@ -245,6 +248,7 @@ def score_example(
         score.key_fp += m.key_fp
         score.key_fn += m.key_fn
         score.values_ok += m.values_ok
+        score.values_total += m.values_total
         if m.reason:
             score.reasons.append(f"call{e_idx}:{m.reason}")
     paired_predicted = {p for p, _, _ in pairs}
@@ -256,11 +260,11 @@ def score_example(
         tool = tools.get(call.name)
         required = tool.parameters.get("required", []) if tool else []
         score.required_total += len(required)
-        score.values_total += len(call.arguments)
         if j in paired_expected:
             score.required_present += sum(1 for k in required if k in predicted[paired_expected[j]].arguments)
         else:
             score.key_fn += len(call.arguments)
+            score.values_total += len(call.arguments)
     same_count = len(predicted) == len(expected)
     score.ast = same_count and all(m.ast_ok for _, _, m in pairs)
     score.ast_bfcl = same_count and _bfcl_pairing(predicted, refs, tools)

@@ -264,3 +264,11 @@ def test_reference_with_acceptable_values_and_omittable_arguments():
     ):
         s = score_example([predicted], expected, ["set_load"], TOOLS, references=[ref])
         assert s.ast is ok and s.ast_bfcl is ok
+
+
+def test_argument_values_never_exceed_their_total():
+    # unit="kN" is the schema default: the reference accepts it given or left out; giving it must not
+    # count a value the reference never asked for.
+    s = score_example([call(node=1, force=5, unit="kN")], [call(node=1, force=5)], ["set_load"], TOOLS)
+    assert s.ast and s.values_ok <= s.values_total
+    assert aggregate([s])["argument_value_accuracy"].value == 1.0
