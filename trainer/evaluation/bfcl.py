@@ -49,6 +49,7 @@ _FILE_NAME = re.compile(r"^BFCL_v\d+_(?P<category>[a-z_]+)\.json$")
 MAX_FILE_BYTES = 256 * 1024 * 1024  # BFCL's largest file is ~10 MB; a bigger one is not BFCL data
 MAX_LINE_BYTES = 4 * 1024 * 1024
 MAX_CALLS = 256  # a reply with more calls than this is not an answer to one question
+MAX_DEPTH = 64  # nesting of an argument value; real tool arguments stay far below it
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ def read_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
                 yield number, json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise RecordError(f"{path}:{number}: not JSON ({exc})") from None
+            except RecursionError:
+                raise RecordError(f"{path}:{number}: JSON nested too deeply") from None
 
 
 def _object_with_id(path: Path, number: int, value: Any) -> dict[str, Any]:
@@ -226,8 +229,23 @@ def _structured_calls(path: Path, number: int, calls: Any) -> list[Call]:
             raise RecordError(
                 f"{path}:{number}: calls[{i}] must be {{'name': str, 'arguments': object}}, got {call!r:.200}"
             )
+        if _depth(call.get("arguments", {})) > MAX_DEPTH:
+            raise RecordError(f"{path}:{number}: calls[{i}] arguments nest deeper than {MAX_DEPTH} levels")
         out.append(Call(call["name"], call.get("arguments", {})))
     return out
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests (iteratively: a hostile value cannot exhaust the stack here)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def decode_result(result: Any) -> list[Call] | None:
@@ -242,9 +260,9 @@ def decode_result(result: Any) -> list[Call] | None:
             if isinstance(arguments, str):
                 try:
                     arguments = json.loads(arguments)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     return None
-            if not isinstance(arguments, dict):
+            if not isinstance(arguments, dict) or _depth(arguments) > MAX_DEPTH:
                 return None
             calls.append(Call(name, arguments))
         return calls
@@ -275,7 +293,9 @@ def decode_python_calls(text: str) -> list[Call] | None:
             return None
         try:
             arguments = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg is not None}
-        except (ValueError, TypeError, SyntaxError, RecursionError):
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            return None
+        if _depth(arguments) > MAX_DEPTH:
             return None
         if len(arguments) != len(node.keywords):
             return None  # a **kwargs spread

@@ -82,6 +82,7 @@ def test_score_reads_bfcl_result_files(tmp_path: Path) -> None:
         ("[f(a=open('x'))]", None),  # only literals are read, nothing is evaluated
         ("[f(**kw)]", None),
         ("not python (", None),
+        ("[f(a=" + "[" * 300 + "]" * 300 + ")]", None),  # nested deeper than any tool argument
     ],
 )
 def test_decode_python_calls(text: str, calls: list[Call] | None) -> None:
@@ -96,6 +97,11 @@ def test_decode_python_calls(text: str, calls: list[Call] | None) -> None:
         ('{"id": "a", "calls": [{"arguments": {}}]}', "calls[0] must be"),
         ('{"id": "a", "calls": "f()"}', "'calls' must be a list"),
         ("not json", "not JSON"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            '{"id": "a", "calls": [{"name": "f", "arguments": {"x": ' + "[" * 200 + "]" * 200 + "}}]}",
+            "deeper than",
+        ),
     ],
 )
 def test_bad_prediction_lines_name_the_file_and_line(tmp_path: Path, line: str, message: str, capsys) -> None:
