@@ -69,7 +69,10 @@ def references_for(
     the record's ``reference`` field adds — a list aligned with the calls of
     ``{"acceptable": {argument: [values…]}, "omittable": [arguments…]}`` (a JSON string or a list)."""
     if isinstance(recorded, str):
-        recorded = json.loads(recorded) if recorded.strip() else None
+        try:
+            recorded = json.loads(recorded) if recorded.strip() else None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: 'reference' is not JSON ({exc})") from None
     if recorded is not None and (not isinstance(recorded, list) or len(recorded) != len(calls)):
         raise ConfigError(f"{where}: 'reference' must be a list with one entry per call ({len(calls)})")
     schemas = {t.get("function", t)["name"]: t.get("function", t).get("parameters") for t in tools}
@@ -77,6 +80,8 @@ def references_for(
     for i, call in enumerate(calls):
         base = ReferenceCall.from_schema(call.name, call.arguments, schemas.get(call.name))
         extra = (recorded or [None] * len(calls))[i] or {}
+        if not isinstance(extra, dict):
+            raise ConfigError(f"{where}: reference[{i}] must be an object with 'acceptable' and 'omittable'")
         acceptable = extra.get("acceptable") or {}
         omittable = extra.get("omittable") or []
         if not isinstance(acceptable, dict) or not isinstance(omittable, list):

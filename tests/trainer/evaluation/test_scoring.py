@@ -234,3 +234,35 @@ def test_perfect_matching() -> None:
     assert perfect_matching([[True, True], [True, False]])
     assert not perfect_matching([[True, False], [True, False]])
     assert perfect_matching([])
+
+
+def test_dataset_reference_adds_schema_defaults_and_recorded_alternatives() -> None:
+    from schemas.errors import ConfigError
+    from schemas.models import ToolCall
+    from trainer.evaluation.evaluate import references_for
+
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "f",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"unit": {"type": "string"}, "scale": {"type": "number", "default": 1}},
+                    "required": ["unit"],
+                },
+            },
+        }
+    ]
+    calls = [ToolCall(name="f", arguments={"unit": "m"})]
+    recorded = '[{"acceptable": {"unit": ["meter"]}, "omittable": []}]'
+    (ref,) = references_for(calls, tools, recorded)
+    parameters = tools[0]["function"]["parameters"]
+    for rules in Rules:
+        assert check_call(Call("f", {"unit": "Meter"}), ref, parameters, rules).valid  # recorded alternative
+        assert check_call(Call("f", {"unit": "m", "scale": 1}), ref, parameters, rules).valid  # the default
+        assert not check_call(Call("f", {"unit": "m", "scale": 2}), ref, parameters, rules).valid
+    with pytest.raises(ConfigError, match="one entry per call"):
+        references_for(calls, tools, "[]")
+    with pytest.raises(ConfigError, match="not JSON"):
+        references_for(calls, tools, "[{")
