@@ -16,7 +16,18 @@ from collections.abc import Sequence
 from schemas.errors import CallforgeError
 
 QUIET_UNLESS_VERBOSE = ("httpx", "httpx2", "httpcore", "openai", "aiohttp")
-COMMANDS = ("ingest", "generate", "verify", "assemble", "train", "merge", "chat", "evaluate", "refresh")
+COMMANDS = (
+    "ingest",
+    "generate",
+    "verify",
+    "assemble",
+    "train",
+    "merge",
+    "chat",
+    "evaluate",
+    "score",
+    "refresh",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--catalog", type=Path, help="tool catalog: enables --execution and exact schemas")
     parser.add_argument("--execution", action="store_true", help="execute parsed calls in the sandbox")
+    parser.add_argument(
+        "--spec-root",
+        type=Path,
+        help="with --execution: the folder `callforge ingest` ran in (the catalog's spec paths are relative "
+        "to it); default: the catalog's folder or one above it, then the current directory",
+    )
     parser.add_argument("--splits", default="test_seen,test_unseen", help="comma-separated splits")
     parser.add_argument("--limit", type=int, help="at most N examples per split")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -94,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         limit=args.limit,
         execution=args.execution,
+        execution_options={"spec_root": str(args.spec_root)} if args.spec_root else {},
     )
     catalog = Catalog.load(args.catalog) if args.catalog else None
     with Progress() as bar:
@@ -105,12 +112,21 @@ def run(args: argparse.Namespace) -> int:
             bar.update(tasks[label], completed=done)
 
         result = evaluate(
-            args.dataset, model_specs(args), config, args.out, catalog=catalog, progress=progress
+            args.dataset,
+            model_specs(args),
+            config,
+            args.out,
+            catalog=catalog,
+            catalog_path=args.catalog,
+            progress=progress,
         )
     for label, entry in result.metrics["models"].items():
         for split, values in entry["splits"].items():
-            ast = values["overall"]["ast_match"]
-            print(f"{label:>24} {split:<12} AST match {ast['value']:.1%} (n={ast['n']})")
+            ast, bfcl = values["overall"]["ast_match"], values["overall"]["ast_match_bfcl"]
+            print(
+                f"{label:>24} {split:<12} AST match {ast['value']:.1%} (n={ast['n']}) "
+                f"· BFCL rules {bfcl['value']:.1%}"
+            )
         print(f"{label:>24} {entry['examples_per_second']:.2f} examples/s")
     print(f"report: {result.report}")
     return 0

@@ -9,7 +9,9 @@ What goes in: accepted samples and the catalog they were generated from. What co
   sample whose targets include a held-out tool goes here, and no held-out tool appears anywhere else,
   not even as a distractor: a seen sample that offers one gets that distractor replaced by another
   tool of the catalog (same category when possible, rebuilt with ``Sample.create``), or is dropped
-  when no replacement exists. Both counts are reported.
+  when no replacement exists. Both counts are reported. An irrelevance sample (no call) whose
+  offered tools are all held out goes here too: ``test_unseen`` then measures abstention on tools
+  the model never saw.
 * ``train`` / ``validation`` / ``test_seen`` — the rest, stratified by tier × style (80/10/10 by
   default).
 * Near-duplicate queries never straddle splits: whole near-duplicate clusters (``verifiers.dedup``)
@@ -250,7 +252,10 @@ def prepare_split(samples: Sequence[Sample], catalog: Catalog, config: SplitConf
         if any(name not in known for name in sample.tools):
             dropped.setdefault("tool_not_in_catalog", []).append(sample.id)
             continue
-        is_unseen = any(call.name in held for call in sample.calls)
+        # Irrelevance on held-out tools only belongs to test_unseen: abstaining among unseen tools.
+        is_unseen = any(call.name in held for call in sample.calls) or (
+            not sample.calls and set(sample.tools) <= held
+        )
         if not is_unseen and held.intersection(sample.tools):
             replacement = redrawer.redraw(sample)
             if replacement is None:

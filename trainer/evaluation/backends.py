@@ -60,6 +60,9 @@ class ModelSpec(BaseModel):
 
 
 class Backend(Protocol):
+    """``generate`` returns one reply per conversation; a backend that can tell which replies ran
+    into ``max_new_tokens`` sets ``last_budget_hits`` (one bool per reply of the last call)."""
+
     label: str
 
     def generate(
@@ -79,7 +82,14 @@ class LocalBackend:
     def generate(
         self, conversations: Sequence[Messages], tools: Sequence[ToolSchemas], *, max_new_tokens: int
     ) -> list[str]:
-        return self.model.generate(list(conversations), list(tools), max_new_tokens=max_new_tokens)
+        replies = self.model.generate(list(conversations), list(tools), max_new_tokens=max_new_tokens)
+        # Re-encoding the reply counts the tokens it took (within a token or two of what was generated):
+        # a reply that long ran into the budget and may be cut off.
+        tokenizer = self.model.tokenizer
+        self.last_budget_hits = [
+            len(tokenizer.encode(reply, add_special_tokens=False)) >= max_new_tokens - 1 for reply in replies
+        ]
+        return replies
 
 
 class ConstrainedBackend:
@@ -94,7 +104,9 @@ class ConstrainedBackend:
     def generate(
         self, conversations: Sequence[Messages], tools: Sequence[ToolSchemas], *, max_new_tokens: int
     ) -> list[str]:
-        return self._decoder.generate(conversations, tools, max_new_tokens=max_new_tokens)
+        replies = self._decoder.generate(conversations, tools, max_new_tokens=max_new_tokens)
+        self.last_budget_hits = list(self._decoder.last_budget_hits)
+        return replies
 
 
 def render_tool_calls(tool_calls: Sequence[Any], content: str | None) -> str:
@@ -137,15 +149,18 @@ class EndpointBackend:
     def generate(
         self, conversations: Sequence[Messages], tools: Sequence[ToolSchemas], *, max_new_tokens: int
     ) -> list[str]:
-        return asyncio.run(self._generate(conversations, tools, max_new_tokens))
+        answers = asyncio.run(self._generate(conversations, tools, max_new_tokens))
+        # The server says when it stopped at max_tokens ("length"); a failed request says nothing.
+        self.last_budget_hits = [reason == "length" for _, reason in answers]
+        return [text for text, _ in answers]
 
     async def _generate(
         self, conversations: Sequence[Messages], tools: Sequence[ToolSchemas], max_new_tokens: int
-    ) -> list[str]:
+    ) -> list[tuple[str, str | None]]:
         gate = asyncio.Semaphore(self._concurrency)
         async with self._client_cls(**self._client_args) as client:
 
-            async def one(messages: Messages, offered: ToolSchemas) -> str:
+            async def one(messages: Messages, offered: ToolSchemas) -> tuple[str, str | None]:
                 async with gate:
                     try:
                         response = await client.chat.completions.create(
@@ -156,9 +171,11 @@ class EndpointBackend:
                             max_tokens=max_new_tokens,
                         )
                     except Exception as exc:  # one failed request is one unparseable reply, not a crash
-                        return f"{REQUEST_FAILED}{type(exc).__name__}: {exc}</error>"
-                message = response.choices[0].message
-                return render_tool_calls(message.tool_calls or [], message.content)
+                        return f"{REQUEST_FAILED}{type(exc).__name__}: {exc}</error>", None
+                choice = response.choices[0]
+                return render_tool_calls(
+                    choice.message.tool_calls or [], choice.message.content
+                ), choice.finish_reason
 
             return await asyncio.gather(*(one(m, t) for m, t in zip(conversations, tools, strict=True)))
 

@@ -13,7 +13,11 @@ The grammar (``trainer.evaluation.call_grammar``, over schemas compiled by ``tra
 character-level pushdown automaton; tokens are checked by walking a trie of the vocabulary's texts
 alongside it, plain string content by array arithmetic (``benchmarks/constrained_decoding.py``). It
 keeps a *budget*: a token is allowed only if the shortest completion after it still fits in
-``max_new_tokens``, so a reply is never cut off mid-call, even from an untrained model.
+``max_new_tokens``, so a reply is never cut off mid-call, even from an untrained model. The shortest
+completion counts every required property, inside map values (``additionalProperties`` with a
+``$ref``) as anywhere else; where even the shortest call of every offered tool does not fit in
+``max_new_tokens``, the reply is empty (no call: wrong where a call was due) instead of a call cut
+off, and ``last_budget_hits`` says so.
 
 Supported JSON Schema: ``type`` (one or a list), ``properties``, ``required``,
 ``additionalProperties`` (``false``, or a schema: a map with free keys when there are no
@@ -261,6 +265,7 @@ class ConstrainedDecoder:
         self.vocabulary = Vocabulary.from_tokenizer(tokenizer, self.eos_ids)
         self._grammars: dict[str, Grammar] = {}
         self._options: dict[tuple[int, State], list[Walked | StringContent]] = {}
+        self.last_budget_hits: list[bool] = []  # per row of the last generate: ran into max_new_tokens
 
     def measure(self, text: str) -> int:
         """Tokens the tokenizer spends on ``text``; characters when a token is not a whole text piece."""
@@ -286,12 +291,20 @@ class ConstrainedDecoder:
 
         if not conversations:
             return []
+        grammars = [self.grammar(t) for t in tools]
+        # A row whose shortest call cannot fit gets no call at all rather than a call cut off.
+        fits = [g.cost(g.start()) <= max_new_tokens for g in grammars]
+        rows = [i for i, ok in enumerate(fits) if ok]
+        replies = [""] * len(conversations)
+        self.last_budget_hits = [not ok for ok in fits]
+        if not rows:
+            return replies
         tokenizer, model = self.local.tokenizer, self.local.model
-        prompts = [self.local.render(list(m), list(t)) for m, t in zip(conversations, tools, strict=True)]
+        prompts = [self.local.render(list(conversations[i]), list(tools[i])) for i in rows]
         encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         encoded = {k: v.to(model.device) for k, v in encoded.items()}
         processor = ToolCallLogitsProcessor(
-            [self.grammar(t) for t in tools], self.vocabulary, max_new_tokens, self._options
+            [grammars[i] for i in rows], self.vocabulary, max_new_tokens, self._options
         )
         with torch.inference_mode():
             output = model.generate(
@@ -306,4 +319,9 @@ class ConstrainedDecoder:
         texts = tokenizer.batch_decode(
             new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False
         )
-        return [text.strip() for text in texts]
+        for k, (i, text) in enumerate(zip(rows, texts, strict=True)):
+            replies[i] = text.strip()
+            # Every new token used and no end token: the row ran into its budget.
+            row = new_tokens[k].tolist()
+            self.last_budget_hits[i] = len(row) >= max_new_tokens and not any(t in self.eos_ids for t in row)
+        return replies

@@ -18,7 +18,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,13 @@ from schemas import atomic
 from schemas.catalog import Catalog
 from schemas.config_errors import describe_validation_error
 from schemas.errors import ConfigError
-from schemas.models import HttpBinding, Sample, Tool, ToolCall, ToolSource, infer_style
+from schemas.models import HttpBinding, Tool, ToolCall, ToolSource
 from schemas.records import from_trl
 from trainer.evaluation.backends import Backend, ModelSpec, backends_for, labels, request_failed
 from trainer.evaluation.config import EvaluateConfig
-from trainer.evaluation.metrics import ExampleScore, aggregate, score_example
+from trainer.evaluation.execution import attach_execution, check_models, execution_options_for
+from trainer.evaluation.metrics import ExampleScore, aggregate, latency, score_example
+from trainer.evaluation.scoring import ReferenceCall
 from trainer.replies import parse_tool_calls
 from verifiers.format import check_call
 
@@ -50,6 +52,50 @@ class EvalExample:
     tools: list[dict[str, Any]]
     expected: list[ToolCall]
     query: str
+    references: list[ReferenceCall] = field(default_factory=list)
+
+    @property
+    def arguments_stratum(self) -> str:
+        """``zero`` when every reference call takes no argument (a stratum a name alone gets right)."""
+        if not self.expected:
+            return "no_call"
+        return "zero" if all(not c.arguments for c in self.expected) else "some"
+
+
+def references_for(
+    calls: Sequence[ToolCall], tools: Sequence[dict[str, Any]], recorded: Any = None, where: str = "record"
+) -> list[ReferenceCall]:
+    """Each call's reference: its values, what its tool's schema makes acceptable (defaults), and what
+    the record's ``reference`` field adds — a list aligned with the calls of
+    ``{"acceptable": {argument: [values…]}, "omittable": [arguments…]}`` (a JSON string or a list)."""
+    if isinstance(recorded, str):
+        try:
+            recorded = json.loads(recorded) if recorded.strip() else None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: 'reference' is not JSON ({exc})") from None
+    if recorded is not None and (not isinstance(recorded, list) or len(recorded) != len(calls)):
+        raise ConfigError(f"{where}: 'reference' must be a list with one entry per call ({len(calls)})")
+    schemas = {t.get("function", t)["name"]: t.get("function", t).get("parameters") for t in tools}
+    references = []
+    for i, call in enumerate(calls):
+        base = ReferenceCall.from_schema(call.name, call.arguments, schemas.get(call.name))
+        extra = (recorded or [None] * len(calls))[i] or {}
+        if not isinstance(extra, dict):
+            raise ConfigError(f"{where}: reference[{i}] must be an object with 'acceptable' and 'omittable'")
+        acceptable = extra.get("acceptable") or {}
+        omittable = extra.get("omittable") or []
+        if not isinstance(acceptable, dict) or not isinstance(omittable, list):
+            raise ConfigError(f"{where}: reference[{i}] needs 'acceptable' (object) and 'omittable' (list)")
+        values = {k: list(v) for k, v in base.values.items()}
+        for key, options in acceptable.items():
+            values.setdefault(key, [])
+            values[key] += [
+                o for o in (options if isinstance(options, list) else [options]) if o not in values[key]
+            ]
+        for key in omittable:
+            values.setdefault(key, [])
+        references.append(ReferenceCall(call.name, values, base.omittable | frozenset(omittable)))
+    return references
 
 
 def find_dataset_dict(dataset_dir: Path) -> Path:
@@ -98,6 +144,9 @@ def load_examples(dataset_dir: Path, splits: Sequence[str], limit: int | None = 
                     tools=list(row["tools"]),
                     expected=sample.calls,
                     query=sample.query,
+                    references=references_for(
+                        sample.calls, list(row["tools"]), row.get("reference"), f"{split} row {i}"
+                    ),
                 )
             )
     return examples
@@ -146,14 +195,21 @@ def run_model(
     progress: Callable[[int, int], None] | None = None,
 ) -> ModelRun:
     replies: list[str] = []
+    latencies: list[float] = []
+    budget_hits: list[bool | None] = []
     started = time.perf_counter()
     for start in range(0, len(examples), config.batch_size):
         batch = examples[start : start + config.batch_size]
-        replies.extend(
-            backend.generate(
-                [e.prompt for e in batch], [e.tools for e in batch], max_new_tokens=config.max_new_tokens
-            )
+        batch_started = time.perf_counter()
+        batch_replies = backend.generate(
+            [e.prompt for e in batch], [e.tools for e in batch], max_new_tokens=config.max_new_tokens
         )
+        replies.extend(batch_replies)
+        hits = getattr(backend, "last_budget_hits", None)
+        budget_hits += list(hits) if hits is not None and len(hits) == len(batch) else [None] * len(batch)
+        # A batch is generated together, so each of its examples waited the batch's time divided by
+        # its size: the cost per example, which is what throughput and p50/p95 compare.
+        latencies += [(time.perf_counter() - batch_started) / len(batch)] * len(batch)
         if progress:
             progress(len(replies), len(examples))
     seconds = time.perf_counter() - started
@@ -163,62 +219,39 @@ def run_model(
         failed = request_failed(reply)
         predicted = None if parsed.error or failed else parsed.calls
         offered = [t.get("function", t)["name"] for t in example.tools]
-        score = score_example(predicted, example.expected, offered, tools, schema_check=_schema_valid)
+        score = score_example(
+            predicted,
+            example.expected,
+            offered,
+            tools,
+            schema_check=_schema_valid,
+            references=example.references or None,
+        )
+        score.latency_s = latencies[len(scores)]
+        score.hit_budget = budget_hits[len(scores)]
         if failed:
             score.reasons.append("request_failed")
         scores.append(score)
     return ModelRun(label=backend.label, scores=scores, replies=replies, seconds=seconds)
 
 
-def attach_execution(
-    run: ModelRun, examples: Sequence[EvalExample], catalog: Catalog, options: dict[str, Any] | None = None
-) -> None:
-    """Execute every parsed, schema-valid prediction in the sandbox; others count as failures.
-
-    ``options`` are the execution verifier's (``ExecutionOptions``); by default it starts a sandbox
-    from the catalog's spec files.
-    """
-    from verifiers.base import VerifyContext
-    from verifiers.execution import ExecutionOptions, ExecutionVerifier
-
-    candidates: dict[int, Sample] = {}
-    for i, (example, reply, score) in enumerate(zip(examples, run.replies, run.scores, strict=True)):
-        if not example.expected:
-            continue
-        calls = parse_tool_calls(reply).calls
-        if (
-            not score.parse_ok
-            or not calls
-            or score.hallucinated_calls
-            or score.schema_valid_calls != len(calls)
-        ):
-            score.execution_ok = False
-            continue
-        offered = [t.get("function", t)["name"] for t in example.tools]
-        candidates[i] = Sample.create(
-            query=example.query,
-            language=example.language,
-            style=infer_style(offered, calls),
-            tools=offered,
-            calls=calls,
-        )
-    if not candidates:
-        return
-    verifier = ExecutionVerifier(ExecutionOptions.model_validate(options or {}))
-    verdicts = verifier.verify(list(candidates.values()), VerifyContext(catalog=catalog))
-    for index, verdict in zip(candidates, verdicts, strict=True):
-        run.scores[index].execution_ok = verdict.passed is True
-
-
 def breakdown(scores: Sequence[ExampleScore], examples: Sequence[EvalExample]) -> dict[str, Any]:
-    """Rates per split, and within each split per tier and per style."""
+    """Rates per split, and within each split per tier, style, language and argument stratum."""
     out: dict[str, Any] = {}
     by_split: dict[str, list[int]] = defaultdict(list)
     for i, e in enumerate(examples):
         by_split[e.split].append(i)
     for split, indices in by_split.items():
-        entry: dict[str, Any] = {"overall": _rates([scores[i] for i in indices])}
-        for key, attr in (("by_tier", "tier"), ("by_style", "style")):
+        entry: dict[str, Any] = {
+            "overall": _rates([scores[i] for i in indices]),
+            "latency": latency([scores[i] for i in indices]),
+        }
+        for key, attr in (
+            ("by_tier", "tier"),
+            ("by_style", "style"),
+            ("by_language", "language"),
+            ("by_arguments", "arguments_stratum"),
+        ):
             groups: dict[str, list[ExampleScore]] = defaultdict(list)
             for i in indices:
                 value = getattr(examples[i], attr)
@@ -246,6 +279,7 @@ def evaluate(
     out_dir: Path,
     *,
     catalog: Catalog | None = None,
+    catalog_path: Path | None = None,
     backends: Sequence[Backend] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> EvaluationResult:
@@ -254,6 +288,8 @@ def evaluate(
     ``models`` and ``config`` may be given as plain dicts (what a Prefect deployment passes); unknown
     keys are an error (``ConfigError``, raised before any model loads). ``backends`` replaces ``models``
     with ready backends (tests, custom servers). ``out_dir`` is replaced as a whole, atomically.
+    ``catalog_path`` (where ``catalog`` was read from) lets execution find the specs it names
+    relative to the catalog; every prerequisite is checked before the first model loads.
     """
     from trainer.evaluation.report import write_report
 
@@ -272,9 +308,12 @@ def evaluate(
         from verifiers.execution import ExecutionOptions
 
         _validated(ExecutionOptions, config.execution_options, "evaluate config: execution_options")
+        # Every spec the sandbox will serve is found now, before any model spends compute.
+        execution_options = execution_options_for(catalog, config.execution_options, catalog_path)
     examples = load_examples(Path(dataset_dir), config.splits, config.limit)
     if not examples:
         raise ConfigError(f"{dataset_dir}: the splits {config.splits} hold no examples")
+    check_models(models)
     tools = tools_from_schemas(examples, catalog)
     metrics: dict[str, Any] = {"dataset": str(dataset_dir), "splits": config.splits, "models": {}}
     out = Path(out_dir)
@@ -287,7 +326,7 @@ def evaluate(
             )
             run = run_model(backend, examples, config, tools, progress=tick)
             if config.execution and catalog is not None:
-                attach_execution(run, examples, catalog, config.execution_options)
+                attach_execution(run, examples, catalog, execution_options)
             metrics["models"][run.label] = {
                 "examples": len(examples),
                 "examples_per_second": run.examples_per_second,
@@ -309,6 +348,8 @@ def write_predictions(path: Path, examples: Sequence[EvalExample], run: ModelRun
                 "reply": r,
                 "expected": [c.model_dump(mode="json") for c in e.expected],
                 "ast": s.ast,
+                "ast_bfcl": s.ast_bfcl,
+                "latency_s": s.latency_s,
                 "execution_ok": s.execution_ok,
                 "reasons": s.reasons,
             },

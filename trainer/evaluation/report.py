@@ -15,9 +15,14 @@ from typing import Any
 from schemas import atomic
 
 HEADLINE = (
-    ("ast_match", "AST match"),
+    ("ast_match", "AST match (callforge rules)"),
+    ("ast_match_bfcl", "AST match (BFCL rules)"),
     ("exact_match", "exact match"),
+    ("call_rate", "call rate (call due)"),
+    ("call_rate_when_irrelevant", "call rate (no call due)"),
+    ("relevance_balanced", "relevance, balanced (chance 50%)"),
     ("tool_name_accuracy", "tool name"),
+    ("tool_choice_chance", "tool name by chance"),
     ("argument_key_f1", "arg key F1"),
     ("argument_value_accuracy", "arg values"),
     ("required_coverage", "required args"),
@@ -25,6 +30,7 @@ HEADLINE = (
     ("hallucination_rate", "hallucination"),
     ("parse_validity", "parseable"),
     ("irrelevance_accuracy", "irrelevance"),
+    ("hit_token_budget", "hit the token budget"),
     ("execution_success", "executes"),
 )
 
@@ -59,7 +65,10 @@ def render_markdown(metrics: dict[str, Any]) -> str:
         f"Dataset: `{metrics['dataset']}` · splits: {', '.join(metrics['splits'])}",
         "",
         "Rates with 95 % Wilson intervals and the number of examples (or calls / argument keys) behind",
-        "them. *AST match* follows BFCL's rules; *exact match* compares the whole call set, order-free.",
+        "them. *AST match* is shown under both rule sets (`callforge` and BFCL's; see the README);",
+        "*exact match* compares the whole call set, order-free. A reply with no readable call where one",
+        "was due is wrong and not parseable; *call rate* and the chance rows show what a model that",
+        "always (or never) calls, or picks a tool at random, would score.",
         "",
     ]
     if any(label.endswith("+constrained") for label in models):
@@ -83,18 +92,42 @@ def render_markdown(metrics: dict[str, Any]) -> str:
             lines.append(f"| {title} | " + " | ".join(cells) + " |")
         lines += _breakdown(models, split, "by_tier", "tier")
         lines += _breakdown(models, split, "by_style", "style")
+        lines += _breakdown(models, split, "by_language", "language")
+        lines += _breakdown(models, split, "by_arguments", "arguments")
         lines.append("")
-    lines += ["## Throughput", "", "| model | examples/s |", "|---|---|"]
-    lines += [f"| {m} | {v['examples_per_second']:.2f} |" for m, v in models.items()]
+    lines += [
+        "## Throughput and latency",
+        "",
+        "| model | examples/s | latency p50 | latency p95 |",
+        "|---|---|---|---|",
+    ]
+    for m, v in models.items():
+        timed = [s.get("latency", {}) for s in v["splits"].values()]
+        cells = []
+        for key in ("p50_s", "p95_s"):
+            values = [t[key] for t in timed if t.get(key) is not None]
+            cells.append(f"{max(values):.3f} s" if values else "–")
+        lines.append(f"| {m} | {v['examples_per_second']:.2f} | {cells[0]} | {cells[1]} |")
+    lines += ["", "Latency is per example: a batch's time divided by its size (the worst split shown)."]
     lines += ["", "![seen vs unseen](seen_vs_unseen.png)", "", "![per tier](per_tier.png)", ""]
     return "\n".join(lines)
 
 
-def _value(models: dict[str, Any], model: str, split: str, *path: str) -> float:
+def _rate_at(models: dict[str, Any], model: str, split: str, *path: str) -> dict[str, Any]:
     node: Any = models[model]["splits"].get(split, {})
     for key in path:
         node = node.get(key, {}) if isinstance(node, dict) else {}
-    return float(node.get("value", 0.0)) if isinstance(node, dict) else 0.0
+    return node if isinstance(node, dict) else {}
+
+
+def _bars(ax: Any, x: Any, rates: list[dict[str, Any]], width: float, label: str) -> None:
+    """Bars with their 95 % intervals as error bars and n written above each."""
+    values = [float(r.get("value", 0.0)) for r in rates]
+    low = [v - float(r.get("ci_low", v)) for v, r in zip(values, rates, strict=True)]
+    high = [float(r.get("ci_high", v)) - v for v, r in zip(values, rates, strict=True)]
+    ax.bar(x, values, width, label=label, yerr=[low, high], capsize=3)
+    for xi, v, r in zip(x, values, rates, strict=True):
+        ax.text(xi, min(v + 0.03, 0.97), f"n={r.get('n', 0)}", ha="center", fontsize=7)
 
 
 def plot(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -112,8 +145,8 @@ def plot(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6, 4))
     x = np.arange(len(splits))
     for i, model in enumerate(models):
-        values = [_value(metrics["models"], model, s, "overall", "ast_match") for s in splits]
-        ax.bar(x + i * width, values, width, label=model)
+        rates = [_rate_at(metrics["models"], model, s, "overall", "ast_match") for s in splits]
+        _bars(ax, x + i * width, rates, width, model)
     ax.set_xticks(x + width * (len(models) - 1) / 2, splits)
     ax.set_ylim(0, 1)
     ax.set_ylabel("AST match")
@@ -131,8 +164,8 @@ def plot(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
         )
         x = np.arange(len(tiers))
         for i, model in enumerate(models):
-            values = [_value(metrics["models"], model, split, "by_tier", t, "ast_match") for t in tiers]
-            ax.bar(x + i * width, values, width, label=model)
+            rates = [_rate_at(metrics["models"], model, split, "by_tier", t, "ast_match") for t in tiers]
+            _bars(ax, x + i * width, rates, width, model)
         ax.set_xticks(x + width * (len(models) - 1) / 2, [f"tier {t}" for t in tiers])
         ax.set_ylim(0, 1)
         ax.set_title(split)

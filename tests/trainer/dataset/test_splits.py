@@ -46,7 +46,9 @@ def test_every_sample_calling_a_held_out_tool_is_in_test_unseen(seed: int) -> No
     catalog, samples = _data()
     result = split_samples(samples, catalog, SplitConfig(seed=seed, unseen_fraction=0.2))
     held = set(result.held_out)
-    expected = {s.id for s in samples if {c.name for c in s.calls} & held}
+    expected = {
+        s.id for s in samples if {c.name for c in s.calls} & held or (not s.calls and set(s.tools) <= held)
+    }
     assert {s.id for s in result.splits["test_unseen"]} == expected
 
 
@@ -114,6 +116,21 @@ def test_sample_without_any_replacement_is_dropped_and_counted() -> None:
     result = split_samples([sample], catalog, SplitConfig(unseen_tools=("t1_tool_00",)))
     assert result.report.dropped == {"held_out_distractor_no_replacement": 1}
     assert result.dropped["held_out_distractor_no_replacement"] == [sample.id]
+
+
+def test_irrelevance_on_held_out_tools_only_goes_to_test_unseen() -> None:
+    catalog = make_catalog((4, 0, 0))
+    held = ("t1_tool_00", "t1_tool_01")
+
+    def irrelevant(query: str, tools: list[str]) -> Sample:
+        return Sample.create(query=query, style="irrelevance", tools=tools, tier=1)
+
+    only_held = irrelevant("sing me a song about the sea", list(held))
+    mixed = irrelevant("what is the capital of Peru?", ["t1_tool_00", "t1_tool_02"])
+    result = split_samples([only_held, mixed], catalog, SplitConfig(unseen_tools=held))
+    assert [s.id for s in result.splits["test_unseen"]] == [only_held.id]
+    seen = [s for split in ("train", "validation", "test_seen") for s in result.splits[split]]
+    assert len(seen) == 1 and not set(seen[0].tools) & set(held)  # the mixed one had its distractor redrawn
 
 
 def test_every_tier_and_style_is_in_train() -> None:

@@ -107,3 +107,74 @@ def test_evaluation_reports_both_ways(
         constrained = result.metrics["models"]["tiny+constrained"]["splits"][split]["overall"]
         assert constrained["schema_validity"]["value"] == 1.0 and constrained["schema_validity"]["n"] >= 3
         assert plain["schema_validity"]["value"] * plain["schema_validity"]["n"] < 3
+        # The untrained model's report does not flatter it: without a readable call its replies are
+        # neither parseable nor right, and the chance row shows what guessing a tool would score.
+        assert plain["parse_validity"]["value"] < 1.0 and plain["ast_match"]["value"] == 0.0
+        assert plain["call_rate"]["value"] == plain["parse_validity"]["value"]
+        assert constrained["call_rate"]["value"] == 1.0
+        assert constrained["tool_choice_chance"]["value"] == pytest.approx(1 / 3)
+
+
+def _iehc_like_tool() -> dict:
+    """GEN NX's put_db_iehc shape: ``Assign`` maps digit-string row ids to a ``$ref`` row schema with
+    eight required properties (what the budget used to miss)."""
+    row = {
+        "type": "object",
+        "properties": {
+            **{k: {"type": "integer"} for k in ("BEAM_LOC", "BeamDivNumNy", "BeamDivNumNz", "FAreaSizeCore")},
+            **{k: {"type": "integer"} for k in ("FAreaSizeCover", "BeamDivNumNyCover", "BeamDivNumNzCover")},
+            "OPT_ConsiderRebarArea1D": {"type": "boolean"},
+            "dR": {"type": "number"},
+            "WAreaSize": {"type": "string"},
+        },
+        "required": [
+            "BEAM_LOC",
+            "OPT_ConsiderRebarArea1D",
+            "FAreaSizeCore",
+            "BeamDivNumNy",
+            "BeamDivNumNz",
+            "FAreaSizeCover",
+            "BeamDivNumNyCover",
+            "BeamDivNumNzCover",
+        ],
+    }
+    parameters = {
+        "type": "object",
+        "properties": {
+            "Assign": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[0-9]+$"},
+                "minProperties": 1,
+                "additionalProperties": {"$ref": "#/$defs/IEHC_Item"},
+            }
+        },
+        "required": ["Assign"],
+        "additionalProperties": False,
+        "$defs": {"IEHC_Item": row},
+    }
+    return {
+        "type": "function",
+        "function": {"name": "put_db_iehc", "description": "rows", "parameters": parameters},
+    }
+
+
+def test_map_values_with_required_properties_are_never_cut_off(decoder) -> None:
+    import jsonschema
+
+    tool = _iehc_like_tool()
+    grammar = decoder.grammar([tool])
+    shortest = grammar.cost(grammar.start())
+    # The shortest call names all eight required properties of one row.
+    required = tool["function"]["parameters"]["$defs"]["IEHC_Item"]["required"]
+    assert shortest > sum(decoder.measure(f'"{key}": ') for key in required)
+    messages = [[{"role": "user", "content": f"Update hinge row {i}."}] for i in range(3)]
+    for budget in (shortest - 1, shortest, shortest + 3, shortest + 40):
+        replies = decoder.generate(messages, [[tool]] * 3, max_new_tokens=budget)
+        for reply, hit in zip(replies, decoder.last_budget_hits, strict=True):
+            if budget < shortest:  # no call fits: no call, rather than one cut off
+                assert reply == "" and hit
+                continue
+            parsed = parse_tool_calls(reply)
+            assert parsed.error is None and parsed.calls, (budget, reply)
+            for call in parsed.calls:
+                jsonschema.validate(call.arguments, tool["function"]["parameters"])

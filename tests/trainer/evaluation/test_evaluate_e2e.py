@@ -73,10 +73,18 @@ def test_metrics_json_has_every_model_split_and_breakdown(evaluation) -> None:
         assert entry["examples"] == 10 and entry["examples_per_second"] > 0
         assert set(entry["splits"]) == {"test_seen", "test_unseen"}
         for split in entry["splits"].values():
-            assert set(split) == {"overall", "by_tier", "by_style"}
-            assert {"ast_match", "tool_name_accuracy", "schema_validity", "parse_validity"} <= set(
-                split["overall"]
-            )
+            assert set(split) == {"overall", "latency", "by_tier", "by_style", "by_language", "by_arguments"}
+            assert {
+                "ast_match",
+                "ast_match_bfcl",
+                "call_rate",
+                "tool_choice_chance",
+                "tool_name_accuracy",
+                "schema_validity",
+                "parse_validity",
+                "hit_token_budget",
+            } <= set(split["overall"])
+            assert split["latency"]["n"] > 0 and 0 < split["latency"]["p50_s"] <= split["latency"]["p95_s"]
             assert set(split["overall"]["ast_match"]) == {"value", "ci_low", "ci_high", "n"}
 
 

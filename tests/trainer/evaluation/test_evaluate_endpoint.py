@@ -15,10 +15,10 @@ import pytest
 
 from tests.trainer.evaluation.evaluation_fixtures import (
     ChatServer,
+    completion,
     error_answer,
     export_dataset,
     last_user_text,
-    text_answer,
     tool_calls_answer,
 )
 from trainer.evaluation.backends import ModelSpec
@@ -34,7 +34,8 @@ def answer(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return tool_calls_answer([("get_weather", {"city": city.group(1)})])
     if "materials" in query:
         return error_answer(500)
-    return text_answer("I would rather not create nodes today.")
+    # Prose cut at max_tokens: the server says so with finish_reason "length".
+    return 200, completion({"content": "I would rather not create nodes today, because"}, "length")
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +65,17 @@ def test_native_tool_calls_are_scored_as_calls(endpoint_run) -> None:
     assert weather["ast"] is True and weather["reply"].startswith("<tool_call>")
 
 
-def test_plain_text_is_a_parseable_reply_without_a_call(endpoint_run) -> None:
+def test_plain_text_where_a_call_was_due_is_a_reply_without_a_call(endpoint_run) -> None:
     _, _, predictions, _ = endpoint_run
     node = predictions["create_node"]
-    assert (
-        node["ast"] is False and "unparseable" not in node["reasons"] and "call_count:0!=1" in node["reasons"]
-    )
+    assert node["ast"] is False and node["reasons"] == ["no_call"]
+
+
+def test_a_reply_stopped_at_max_tokens_counts_as_hitting_the_budget(endpoint_run) -> None:
+    result, _, _, _ = endpoint_run
+    for split in ("test_seen", "test_unseen"):
+        hits = result.metrics["models"]["api"]["splits"][split]["overall"]["hit_token_budget"]
+        assert hits["n"] == 3 and hits["value"] == pytest.approx(1 / 3)  # the node query only
 
 
 def test_server_error_becomes_an_unparseable_reply(endpoint_run) -> None:
@@ -78,13 +84,15 @@ def test_server_error_becomes_an_unparseable_reply(endpoint_run) -> None:
     assert materials["reasons"][:1] == ["unparseable"] and "request_failed" in materials["reasons"]
 
 
-def test_each_split_counts_the_failure_against_parse_validity(endpoint_run) -> None:
+def test_each_split_counts_failure_and_prose_against_parse_validity(endpoint_run) -> None:
+    # A call was due in all three examples; only the one answered with a call holds a readable call.
     result, _, _, _ = endpoint_run
     for split in ("test_seen", "test_unseen"):
         overall = result.metrics["models"]["api"]["splits"][split]["overall"]
         assert overall["parse_validity"]["n"] == 3 and overall["parse_validity"]["value"] == pytest.approx(
-            2 / 3
+            1 / 3
         )
+        assert overall["call_rate"]["value"] == pytest.approx(1 / 3)
         assert overall["ast_match"]["value"] == pytest.approx(1 / 3)
 
 

@@ -88,3 +88,97 @@ def test_report_shows_the_execution_row(run) -> None:
         line for line in Path(result.report).read_text("utf-8").splitlines() if line.startswith("| executes")
     )
     assert "25.0% [" in row and "n=4" in row
+
+
+# ---------------------------------------------------------------------- prerequisites, before models
+
+
+class _MustNotRun:
+    """A backend that fails the test if evaluation ever asks it for replies."""
+
+    label = "never"
+
+    def generate(self, *args, **kwargs):  # pragma: no cover - reaching it is the failure
+        raise AssertionError("a model generated before the execution prerequisites were checked")
+
+
+@pytest.fixture(scope="module")
+def relative_catalog(tmp_path_factory: pytest.TempPathFactory):
+    """A catalog ingested with a relative spec path, as `callforge ingest` run in a project folder
+    records it, saved into a run folder below that project."""
+    import os
+    import shutil
+
+    project = tmp_path_factory.mktemp("project")
+    (project / "specs").mkdir()
+    shutil.copy(SANDBOX_SPECS / "gennx_mini.yaml", project / "specs" / "mini.yaml")
+    here = os.getcwd()
+    os.chdir(project)
+    try:
+        catalog = ingest(["specs/mini.yaml"], naming="snake").catalog
+    finally:
+        os.chdir(here)
+    catalog_dir = catalog.save(project / "data" / "runs" / "r1" / "catalog")
+    sample = Sample.create(
+        query="add node 1",
+        language="en",
+        style="simple",
+        tools=["post_db_node"],
+        calls=[ToolCall(name="post_db_node", arguments={"Assign": {"1": NODE}})],
+    )
+    dataset = export_dataset(project / "data" / "runs" / "r1" / "dataset", {"test_seen": [sample]}, catalog)
+    return project, catalog, catalog_dir, dataset
+
+
+def test_specs_resolve_relative_to_the_catalog_from_any_directory(relative_catalog, tmp_path, monkeypatch):
+    from trainer.evaluation.execution import execution_options_for
+
+    project, catalog, catalog_dir, _ = relative_catalog
+    monkeypatch.chdir(tmp_path)  # not the folder ingest ran in
+    options = execution_options_for(catalog, {}, catalog_dir)
+    assert options["spec_root"] == str(project.resolve())
+
+
+def test_a_missing_spec_fails_before_any_model_runs(relative_catalog, tmp_path, monkeypatch):
+    from schemas.catalog import Catalog
+    from schemas.errors import ConfigError
+
+    _, catalog, _, dataset = relative_catalog
+    monkeypatch.chdir(tmp_path)
+    elsewhere = Catalog(catalog.tools).save(tmp_path / "copied-catalog")  # no specs/ above this one
+    config = EvaluateConfig(splits=["test_seen"], execution=True)
+    with pytest.raises(ConfigError, match=r"'specs/mini.yaml'.*--spec-root"):
+        evaluate(
+            dataset,
+            [],
+            config,
+            tmp_path / "out",
+            catalog=catalog,
+            catalog_path=elsewhere,
+            backends=[_MustNotRun()],
+        )
+    with pytest.raises(ConfigError, match="--spec-root"):
+        evaluate(
+            dataset,
+            [],
+            EvaluateConfig(
+                splits=["test_seen"], execution=True, execution_options={"spec_root": str(tmp_path)}
+            ),
+            tmp_path / "out",
+            catalog=catalog,
+            backends=[_MustNotRun()],
+        )
+
+
+def test_evaluate_command_takes_spec_root(relative_catalog, tmp_path, monkeypatch, capsys):
+    from flows.cli import main
+
+    project, _, catalog_dir, dataset = relative_catalog
+    monkeypatch.chdir(tmp_path)
+    argv = ["evaluate", "--dataset", str(dataset), "--splits", "test_seen", "--catalog", str(catalog_dir)]
+    argv += ["--execution", "--model", str(tmp_path / "no-such-model"), "--out", str(tmp_path / "out")]
+    # The spec resolves (through --spec-root); the missing model is then reported before loading.
+    assert main([*argv, "--spec-root", str(project)]) == 1
+    assert "no-such-model does not exist" in capsys.readouterr().err
+    assert main([*argv, "--spec-root", str(tmp_path)]) == 1
+    assert "--spec-root" in capsys.readouterr().err

@@ -50,7 +50,12 @@ def call(name: str = "set_load", **arguments) -> ToolCall:
         (True, 1, {"type": "integer"}, False),  # a bool is not an int
         (1, True, {"type": "boolean"}, False),
         ("Dead Load", "dead-load", {"type": "string"}, True),  # case and punctuation
-        ("DEAD LOAD.", "dead load", None, True),
+        ("DEAD LOAD.", "dead load", {"type": "string"}, True),
+        ("DEAD LOAD", "dead load", None, False),  # no declared string: exact (never more lenient than BFCL)
+        ("dead load!", "dead load", {"type": "string"}, False),  # BFCL's rule strips no "!"
+        ("dead\tload", "dead load", {"type": "string"}, False),  # …and no tabs
+        (1234567891, 1234567890, {"type": "integer"}, False),  # no tolerance on integers
+        (0.30000000000000004, 0.3, {"type": "number"}, False),  # …nor on floats
         ("dead", "live", None, False),
         ([1, 2], [1, 2], {"type": "array"}, True),
         ([2, 1], [1, 2], {"type": "array"}, False),  # lists keep their order
@@ -204,3 +209,66 @@ def test_unparseable_reply_counts_its_reference_keys_as_missed():
     )
     assert rates["argument_key_f1"].n == 2
     assert rates["argument_key_f1"].value == pytest.approx(2 / 3)
+
+
+def test_empty_reply_where_a_call_was_due_is_not_parseable():
+    s = score_example([], [call("get_node", id=1)], ["get_node"], TOOLS)
+    rates = aggregate([s])
+    assert not s.parse_ok and not s.ast and s.reasons == ["no_call"]
+    assert rates["parse_validity"].value == 0 and rates["call_rate"].value == 0
+
+
+def test_unparseable_reply_where_none_was_due_is_an_abstention():
+    s = score_example(None, [], ["get_node"], TOOLS)
+    assert s.irrelevance_ok and s.ast
+
+
+def test_a_model_that_never_calls_is_at_chance_on_relevance():
+    due = score_example([], [call("get_node", id=1)], ["get_node"], TOOLS)
+    not_due = score_example([], [], ["get_node"], TOOLS)
+    rates = aggregate([due, not_due])
+    assert rates["irrelevance_accuracy"].value == 1.0
+    assert rates["relevance_balanced"].value == 0.5
+
+
+def test_tool_choice_chance_is_one_over_tools_offered():
+    one = score_example([call("get_node", id=1)], [call("get_node", id=1)], ["get_node"], TOOLS)
+    two = score_example([call("get_node", id=1)], [call("get_node", id=1)], ["get_node", "set_load"], TOOLS)
+    assert aggregate([one, two])["tool_choice_chance"].value == pytest.approx(0.75)
+
+
+def test_zero_argument_stratum_is_marked():
+    tools = {**TOOLS, "ping": _tool("ping", {}, [])}
+    assert score_example([call("ping")], [call("ping")], ["ping"], tools).zero_arguments
+    assert not score_example(
+        [call("get_node", id=1)], [call("get_node", id=1)], ["get_node"], TOOLS
+    ).zero_arguments
+
+
+def test_bfcl_verdict_is_reported_beside_callforge():
+    # Omitting an optional argument whose reference value is the schema default: callforge accepts,
+    # BFCL (no "" marker in the reference) does not.
+    s = score_example([call(node=1, force=5)], [call(node=1, force=5, unit="kN")], ["set_load"], TOOLS)
+    assert s.ast and not s.ast_bfcl
+
+
+def test_reference_with_acceptable_values_and_omittable_arguments():
+    from trainer.evaluation.scoring import ReferenceCall
+
+    ref = ReferenceCall.exact("set_load", {"node": 1, "force": 5, "case": "DL"}, {"case": ["dead"]}, ["case"])
+    expected = [call(node=1, force=5, case="DL")]
+    for predicted, ok in (
+        (call(node=1, force=5, case="Dead"), True),
+        (call(node=1, force=5), True),
+        (call(node=1, force=5, case="live"), False),
+    ):
+        s = score_example([predicted], expected, ["set_load"], TOOLS, references=[ref])
+        assert s.ast is ok and s.ast_bfcl is ok
+
+
+def test_argument_values_never_exceed_their_total():
+    # unit="kN" is the schema default: the reference accepts it given or left out; giving it must not
+    # count a value the reference never asked for.
+    s = score_example([call(node=1, force=5, unit="kN")], [call(node=1, force=5)], ["set_load"], TOOLS)
+    assert s.ast and s.values_ok <= s.values_total
+    assert aggregate([s])["argument_value_accuracy"].value == 1.0

@@ -76,9 +76,22 @@ def test_each_split_has_a_column_per_model(metrics) -> None:
 
 def test_cells_carry_value_interval_and_n(metrics) -> None:
     rows = _table_rows(render_markdown(metrics), "test_seen")
-    assert rows["AST match"][0] == "100.0% [34%–100%] n=2"  # 2 of 2, Wilson interval
-    assert rows["AST match"][1] == "0.0% [0%–66%] n=2"
+    assert rows["AST match (callforge rules)"][0] == "100.0% [34%–100%] n=2"  # 2 of 2, Wilson interval
+    assert rows["AST match (callforge rules)"][1] == "0.0% [0%–66%] n=2"
+    assert rows["AST match (BFCL rules)"][0] == "100.0% [34%–100%] n=2"
     assert all(CELL.fullmatch(c) for c in rows["parseable"])
+
+
+def test_call_rate_and_chance_rows(metrics, tools) -> None:
+    rows = _table_rows(render_markdown(metrics), "test_seen")
+    # base: one unparseable reply and one call, out of two examples where a call was due.
+    assert rows["call rate (call due)"][1] == "50.0% [9%–91%] n=2"
+    chance = f"{1 / len(tools):.1%}"
+    assert rows["tool name by chance"][0].startswith(chance)
+    # fine-tuned abstains where no call is due and calls where one is: balanced 100 %; base calls in
+    # half the due cases and also where none is due: (50 % + 0 %) / 2.
+    assert rows["relevance, balanced (chance 50%)"][0].startswith("100.0%")
+    assert rows["relevance, balanced (chance 50%)"][1].startswith("25.0%")
 
 
 def test_metrics_without_data_are_left_out(metrics) -> None:
@@ -100,7 +113,7 @@ def test_constrained_rows_are_explained(metrics) -> None:
 
 
 def test_throughput_table(metrics) -> None:
-    assert "| base | 2.50 |" in render_markdown(metrics)
+    assert "| base | 2.50 | – | – |" in render_markdown(metrics)
 
 
 def test_write_report_writes_markdown_and_two_pngs(metrics, tmp_path: Path) -> None:
