@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# BFCL's own checker, the oracle of the scoring parity test. --no-deps into a folder of its own: its
+	# dependency tree (~50 vendor SDKs, an older numpy) must not reach the project's environment.
+	$(BIN)/pip install --quiet --no-deps --target .bfcl 'bfcl-eval==2026.3.23'
 	touch $(STAMP)
 
 install: $(STAMP)
