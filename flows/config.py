@@ -115,7 +115,7 @@ class RunConfig(_Section):
         description="TrainerConfig keys over the trainer's config file, e.g. {sft: {max_steps: 50}}",
     )
     # mypy (no pydantic plugin) reads EvaluateConfig's positional Field(8, ...) defaults as required fields.
-    evaluate_settings: EvaluateConfig = Field(default_factory=EvaluateConfig)  # type: ignore[arg-type]
+    evaluate_settings: EvaluateConfig = Field(default_factory=EvaluateConfig)
     task_runner: TaskRunnerConfig = Field(default_factory=TaskRunnerConfig)
     # Shard-level retries (a crashed worker, a full disk); request-level retries live in the clients.
     shard_retries: int = Field(default=2, ge=0, le=10)

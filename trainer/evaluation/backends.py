@@ -138,12 +138,7 @@ class EndpointBackend:
         self._concurrency = concurrency
         # A local server often needs no key; the client still wants a non-empty one.
         key = os.environ.get(spec.api_key_env) or "not-needed"
-        self._client_args = {
-            "base_url": spec.base_url,
-            "api_key": key,
-            "timeout": timeout_s,
-            "max_retries": 2,
-        }
+        self._base_url, self._api_key, self._timeout_s = spec.base_url, key, timeout_s
         self._client_cls = AsyncOpenAI
 
     def generate(
@@ -158,15 +153,19 @@ class EndpointBackend:
         self, conversations: Sequence[Messages], tools: Sequence[ToolSchemas], max_new_tokens: int
     ) -> list[tuple[str, str | None]]:
         gate = asyncio.Semaphore(self._concurrency)
-        async with self._client_cls(**self._client_args) as client:
+        async with self._client_cls(
+            base_url=self._base_url, api_key=self._api_key, timeout=self._timeout_s, max_retries=2
+        ) as client:
 
             async def one(messages: Messages, offered: ToolSchemas) -> tuple[str, str | None]:
                 async with gate:
                     try:
+                        # openai types messages and tools as TypedDicts; ours are the same JSON as
+                        # plain dicts (the chat template's input), so the stubs cannot see they fit.
                         response = await client.chat.completions.create(
                             model=self._model,
-                            messages=messages,
-                            tools=offered or None,
+                            messages=messages,  # type: ignore[arg-type]
+                            tools=offered or None,  # type: ignore[arg-type]
                             temperature=0.0,
                             max_tokens=max_new_tokens,
                         )

@@ -197,21 +197,12 @@ def load_predictions(path: Path) -> dict[str, list[Call] | None]:
 
 
 def _reply_calls(reply: str) -> list[Call] | None:
-    from trainer.evaluation.backends import REQUEST_FAILED
+    """A saved reply's calls; None where it is unreadable or a failed request (as ``evaluate`` reads it)."""
+    from trainer.evaluation.backends import request_failed
     from trainer.replies import parse_tool_calls
 
     parsed = parse_tool_calls(reply)
-    if parsed.error or reply.strip() == REQUEST_FAILED:
-        return None
-    return [Call(c.name, c.arguments) for c in parsed.calls]
-
-
-def _reply_calls(reply: str) -> list[Call] | None:
-    from trainer.evaluation.backends import REQUEST_FAILED
-    from trainer.replies import parse_tool_calls
-
-    parsed = parse_tool_calls(reply)
-    if parsed.error or reply.strip() == REQUEST_FAILED:
+    if parsed.error or request_failed(reply):
         return None
     return [Call(c.name, c.arguments) for c in parsed.calls]
 

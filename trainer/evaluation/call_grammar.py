@@ -93,7 +93,8 @@ class Grammar:
     ):
         self.nodes: list[Node] = []
         self.max_calls = max_calls
-        self._measure, self._measured = measure, {}
+        self._measure = measure
+        self._measured: dict[str, int] = {}
         names, then = [], []
         for tool in tools:
             fn = tool.get("function", tool)
@@ -191,7 +192,7 @@ class Grammar:
         optional = sorted(
             self._pair_cost(k, costs[n]) for k, n in node.keys if k not in f.seen and k not in node.required
         )
-        if node.extra is not None:  # free keys: as many as wanted
+        if node.extra is not None and node.key is not None:  # free keys: as many as wanted
             free = costs[node.key] + self.measure(": ") + costs[node.extra]
             optional += [free] * max(0, node.low - f.count, 1)
         more = max(0, node.low - f.count - len(missing), 1 if f.phase == 3 and not missing else 0)
@@ -281,6 +282,7 @@ class Grammar:
             pick = Pick(node.options, ((),) * len(node.options), tuple(range(len(node.options))))
             return self._feed((*below, pick), ch)
         if node.kind == "number":
+            assert node.number is not None  # the compiler gives every number node its bounds
             return self._feed((*below, Num(node.number)), ch) if ch in "-0123456789" else []
         if node.kind == "object":
             return [(*below, Obj(node_id))] if ch == "{" else []

@@ -17,10 +17,14 @@ class EvaluateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     splits: list[str] = Field(default_factory=lambda: list(SPLITS))
-    batch_size: int = Field(8, ge=1, description="conversations generated together (local models)")
-    max_new_tokens: int = Field(256, ge=1, description="long enough for the largest call in the data")
-    limit: int | None = Field(None, ge=1, description="at most this many examples per split (smoke runs)")
-    execution: bool = Field(False, description="also execute parsed calls in the sandbox (needs catalog)")
+    batch_size: int = Field(default=8, ge=1, description="conversations generated together (local models)")
+    max_new_tokens: int = Field(default=256, ge=1, description="long enough for the largest call in the data")
+    limit: int | None = Field(
+        default=None, ge=1, description="at most this many examples per split (smoke runs)"
+    )
+    execution: bool = Field(
+        default=False, description="also execute parsed calls in the sandbox (needs catalog)"
+    )
     execution_options: dict[str, Any] = Field(
         default_factory=dict,
         description="options of the execution verifier (verifiers.execution.ExecutionOptions), e.g. base_url",

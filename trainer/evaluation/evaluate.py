@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -37,6 +37,8 @@ from trainer.evaluation.metrics import ExampleScore, aggregate, latency, score_e
 from trainer.evaluation.scoring import ReferenceCall
 from trainer.replies import parse_tool_calls
 from verifiers.format import check_call
+
+M = TypeVar("M", bound=BaseModel)  # the config class ``_validated`` returns an instance of
 
 
 @dataclass
@@ -213,7 +215,7 @@ def run_model(
         if progress:
             progress(len(replies), len(examples))
     seconds = time.perf_counter() - started
-    scores = []
+    scores: list[ExampleScore] = []
     for example, reply in zip(examples, replies, strict=True):
         parsed = parse_tool_calls(reply)
         failed = request_failed(reply)
@@ -293,39 +295,39 @@ def evaluate(
     """
     from trainer.evaluation.report import write_report
 
-    models = [_validated(ModelSpec, m, f"models[{i}]") for i, m in enumerate(models)]
-    config = _validated(EvaluateConfig, config, "evaluate config")
-    if not models and not backends:
+    specs = [_validated(ModelSpec, m, f"models[{i}]") for i, m in enumerate(models)]
+    settings = _validated(EvaluateConfig, config, "evaluate config")
+    if not specs and not backends:
         raise ConfigError("evaluate: give at least one model")
-    all_labels = [b.label for b in backends] if backends else [label for m in models for label in labels(m)]
+    all_labels = [b.label for b in backends] if backends else [label for m in specs for label in labels(m)]
     if duplicates := sorted({label for label in all_labels if all_labels.count(label) > 1}):
         raise ConfigError(f"evaluate: model labels must be unique; {duplicates} appear more than once")
-    if config.execution:
+    if settings.execution:
         if catalog is None:
             raise ConfigError(
                 "evaluate: execution=True needs the tool catalog (the sandbox is built from its specs)"
             )
         from verifiers.execution import ExecutionOptions
 
-        _validated(ExecutionOptions, config.execution_options, "evaluate config: execution_options")
+        _validated(ExecutionOptions, settings.execution_options, "evaluate config: execution_options")
         # Every spec the sandbox will serve is found now, before any model spends compute.
-        execution_options = execution_options_for(catalog, config.execution_options, catalog_path)
-    examples = load_examples(Path(dataset_dir), config.splits, config.limit)
+        execution_options = execution_options_for(catalog, settings.execution_options, catalog_path)
+    examples = load_examples(Path(dataset_dir), settings.splits, settings.limit)
     if not examples:
-        raise ConfigError(f"{dataset_dir}: the splits {config.splits} hold no examples")
-    check_models(models)
+        raise ConfigError(f"{dataset_dir}: the splits {settings.splits} hold no examples")
+    check_models(specs)
     tools = tools_from_schemas(examples, catalog)
-    metrics: dict[str, Any] = {"dataset": str(dataset_dir), "splits": config.splits, "models": {}}
+    metrics: dict[str, Any] = {"dataset": str(dataset_dir), "splits": settings.splits, "models": {}}
     out = Path(out_dir)
     # Everything is written into a fresh folder that replaces OUT only when every model has run: a
     # crash half-way leaves the previous evaluation as it was.
     with atomic.directory(out) as tmp:
-        for backend in backends or backends_for(models):
+        for backend in backends or backends_for(specs):
             tick = (
                 (lambda done, total, label=backend.label: progress(label, done, total)) if progress else None
             )
-            run = run_model(backend, examples, config, tools, progress=tick)
-            if config.execution and catalog is not None:
+            run = run_model(backend, examples, settings, tools, progress=tick)
+            if settings.execution and catalog is not None:
                 attach_execution(run, examples, catalog, execution_options)
             metrics["models"][run.label] = {
                 "examples": len(examples),
@@ -360,7 +362,7 @@ def write_predictions(path: Path, examples: Sequence[EvalExample], run: ModelRun
     atomic.write_text(path, "\n".join(lines) + "\n")
 
 
-def _validated(model: type[BaseModel], value: Any, where: str) -> Any:
+def _validated(model: type[M], value: Any, where: str) -> M:
     """``value`` as ``model`` (a dict from a deployment or the CLI); errors name the key and the fix."""
     if isinstance(value, model):
         return value

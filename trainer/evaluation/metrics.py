@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -148,6 +148,15 @@ def _bfcl_pairing(
 # ----------------------------------------------------------------------------------- per example
 
 
+class _Shape(TypedDict):
+    """What an example's score knows before any reply is read (typed, so it unpacks into ``ExampleScore``)."""
+
+    expects_calls: bool
+    n_expected: int
+    tools_offered: int
+    zero_arguments: bool
+
+
 @dataclass
 class ExampleScore:
     """Every metric of one example; rates are computed by ``aggregate``."""
@@ -199,7 +208,7 @@ def score_example(
     dataset's own.
     """
     refs = list(references) if references is not None else [reference_of(c) for c in expected]
-    base = {
+    base: _Shape = {
         "expects_calls": bool(expected),
         "n_expected": len(expected),
         "tools_offered": len(offered),

@@ -37,7 +37,8 @@ OracleCheck = Callable[[BfclEntry, list[Call]], tuple[bool, str]]
 
 def load_oracle(search: Sequence[Path] = ()) -> tuple[OracleCheck, Path] | None:
     """BFCL's checker as ``check(entry, calls) -> (valid, error_type)`` and its data folder, or None."""
-    extra = [Path(p) for p in (*search, os.environ.get("CALLFORGE_BFCL_EVAL", "")) if str(p)]
+    candidates: list[str | Path] = [*search, os.environ.get("CALLFORGE_BFCL_EVAL", "")]
+    extra = [Path(p) for p in candidates if str(p)]
     for folder in extra:
         if (folder / "bfcl_eval").is_dir() and str(folder) not in sys.path:
             sys.path.append(str(folder))
@@ -58,6 +59,8 @@ def load_oracle(search: Sequence[Path] = ()) -> tuple[OracleCheck, Path] | None:
         except ImportError:
             return None
     language = importlib.import_module("bfcl_eval.constants.enums").Language.PYTHON
+    if checker.__file__ is None:  # a namespace package, not the installed checker
+        return None
     data = Path(checker.__file__).parents[2] / "data"
 
     def check(entry: BfclEntry, calls: list[Call]) -> tuple[bool, str]:

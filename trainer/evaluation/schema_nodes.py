@@ -88,7 +88,8 @@ class SchemaCompiler:
     """Appends the nodes of one schema (and its ``$ref`` targets) to a shared node list."""
 
     def __init__(self, root: dict[str, Any], nodes: list[Node]) -> None:
-        self.root, self.nodes, self.refs = root, nodes, {}
+        self.root, self.nodes = root, nodes
+        self.refs: dict[str, int] = {}  # $ref -> node id
 
     def add(self, node: Node) -> int:
         self.nodes.append(node)

@@ -79,14 +79,16 @@ def bfcl_argument(
     # type then passes the type check and is compared exactly.
     variable = option_type is not None and option_type is not expected
     inner = declared_type((schema or {}).get("items")) if expected is list else None
-    if type(value) is expected:
+    # Compared through a local: ``type(value) is expected`` would narrow ``value`` to ``object``.
+    value_type = type(value)
+    if value_type is expected:
         if inner is not None and not _bfcl_items_typed(value, options, inner):
             nested = "type_error:nested" if option_type is list else "type_error:simple"
             return fail(nested, f"{key!r}: items of {value!r} are not {inner.__name__}")
-    elif option_type is not None and type(value) is option_type:
+    elif option_type is not None and value_type is option_type:
         variable = True
     else:
-        return fail("type_error:simple", f"{key!r}: expected {expected.__name__}, got {type(value).__name__}")
+        return fail("type_error:simple", f"{key!r}: expected {expected.__name__}, got {value_type.__name__}")
     if not variable:
         if expected is dict:
             return _bfcl_dict(key, value, options)

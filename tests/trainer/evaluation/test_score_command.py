@@ -10,6 +10,7 @@ import pytest
 from flows.cli import main
 from schemas.models import Sample, ToolCall
 from tests.trainer.evaluation.evaluation_fixtures import export_dataset
+from trainer.evaluation.backends import REQUEST_FAILED
 from trainer.evaluation.bfcl import decode_python_calls, load_entries, load_predictions
 from trainer.evaluation.parity import reference_arguments
 from trainer.evaluation.scoring import Call
@@ -123,10 +124,16 @@ def test_a_category_the_file_name_does_not_give_is_an_error(tmp_path: Path, caps
 
 def test_predictions_of_callforge_evaluate_are_read(tmp_path: Path) -> None:
     reply = '<tool_call>\n{"name": "f", "arguments": {"a": 1}}\n</tool_call>'
-    path = _write(
-        tmp_path / "p.jsonl", [{"id": "x", "reply": reply}, {"id": "y", "reply": "<tool_call>{bad"}]
-    )
-    assert load_predictions(path) == {"x": [Call("f", {"a": 1})], "y": None}
+    # A failed request is saved as its error text (no call in it): unreadable, as `evaluate` scores it,
+    # not an abstention (which an irrelevance question would count as right).
+    failed = f"{REQUEST_FAILED}APIConnectionError: Connection error.</error>"
+    rows = [
+        {"id": "x", "reply": reply},
+        {"id": "y", "reply": "<tool_call>{bad"},
+        {"id": "z", "reply": failed},
+    ]
+    path = _write(tmp_path / "p.jsonl", rows)
+    assert load_predictions(path) == {"x": [Call("f", {"a": 1})], "y": None, "z": None}
 
 
 def test_score_a_dataset_split(tmp_path: Path, tools) -> None:
