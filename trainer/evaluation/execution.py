@@ -24,7 +24,7 @@ from trainer.replies import parse_tool_calls
 
 if TYPE_CHECKING:
     from trainer.evaluation.backends import ModelSpec
-    from trainer.evaluation.evaluate import EvalExample, ModelRun
+    from trainer.evaluation.examples import EvalExample, ModelRun
 
 
 def spec_files(catalog: Catalog) -> list[str]:

@@ -102,7 +102,7 @@ _STYLE_CATEGORY = {
 
 def score_split(dataset: Path, split: str, predictions: Path, rules: Rules) -> Scorecard:
     """Predictions against a split of an assembled dataset (references with their acceptable values)."""
-    from trainer.evaluation.evaluate import load_examples
+    from trainer.evaluation.examples import load_examples
 
     items = []
     for example in load_examples(dataset, [split]):

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from schemas.models import ToolCall
-from trainer.evaluation.evaluate import EvalExample, breakdown
+from trainer.evaluation.evaluate import breakdown
+from trainer.evaluation.examples import EvalExample
 from trainer.evaluation.metrics import score_example
 from trainer.evaluation.report import render_markdown, write_report
 

@@ -239,7 +239,7 @@ def test_perfect_matching() -> None:
 def test_dataset_reference_adds_schema_defaults_and_recorded_alternatives() -> None:
     from schemas.errors import ConfigError
     from schemas.models import ToolCall
-    from trainer.evaluation.evaluate import references_for
+    from trainer.evaluation.examples import references_for
 
     tools = [
         {
