@@ -52,7 +52,7 @@ def evaluate_flow(
 
     ``models`` are ``trainer.evaluation.backends.ModelSpec`` fields, e.g. ``{"label": "fine-tuned", "model":
     "Qwen/Qwen2.5-1.5B-Instruct", "adapter": ".../model/adapter"}``; ``settings`` are
-    ``trainer.evaluation.evaluate.EvaluateConfig`` fields (``splits``, ``limit``, ``execution``, …). With
+    ``trainer.evaluation.config.EvaluateConfig`` fields (``splits``, ``limit``, ``execution``, …). With
     ``execution`` the run's catalog (``<run>/catalog``) is loaded for the sandbox.
     """
     from schemas.catalog import Catalog
@@ -63,7 +63,10 @@ def evaluate_flow(
     catalog_dir = dataset.parent / "catalog"
     settings = settings or {}
     catalog = Catalog.load(catalog_dir) if settings.get("execution") and catalog_dir.exists() else None
-    result = evaluate(dataset, models, settings, out, catalog=catalog)
+    # catalog_path lets execution resolve the spec files the catalog names relative to where it lives.
+    result = evaluate(
+        dataset, models, settings, out, catalog=catalog, catalog_path=catalog_dir if catalog else None
+    )
     monitoring.publish_table(
         dataset_slug(dataset),
         "evaluation",
