@@ -10,6 +10,14 @@ Two modes, chosen by the ``mode`` option:
   otherwise); ``call_count_mismatch`` the query asks for more calls than it got (its steps "first …
   then …", its "(1) … (2) …" enumerators, "N separate times", or listed items some of which no call
   uses); ``unused_query_value`` the query states values (quoted strings, numbers) no argument uses.
+Before those, values are read the way people state them (``verifiers.implication``: bookkeeping ids,
+ranges, unit conversions, direction signs, codes implied by words through the spec's lexicon,
+``verifiers.spec_lexicon``), and three more checks run: ``question_answered_with_call`` a question
+that wants an explanation got a call (``verifiers.intent``); ``value_not_wanted`` a value the query
+says is already set or not wanted; ``incomplete_range`` a stated range ("nodes 1 through 4") only
+partly used. Tool choice reads verbs and objects first (``verifiers.tool_choice``) and asks the
+ranking only when those do not settle it.
+
 * ``judge``: a teacher model from ``ctx.resources["teacher"]`` answers ``{"passed", "reason"}``
   (``verifiers.judge``); unparseable answers are undecided (``judge_unparseable``).
 * ``both``: the embedded checks first, then the judge on the samples they passed.
@@ -23,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -32,14 +41,21 @@ from schemas.models import Sample, Tool, Verdict
 from verifiers.alignment import call_contexts, requested_calls, swapped_pairs, unanswered_items, unused_values
 from verifiers.arguments import pointer
 from verifiers.base import TEACHER_KEY, VerifierOptions, VerifyContext
-from verifiers.grounding import Leaf, QueryFacts, grounded, leaves
+from verifiers.grounding import Leaf, QueryFacts, as_number, leaves, value_offsets
+from verifiers.implication import leaf_problem, stated_ranges
+from verifiers.intent import actions, explanation_question, request_count
 from verifiers.judge import judge
 from verifiers.lexicon import english_terms
 from verifiers.similarity import Precision, rank_scores, resolve_precision, tool_text
+from verifiers.spec_lexicon import EMPTY, ToolLexicon, lexicon_for
+from verifiers.tool_choice import Fit, ObjectWords, choose, fit
 
 NAME = "semantic"
 CODES = (
+    "question_answered_with_call",
+    "value_not_wanted",
     "ungrounded_value",
+    "incomplete_range",
     "swapped_values",
     "wrong_tool_choice",
     "call_count_mismatch",
@@ -62,6 +78,45 @@ def _preview(value: Any) -> Any:
     if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
         return value
     return str(value)[:80]
+
+
+_WHY = {
+    "not_stated": "is not stated in the query",
+    "unit": "is the query's number in another unit than the field takes (convert it)",
+    "sign": "has the sign opposite to the direction the query states",
+    "code": "is not the value the query's words imply",
+    "path": "is not the path or file name the query states",
+}
+
+
+def _range_issues(index: int, name: str, call_leaves: list[Leaf], facts: QueryFacts) -> list[dict[str, Any]]:
+    """A stated range ("nodes 1 through 4") that a list or a map's keys use only in part."""
+    ranges = [r for r in stated_ranges(facts) if r[1] - r[0] >= 2]
+    if not ranges:
+        return []
+    groups: dict[tuple[Any, ...], set[float]] = {}
+    for leaf in call_leaves:
+        number = as_number(leaf.value)
+        if number is None or not float(number).is_integer():
+            continue
+        if leaf.is_key:
+            groups.setdefault(("keys", *leaf.parent), set()).add(number)
+        elif leaf.path and isinstance(leaf.path[-1], int):
+            groups.setdefault(("list", *leaf.parent), set()).add(number)
+    out = []
+    for low, high in ranges:
+        wanted = {float(n) for n in range(low, high + 1)}
+        touching = [g for g in groups.values() if len(g & wanted) >= 2]
+        if touching and not any(wanted <= g for g in groups.values()):
+            used = sorted(int(n) for n in max(touching, key=len) & wanted)
+            out.append(
+                _issue(
+                    "incomplete_range",
+                    f"the query asks for {low} through {high} but {name} uses only {used}",
+                    index, range=[low, high], used=used,
+                )
+            )  # fmt: skip
+    return out
 
 
 @dataclass(frozen=True)
@@ -106,9 +161,15 @@ class SemanticVerifier:
         concurrency: int = Field(default=8, ge=1)
         """Judge requests in flight at once."""
         judge_seed: int | None = None
+        lexicons: list[Path] = Field(default_factory=list)
+        """Extra lexicon files (``specs/gennx/lexicon.yaml`` shows the format); the one beside each
+        tool's spec (``lexicon.yaml`` or ``<spec stem>.lexicon.yaml``) is always read."""
+        questions: bool = True
+        """Reject a call made for a question that wants an explanation ("what does … mean", "how do I")."""
 
     def __init__(self, options: Options | None = None) -> None:
         self.options = options or self.Options()
+        self._words: tuple[tuple[int, int], ObjectWords] | None = None
 
     # ------------------------------------------------------------------------------------ embedded
 
@@ -117,18 +178,19 @@ class SemanticVerifier:
     ) -> list[dict[str, Any]]:
         """Grounding, swaps, counts and unused values: everything but the tool ranking."""
         issues: list[dict[str, Any]] = []
+        if self.options.questions and sample.calls and explanation_question(sample.query):
+            issues.append(
+                _issue(
+                    "question_answered_with_call",
+                    "the query asks for an explanation, not an action, but the sample answers it with "
+                    f"{len(sample.calls)} call(s)",
+                )
+            )
         for index, (call, call_leaves) in enumerate(zip(sample.calls, calls_leaves, strict=True)):
             if self.options.grounding:
-                for leaf in call_leaves:
-                    if not grounded(leaf, facts, string_coverage=self.options.string_coverage):
-                        what = "key" if leaf.is_key else "value"
-                        issues.append(
-                            _issue(
-                                "ungrounded_value",
-                                f"{what} {_preview(leaf.value)!r} of {call.name} is not stated in the query",
-                                index, leaf.path, value=_preview(leaf.value),
-                            )
-                        )  # fmt: skip
+                issues.extend(self._grounding_issues(index, call.name, call_leaves, facts, tools))
+            if self.options.grounding:
+                issues.extend(_range_issues(index, call.name, call_leaves, facts))
             if self.options.swaps:
                 for a, b in swapped_pairs(call_leaves, facts, reach=self.options.swap_reach):
                     issues.append(
@@ -154,10 +216,70 @@ class SemanticVerifier:
                 )
         return issues
 
+    def _lexicon(self, tool: Tool | None) -> ToolLexicon:
+        return lexicon_for(tool, tuple(self.options.lexicons)) if tool else EMPTY
+
+    def _grounding_issues(
+        self, index: int, name: str, call_leaves: list[Leaf], facts: QueryFacts, tools: Mapping[str, Tool]
+    ) -> list[dict[str, Any]]:
+        lexicon = self._lexicon(tools.get(name))
+        numbers = {n for leaf in call_leaves if (n := as_number(leaf.value)) is not None}
+        numbers |= {n for leaf in call_leaves if leaf.is_key and (n := as_number(leaf.path[-1])) is not None}
+        keys: dict[tuple[Any, ...], list[Any]] = {}
+        for leaf in call_leaves:
+            if leaf.is_key:
+                keys.setdefault(leaf.parent, []).append(leaf.value)
+        key_leaves = [leaf for leaf in call_leaves if leaf.is_key]
+        out = []
+        for leaf in call_leaves:
+            row = max(
+                (k for k in key_leaves if k is not leaf and leaf.path[: len(k.path)] == k.path),
+                key=lambda k: len(k.path),
+                default=None,
+            )
+            anchors: list[int] = []
+            if row is not None:
+                anchors.extend(value_offsets(row, facts))
+                anchors.extend(
+                    offset
+                    for other in call_leaves
+                    if other is not leaf
+                    and isinstance(other.value, str)
+                    and not other.is_key
+                    and other.path[: len(row.path)] == row.path
+                    for offset in value_offsets(other, facts)
+                )
+            why = leaf_problem(
+                leaf, facts, lexicon, string_coverage=self.options.string_coverage,
+                map_keys=keys.get(leaf.parent, ()), call_numbers=numbers, anchors=anchors,
+                row_key=as_number(row.value) if row is not None else None,
+            )  # fmt: skip
+            if why is None:
+                continue
+            what = "key" if leaf.is_key else "value"
+            shown = _preview(leaf.value)
+            if why == "not_wanted":
+                out.append(
+                    _issue(
+                        "value_not_wanted",
+                        f"{what} {shown!r} of {name} comes from a part of the query that says it is already "
+                        "set or not wanted",
+                        index, leaf.path, value=shown,
+                    )
+                )  # fmt: skip
+                continue
+            out.append(
+                _issue(
+                    "ungrounded_value", f"{what} {shown!r} of {name} {_WHY[why]}", index, leaf.path,
+                    value=shown, why=why,
+                )
+            )  # fmt: skip
+        return out
+
     def _count_issues(
         self, sample: Sample, tools: Mapping[str, Tool], facts: QueryFacts, every_leaf: list[Leaf]
     ) -> list[dict[str, Any]]:
-        expected = requested_calls(facts)
+        expected = max(requested_calls(facts), request_count(sample.query))
         if expected > len(sample.calls):
             return [
                 _issue(
@@ -196,6 +318,48 @@ class SemanticVerifier:
         called = frozenset(c.name for c in sample.calls)
         # Undivided query: the other called tools are not rivals (one text asks for all of them).
         return [_Choice(sample.query, tuple(range(len(sample.calls))), called)]
+
+    def _object_words(self, tools: Mapping[str, Tool]) -> ObjectWords:
+        # Distinguishing words depend on the whole catalog (what most tools share is boilerplate).
+        key = (id(tools), len(tools))
+        if self._words is None or self._words[0] != key:
+            self._words = (key, ObjectWords(tools.values()))
+        return self._words[1]
+
+    def _structured_choice(
+        self, sample: Sample, choice: _Choice, tools: Mapping[str, Tool]
+    ) -> tuple[list[dict[str, Any]], list[_Choice]]:
+        """Verb and object fit first (``verifiers.tool_choice``): issues it settles, and the choices
+        left to the ranking (each call alone, without the rivals whose verb fits worse)."""
+        words = self._object_words(tools)
+        facts = QueryFacts(choice.text)
+        wanted = actions(choice.text)
+        fits: dict[str, Fit] = {
+            name: fit(tools[name], words, self._lexicon(tools[name]), facts, wanted) for name in sample.tools
+        }
+        issues: list[dict[str, Any]] = []
+        unsure: list[_Choice] = []
+        for index in choice.calls:
+            name = sample.calls[index].name
+            if name not in fits:
+                continue
+            called = fits[name]
+            rivals = {t: f for t, f in fits.items() if t != name and t not in choice.not_rivals}
+            verdict, preferred = choose(called, rivals)
+            if verdict == "wrong" and preferred is not None:
+                issues.append(
+                    _issue(
+                        "wrong_tool_choice",
+                        f"{preferred!r} fits the query's verb and objects better than the called {name!r}",
+                        index, chosen=name, preferred=preferred, method="verbs",
+                        chosen_fit=[called.verb, called.objects],
+                        preferred_fit=[rivals[preferred].verb, rivals[preferred].objects],
+                    )
+                )  # fmt: skip
+            elif verdict == "unsure":
+                weaker = frozenset(t for t, f in rivals.items() if f.verb < called.verb)
+                unsure.append(_Choice(choice.text, (index,), choice.not_rivals | weaker))
+        return issues, unsure
 
     def _choice_issues(
         self, sample: Sample, choice: _Choice, ranking: tuple[str, list[float]], precision: str
@@ -249,7 +413,10 @@ class SemanticVerifier:
                 and len(sample.tools) > 1
                 and all(t in tools for t in sample.tools)
             ):
-                requests.extend((i, choice) for choice in self._choice_requests(sample, facts, calls_leaves))
+                for choice in self._choice_requests(sample, facts, calls_leaves):
+                    found, unsure = self._structured_choice(sample, choice, tools)
+                    all_issues[i].extend(found)
+                    requests.extend((i, c) for c in unsure)
         if requests:
             # Resolved once per batch: "auto" asks torch about the CPU, and verdicts name the result.
             precision = resolve_precision(self.options.embedding_precision)
