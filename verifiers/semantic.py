@@ -46,7 +46,7 @@ from verifiers.implication import leaf_problem, stated_ranges
 from verifiers.intent import actions, explanation_question, request_count
 from verifiers.judge import judge
 from verifiers.lexicon import english_terms
-from verifiers.similarity import Precision, rank_scores, resolve_precision, tool_text
+from verifiers.similarity import Precision, rank_scores, resolve_mode, resolve_precision, tool_text
 from verifiers.spec_lexicon import EMPTY, ToolLexicon, lexicon_for
 from verifiers.tool_choice import Fit, ObjectWords, choose, fit
 
@@ -419,7 +419,11 @@ class SemanticVerifier:
                     requests.extend((i, c) for c in unsure)
         if requests:
             # Resolved once per batch: "auto" asks torch about the CPU, and verdicts name the result.
-            precision = resolve_precision(self.options.embedding_precision)
+            # Only when a ranking will embed: lexical-only batches never import torch.
+            embeds = resolve_mode(self.options.similarity) == "embedding" and any(
+                samples[i].language.split("-")[0] == "en" for i, _ in requests
+            )
+            precision = resolve_precision(self.options.embedding_precision) if embeds else "float32"
             rankings = rank_scores(
                 [choice.text for _, choice in requests],
                 [samples[i].language for i, _ in requests],
