@@ -62,7 +62,9 @@ def _describe(char: str) -> str:
     return f"U+{ord(char):04X}"
 
 
-def _text_issues(text: str, where: str, cap: int, too_long: str, at: str, call_index: int | None) -> list[Issue]:
+def _text_issues(
+    text: str, where: str, cap: int, too_long: str, at: str, call_index: int | None
+) -> list[Issue]:
     issues = []
     if cap and len(text) > cap:
         issues.append(Issue(too_long, at, f"{where} is {len(text):,} characters (limit {cap:,})", call_index))

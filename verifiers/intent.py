@@ -162,16 +162,21 @@ def _ko_action(token: str) -> bool:
     return any(token.startswith(stem) or stem in token for stems in _KO_ACTIONS.values() for stem in stems)
 
 
-def request_count(text: str) -> int:
-    """How many separate requests the query makes (0 when it has fewer than two)."""
+def request_clauses(text: str) -> list[str]:
+    """The clauses of the query that each ask for an action, in order (folded text)."""
     folded = fold(text)
     clauses: list[str] = []
     for sentence in _SENTENCE.findall(folded):
         for part in _SPLIT_EN.split(sentence):
             if part and part.strip():
                 clauses.extend(_ko_clauses(part))
-    requests = [c for c in clauses if c.strip() and actions(c) and not _STATES.search(c)]
-    return len(requests) if len(requests) >= 2 else 0
+    return [c.strip() for c in clauses if c.strip() and actions(c) and not _STATES.search(c)]
+
+
+def request_count(text: str) -> int:
+    """How many separate requests the query makes (0 when it has fewer than two)."""
+    count = len(request_clauses(text))
+    return count if count >= 2 else 0
 
 
 def explanation_question(text: str) -> bool:

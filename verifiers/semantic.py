@@ -43,7 +43,7 @@ from verifiers.arguments import pointer
 from verifiers.base import TEACHER_KEY, VerifierOptions, VerifyContext
 from verifiers.grounding import Leaf, QueryFacts, as_number, leaves, value_offsets
 from verifiers.implication import leaf_problem, stated_ranges
-from verifiers.intent import actions, explanation_question, request_count
+from verifiers.intent import actions, explanation_question, request_clauses, request_count
 from verifiers.judge import judge
 from verifiers.lexicon import english_terms
 from verifiers.similarity import Precision, rank_scores, resolve_mode, resolve_precision, tool_text
@@ -313,6 +313,10 @@ class SemanticVerifier:
         """What to rank for the tool-choice check: each call against the part of the query it answers
         when the query divides into parts, else the called tools against the whole query."""
         contexts = call_contexts(facts, calls_leaves)
+        if contexts is None and len(sample.calls) >= 2:
+            # "해석을 실행한 다음 … 보여 줘", "open X and run the analysis": one request clause per call.
+            clauses = request_clauses(sample.query)
+            contexts = clauses if len(clauses) == len(sample.calls) else None
         if contexts is not None:
             return [_Choice(text, (i,), frozenset()) for i, text in enumerate(contexts)]
         called = frozenset(c.name for c in sample.calls)
