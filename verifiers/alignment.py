@@ -37,6 +37,7 @@ _CONJUNCTIVE = ("이랑", "하고", "과", "와", "랑")  # Korean particles mea
 _COUNTERS = ("번째", "번", "개", "층", "호")
 _TUPLE = re.compile(r"\(([^()]*)\)")
 _NUMERIC = re.compile(r"-?\d+(?:\.\d+)?")
+_BARE_TUPLE = re.compile(r"\s*-?\d+(?:\.\d+)?(?:\s*,\s*-?\d+(?:\.\d+)?)+\s*")
 _BY = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:by|x|×)\s*(\d+(?:\.\d+)?)(?!\w|\.\d)")
 
 
@@ -128,6 +129,8 @@ def _by_tuple(siblings: list[Leaf], facts: QueryFacts) -> list[tuple[Leaf, Leaf]
     groups = [g.group(1) for g in _TUPLE.finditer(facts.folded)]
     groups.extend(f"{a}, {b}" for a, b in _BY.findall(facts.folded))
     for group in groups:
+        if not _BARE_TUPLE.fullmatch(group):
+            continue  # "(LOAD 25, NUM 91)" labels its values; only a bare tuple states an order
         stated = [float(x) for x in _NUMERIC.findall(group)]
         if len(stated) == len(called) and sorted(stated) == sorted(called):
             matching.append(stated)

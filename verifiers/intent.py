@@ -116,7 +116,7 @@ def _phrase_in(phrase: str, text: str) -> bool:
 
 def actions(text: str) -> frozenset[str]:
     """The action classes the query's verbs name ("Save as X" -> {"saveas"}, not also "save")."""
-    folded = fold(text)
+    folded = wording(text)
     found = {
         action
         for table in (_EN_ACTIONS, _KO_ACTIONS)
@@ -162,9 +162,20 @@ def _ko_action(token: str) -> bool:
     return any(token.startswith(stem) or stem in token for stems in _KO_ACTIONS.values() for stem in stems)
 
 
+# What a query quotes or lists in brackets (values, field names, "(1) …" rows) is not its own wording.
+_QUOTED_OR_BRACKETED = re.compile(
+    r'"[^"\n]*"|“[^”\n]*”|\([^()]*(?:\([^()]*\)[^()]*)*\)|\[[^\[\]]*\]|\b\w*_\w*\b'
+)
+
+
+def wording(text: str) -> str:
+    """The query's own words (folded): quoted strings, bracketed parts and identifiers removed."""
+    return " ".join(_QUOTED_OR_BRACKETED.sub(" ", fold(text)).split())
+
+
 def request_clauses(text: str) -> list[str]:
     """The clauses of the query that each ask for an action, in order (folded text)."""
-    folded = fold(text)
+    folded = wording(text)
     clauses: list[str] = []
     for sentence in _SENTENCE.findall(folded):
         for part in _SPLIT_EN.split(sentence):

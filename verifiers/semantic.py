@@ -43,7 +43,7 @@ from verifiers.arguments import pointer
 from verifiers.base import TEACHER_KEY, VerifierOptions, VerifyContext
 from verifiers.grounding import Leaf, QueryFacts, as_number, leaves, value_offsets
 from verifiers.implication import leaf_problem, stated_ranges
-from verifiers.intent import actions, explanation_question, request_clauses, request_count
+from verifiers.intent import actions, explanation_question, request_clauses, request_count, wording
 from verifiers.judge import judge
 from verifiers.lexicon import english_terms
 from verifiers.similarity import Precision, rank_scores, resolve_mode, resolve_precision, tool_text
@@ -336,7 +336,7 @@ class SemanticVerifier:
         """Verb and object fit first (``verifiers.tool_choice``): issues it settles, and the choices
         left to the ranking (each call alone, without the rivals whose verb fits worse)."""
         words = self._object_words(tools)
-        facts = QueryFacts(choice.text)
+        facts = QueryFacts(wording(choice.text) or choice.text)  # objects from the query's own words
         wanted = actions(choice.text)
         fits: dict[str, Fit] = {
             name: fit(tools[name], words, self._lexicon(tools[name]), facts, wanted) for name in sample.tools
