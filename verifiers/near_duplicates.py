@@ -28,9 +28,11 @@ _NON_WORD = re.compile(r"[^\w.]+|(?<!\d)\.|\.(?!\d)|_")
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-# Politeness that opens or closes a request without changing it ("…rev2.mgb, thanks" is "…rev2.mgb").
+# Politeness and urgency that open or close a request without changing it ("…rev2.mgb, thanks" is
+# "…rev2.mgb"; "… now" is "…").
 _POLITE_TAIL = re.compile(
     r"(?:\s+(?:thanks|thank you|thx|ty|please|pls|plz|cheers|thanks a lot|thank you very much|if you can"
+    r"|now|right now|right away|asap|quickly"
     r"|감사합니다|감사해요|고마워|고마워요|고맙습니다|부탁해|부탁해요|부탁합니다|부탁드려요|부탁드립니다))+$"
 )
 _POLITE_HEAD = re.compile(r"^(?:(?:please|pls|kindly|hey|hi|hello|could you|can you|would you)\s+)+")

@@ -95,7 +95,7 @@ _LEADING_UNIT = re.compile(rf"^(?:({_UNIT_WORD})|(kn·m|n·m|kn-m))(?![a-z0-9/²
 def equivalents(value: float, after: str) -> list[float]:
     """``value`` in every unit of its dimension, when ``after`` (the text following it) starts with a
     unit word ("1500" + " mm …" -> 1.5 m, 150 cm, …); [] when no unit follows."""
-    match = _LEADING_UNIT.match(after)
+    match = _LEADING_UNIT.match(after.lstrip())
     if not match:
         return []
     unit = canonical_unit(match.group(1) or match.group(2))
