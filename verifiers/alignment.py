@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from verifiers.grounding import Leaf, QueryFacts, as_number, fold, iter_pairs, label_terms, value_offsets
-from verifiers.lexicon import PARTICLES, STOPWORDS, stem, token_terms
+from verifiers.lexicon import PARTICLES, STOPWORDS, abbreviates, stem, token_terms
 from verifiers.units import equivalents
 
 # "or" is not here on purpose: "steel or concrete" offers alternatives, it does not ask for both.
@@ -79,14 +79,9 @@ def _label_tokens(leaf: Leaf, distinctive: frozenset[str], facts: QueryFacts) ->
         found.update(
             index
             for index, (token, _) in enumerate(facts.tokens)
-            if token != key and token.isascii() and token[0] == key[0] and _abbreviation(key, token)
+            if token != key and token.isascii() and abbreviates(key, token)
         )
     return sorted(found)
-
-
-def _abbreviation(short: str, word: str) -> bool:
-    letters = iter(word)
-    return len(word) > len(short) and all(ch in letters for ch in short)
 
 
 def _value_tokens(leaf: Leaf, facts: QueryFacts) -> list[int]:

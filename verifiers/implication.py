@@ -29,7 +29,7 @@ from typing import Any
 
 from verifiers.grounding import Leaf, QueryFacts, _same, as_number, grounded, label_terms
 from verifiers.intent import not_wanted_spans
-from verifiers.lexicon import NUMBER_WORDS, fold, token_terms
+from verifiers.lexicon import NUMBER_WORDS, abbreviates, fold, token_terms, tokens
 from verifiers.spec_lexicon import EMPTY, ToolLexicon
 from verifiers.units import canonical_unit, convert, dimension, stated_units
 
@@ -139,14 +139,9 @@ def _names_leaf(leaf: Leaf, facts: QueryFacts, offset: int) -> bool:
     for token, _ in facts.tokens[max(index - 2, 0) : index]:
         if token == key or not terms.isdisjoint(token_terms(token)):
             return True
-        if len(key) >= 3 and token.isascii() and token[0] == key[0] and _subsequence(key, token):
+        if token.isascii() and abbreviates(key, token):
             return True
     return False
-
-
-def _subsequence(short: str, word: str) -> bool:
-    it = iter(word)
-    return all(ch in it for ch in short)
 
 
 def _number_problem(leaf: Leaf, number: float, facts: QueryFacts, lexicon: ToolLexicon) -> str | None:
@@ -270,13 +265,7 @@ def _implied_by_words(
 
 
 def token_terms_of(text: str) -> list[str]:
-    return [term for token, _ in _tokens(text) for term in token_terms(token)]
-
-
-def _tokens(text: str) -> list[tuple[str, int]]:
-    from verifiers.lexicon import tokens
-
-    return tokens(text)
+    return [term for token, _ in tokens(text) for term in token_terms(token)]
 
 
 def _abbreviates(value: str, facts: QueryFacts) -> bool:

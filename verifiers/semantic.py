@@ -28,8 +28,7 @@ message); the verdict's code is the first in the order above.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -41,8 +40,8 @@ from schemas.models import Sample, Tool, Verdict
 from verifiers.alignment import call_contexts, requested_calls, swapped_pairs, unanswered_items, unused_values
 from verifiers.arguments import pointer
 from verifiers.base import TEACHER_KEY, VerifierOptions, VerifyContext
-from verifiers.grounding import Leaf, QueryFacts, as_number, leaves, value_offsets
-from verifiers.implication import leaf_problem, stated_ranges
+from verifiers.call_values import grounding_issues, issue, range_issues
+from verifiers.grounding import Leaf, QueryFacts, leaves
 from verifiers.intent import actions, explanation_question, request_clauses, request_count, wording
 from verifiers.judge import judge
 from verifiers.lexicon import english_terms
@@ -61,62 +60,6 @@ CODES = (
     "call_count_mismatch",
     "unused_query_value",
 )
-
-
-def _issue(
-    code: str, message: str, call_index: int | None = None, path: Sequence[Any] = (), **extra: Any
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"code": code, "message": message, "pointer": pointer(path)}
-    if call_index is not None:
-        out["call_index"] = call_index
-    out.update(extra)
-    return out
-
-
-def _preview(value: Any) -> Any:
-    """A short, strictly JSON-safe rendering of an argument value for verdict details."""
-    if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
-        return value
-    return str(value)[:80]
-
-
-_WHY = {
-    "not_stated": "is not stated in the query",
-    "unit": "is the query's number in another unit than the field takes (convert it)",
-    "sign": "has the sign opposite to the direction the query states",
-    "code": "is not the value the query's words imply",
-    "path": "is not the path or file name the query states",
-}
-
-
-def _range_issues(index: int, name: str, call_leaves: list[Leaf], facts: QueryFacts) -> list[dict[str, Any]]:
-    """A stated range ("nodes 1 through 4") that a list or a map's keys use only in part."""
-    ranges = [r for r in stated_ranges(facts) if r[1] - r[0] >= 2]
-    if not ranges:
-        return []
-    groups: dict[tuple[Any, ...], set[float]] = {}
-    for leaf in call_leaves:
-        number = as_number(leaf.value)
-        if number is None or not float(number).is_integer():
-            continue
-        if leaf.is_key:
-            groups.setdefault(("keys", *leaf.parent), set()).add(number)
-        elif leaf.path and isinstance(leaf.path[-1], int):
-            groups.setdefault(("list", *leaf.parent), set()).add(number)
-    out = []
-    for low, high in ranges:
-        wanted = {float(n) for n in range(low, high + 1)}
-        touching = [g for g in groups.values() if len(g & wanted) >= 2]
-        if touching and not any(wanted <= g for g in groups.values()):
-            used = sorted(int(n) for n in max(touching, key=len) & wanted)
-            out.append(
-                _issue(
-                    "incomplete_range",
-                    f"the query asks for {low} through {high} but {name} uses only {used}",
-                    index, range=[low, high], used=used,
-                )
-            )  # fmt: skip
-    return out
 
 
 @dataclass(frozen=True)
@@ -180,7 +123,7 @@ class SemanticVerifier:
         issues: list[dict[str, Any]] = []
         if self.options.questions and sample.calls and explanation_question(sample.query):
             issues.append(
-                _issue(
+                issue(
                     "question_answered_with_call",
                     "the query asks for an explanation, not an action, but the sample answers it with "
                     f"{len(sample.calls)} call(s)",
@@ -190,11 +133,11 @@ class SemanticVerifier:
             if self.options.grounding:
                 issues.extend(self._grounding_issues(index, call.name, call_leaves, facts, tools))
             if self.options.grounding:
-                issues.extend(_range_issues(index, call.name, call_leaves, facts))
+                issues.extend(range_issues(index, call.name, call_leaves, facts))
             if self.options.swaps:
                 for a, b in swapped_pairs(call_leaves, facts, reach=self.options.swap_reach):
                     issues.append(
-                        _issue(
+                        issue(
                             "swapped_values",
                             f"{pointer(a.path)} and {pointer(b.path)} of {call.name} look exchanged: the query "
                             "states each value next to the other argument's name, or as a tuple in another order",
@@ -208,7 +151,7 @@ class SemanticVerifier:
             unused = unused_values(facts, every_leaf)
             if len(unused) >= self.options.unused_values_min:
                 issues.append(
-                    _issue(
+                    issue(
                         "unused_query_value",
                         f"the query states {unused[:5]} but no argument uses them",
                         items=[str(u)[:80] for u in unused[:10]],
@@ -223,58 +166,7 @@ class SemanticVerifier:
         self, index: int, name: str, call_leaves: list[Leaf], facts: QueryFacts, tools: Mapping[str, Tool]
     ) -> list[dict[str, Any]]:
         lexicon = self._lexicon(tools.get(name))
-        numbers = {n for leaf in call_leaves if (n := as_number(leaf.value)) is not None}
-        numbers |= {n for leaf in call_leaves if leaf.is_key and (n := as_number(leaf.path[-1])) is not None}
-        keys: dict[tuple[Any, ...], list[Any]] = {}
-        for leaf in call_leaves:
-            if leaf.is_key:
-                keys.setdefault(leaf.parent, []).append(leaf.value)
-        key_leaves = [leaf for leaf in call_leaves if leaf.is_key]
-        out = []
-        for leaf in call_leaves:
-            row = max(
-                (k for k in key_leaves if k is not leaf and leaf.path[: len(k.path)] == k.path),
-                key=lambda k: len(k.path),
-                default=None,
-            )
-            anchors: list[int] = []
-            if row is not None:
-                anchors.extend(value_offsets(row, facts))
-                anchors.extend(
-                    offset
-                    for other in call_leaves
-                    if other is not leaf
-                    and isinstance(other.value, str)
-                    and not other.is_key
-                    and other.path[: len(row.path)] == row.path
-                    for offset in value_offsets(other, facts)
-                )
-            why = leaf_problem(
-                leaf, facts, lexicon, string_coverage=self.options.string_coverage,
-                map_keys=keys.get(leaf.parent, ()), call_numbers=numbers, anchors=anchors,
-                row_key=as_number(row.value) if row is not None else None,
-            )  # fmt: skip
-            if why is None:
-                continue
-            what = "key" if leaf.is_key else "value"
-            shown = _preview(leaf.value)
-            if why == "not_wanted":
-                out.append(
-                    _issue(
-                        "value_not_wanted",
-                        f"{what} {shown!r} of {name} comes from a part of the query that says it is already "
-                        "set or not wanted",
-                        index, leaf.path, value=shown,
-                    )
-                )  # fmt: skip
-                continue
-            out.append(
-                _issue(
-                    "ungrounded_value", f"{what} {shown!r} of {name} {_WHY[why]}", index, leaf.path,
-                    value=shown, why=why,
-                )
-            )  # fmt: skip
-        return out
+        return grounding_issues(index, name, call_leaves, facts, lexicon, self.options.string_coverage)
 
     def _count_issues(
         self, sample: Sample, tools: Mapping[str, Tool], facts: QueryFacts, every_leaf: list[Leaf]
@@ -282,7 +174,7 @@ class SemanticVerifier:
         expected = max(requested_calls(facts), request_count(sample.query))
         if expected > len(sample.calls):
             return [
-                _issue(
+                issue(
                     "call_count_mismatch",
                     f"the query asks for at least {expected} calls (its steps, enumerators or an explicit "
                     f"count) but the sample has {len(sample.calls)}",
@@ -300,7 +192,7 @@ class SemanticVerifier:
         if not missing:
             return []
         return [
-            _issue(
+            issue(
                 "call_count_mismatch",
                 f"the query also asks about {missing[:5]} but no call uses them ({len(sample.calls)} call(s))",
                 items=[str(m) for m in missing[:10]],
@@ -352,7 +244,7 @@ class SemanticVerifier:
             verdict, preferred = choose(called, rivals)
             if verdict == "wrong" and preferred is not None:
                 issues.append(
-                    _issue(
+                    issue(
                         "wrong_tool_choice",
                         f"{preferred!r} fits the query's verb and objects better than the called {name!r}",
                         index, chosen=name, preferred=preferred, method="verbs",
@@ -392,7 +284,7 @@ class SemanticVerifier:
             best_score, best = max(rivals)
             if best_score - by_name[name] > margin:
                 out.append(
-                    _issue(
+                    issue(
                         "wrong_tool_choice",
                         f"{best!r} matches the query better than the called {name!r} ({method})",
                         index, chosen=name, preferred=best, chosen_score=round(by_name[name], 4),
