@@ -1,7 +1,19 @@
-"""Verifier quality: corrupt valid samples in known ways and count what each verifier catches.
+"""Verifier quality: on hand-written labelled samples, and on valid samples corrupted in known ways.
 
-    .venv/bin/python benchmarks/verifier_quality.py                      # format + semantic (+ execution)
+    .venv/bin/python benchmarks/verifier_quality.py                      # both, format + semantic (+ execution)
+    .venv/bin/python benchmarks/verifier_quality.py --sets labelled      # the hand-written sets only
     .venv/bin/python benchmarks/verifier_quality.py --similarity lexical --samples 600
+    .venv/bin/python benchmarks/verifier_quality.py --sets labelled --judge-url http://localhost:8000/v1 --judge-model M
+
+Hand-written sets (``tests/data/labelled/``, read by ``verifiers.labelled``): GEN NX samples written by
+a person, each correct or labelled with one defect class. Each verifier runs alone on each set
+(dev and held-out, reported separately) and the report gives false rejects on the correct samples,
+precision, recall on the defects of its level (format-level for format and execution,
+meaning-level for semantic) and recall per defect class. Targets: semantic <= 5 % false rejects and
+>= 80 % recall; format 0 false rejects and 100 % recall; execution 0 false rejects. With an endpoint,
+judge mode is measured on the same sets.
+
+Template corruptions, the second part:
 
 Clean samples come from the offline template generator (``generators.offline``) over the real GEN NX
 catalog when ``specs/gennx/openapi.yaml`` and ``schemas.openapi`` exist, else over a GEN NX-like
