@@ -107,6 +107,9 @@ class SemanticVerifier:
         lexicons: list[Path] = Field(default_factory=list)
         """Extra lexicon files (``specs/gennx/lexicon.yaml`` shows the format); the one beside each
         tool's spec (``lexicon.yaml`` or ``<spec stem>.lexicon.yaml``) is always read."""
+        tool_verbs: bool = True
+        """Settle tool choice by the query's verbs and objects first (``verifiers.tool_choice``);
+        False leaves it to the ranking alone."""
         questions: bool = True
         """Reject a call made for a question that wants an explanation ("what does … mean", "how do I")."""
 
@@ -310,6 +313,9 @@ class SemanticVerifier:
                 and all(t in tools for t in sample.tools)
             ):
                 for choice in self._choice_requests(sample, facts, calls_leaves):
+                    if not self.options.tool_verbs:
+                        requests.append((i, choice))
+                        continue
                     found, unsure = self._structured_choice(sample, choice, tools)
                     all_issues[i].extend(found)
                     requests.extend((i, c) for c in unsure)
