@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from schemas.errors import ConfigError
 from schemas.models import Sample, Tool, Verdict
@@ -46,7 +46,7 @@ from verifiers.intent import actions, explanation_question, request_clauses, req
 from verifiers.judge import judge
 from verifiers.lexicon import english_terms
 from verifiers.similarity import Precision, rank_scores, resolve_mode, resolve_precision, tool_text
-from verifiers.spec_lexicon import EMPTY, ToolLexicon, lexicon_for
+from verifiers.spec_lexicon import EMPTY, ToolLexicon, lexicon_for, load_lexicon
 from verifiers.tool_choice import Fit, ObjectWords, choose, fit
 
 NAME = "semantic"
@@ -113,6 +113,13 @@ class SemanticVerifier:
         questions: bool = True
         """Reject a call made for a question that wants an explanation ("what does … mean", "how do I")."""
 
+        @field_validator("lexicons")
+        @classmethod
+        def _readable(cls, value: list[Path]) -> list[Path]:
+            for path in value:
+                load_lexicon(path)  # a missing or malformed lexicon is a configuration error, found now
+            return value
+
     def __init__(self, options: Options | None = None) -> None:
         self.options = options or self.Options()
         self._words: tuple[tuple[int, int], ObjectWords] | None = None
@@ -135,7 +142,6 @@ class SemanticVerifier:
         for index, (call, call_leaves) in enumerate(zip(sample.calls, calls_leaves, strict=True)):
             if self.options.grounding:
                 issues.extend(self._grounding_issues(index, call.name, call_leaves, facts, tools))
-            if self.options.grounding:
                 issues.extend(range_issues(index, call.name, call_leaves, facts))
             if self.options.swaps:
                 for a, b in swapped_pairs(call_leaves, facts, reach=self.options.swap_reach):

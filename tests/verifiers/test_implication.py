@@ -9,6 +9,7 @@ from verifiers.grounding import QueryFacts
 from verifiers.implication import stated_ranges
 from verifiers.intent import actions, explanation_question, not_wanted_spans, request_count, wording
 from verifiers.lexicon import fold
+from verifiers.semantic import SemanticVerifier
 from verifiers.spec_lexicon import Lexicon, combine
 from verifiers.units import convert, equivalents, stated_units
 
@@ -123,3 +124,13 @@ def test_a_lexicon_applies_by_path_and_refuses_bad_entries():
         Lexicon.parse({"values": [{"field": "A", "value": 1, "paths": ["("]}]}, "bad.yaml")
     with pytest.raises(ConfigError, match="needs 'value' or 'values'"):
         Lexicon.parse({"values": [{"field": "A"}]}, "bad.yaml")
+
+
+def test_a_missing_or_malformed_lexicon_option_fails_at_configuration(tmp_path):
+    # pydantic reports the ConfigError as a ValidationError naming the option (both are ValueErrors).
+    with pytest.raises(ValueError, match=r"lexicons[\s\S]*does not exist"):
+        SemanticVerifier.Options(lexicons=[tmp_path / "none.yaml"])
+    bad = tmp_path / "bad.lexicon.yaml"
+    bad.write_text("units: [{fields: {X: 3}}]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"units\[0\]"):
+        SemanticVerifier.Options(lexicons=[bad])
