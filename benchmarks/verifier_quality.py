@@ -633,7 +633,11 @@ def labelled_report(
 
 
 def run_labelled(
-    names: list[str], sets: dict[str, Path], catalog: Catalog, similarity: str, judge: dict[str, Any]
+    names: list[str],
+    sets: dict[str, Path],
+    catalog: Catalog,
+    similarity: str,
+    judge: Callable[[], dict[str, Any]] | None = None,
 ) -> bool:
     ok = True
     for set_name, path in sets.items():
@@ -656,23 +660,25 @@ def run_labelled(
                     if name == "semantic":
                         options = {"similarity": similarity, **options}
                     ok &= labelled_report(name, set_name, rows, catalog, options, resources)
-                    if name == "semantic" and judge:
+                    if name == "semantic" and judge is not None:
+                        # A fresh client per run: a teacher client binds to the event loop it first used.
                         labelled_report(
-                            name, set_name, rows, catalog, {"mode": "judge"}, {**resources, **judge}
+                            name, set_name, rows, catalog, {"mode": "judge"}, {**resources, **judge()}
                         )
             except ConfigError as exc:
                 print(f"\n== {name}: skipped ({exc})")
     return ok
 
 
-def _judge_resources(url: str | None, model: str | None) -> dict[str, Any]:
-    """The teacher client for judge mode, when an endpoint is given (``--judge-url``/``--judge-model``)."""
+def _judge_resources(url: str | None, model: str | None) -> Callable[[], dict[str, Any]] | None:
+    """A maker of the teacher client for judge mode, when an endpoint is given (``--judge-url``,
+    ``--judge-model``); None otherwise."""
     if not url or not model:
-        return {}
+        return None
     from generators.config import TeacherConfig
     from generators.teacher import OpenAITeacher
 
-    return {"teacher": OpenAITeacher(TeacherConfig(model=model, base_url=url, temperature=0.0))}
+    return lambda: {"teacher": OpenAITeacher(TeacherConfig(model=model, base_url=url, temperature=0.0))}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
