@@ -84,3 +84,16 @@ def test_force_z_for_fz_is_rejected_inside_the_items_list():
     )
     assert result.code == "unexpected_argument"
     assert result.details["pointer"] == "/Assign/5/ITEMS/0/FORCE_Z"
+
+
+def test_ordinary_string_values_pass_even_when_not_printable():
+    # The fast path hands tab, newline and LRM to the precise pass, which clears them.
+    name = ("post_db_ldgr", {"Assign": {"1": {"NAME": "Live\tload\n\u200e층"}}})
+    path = ("post_doc_open", {"Argument": "C:\\x00models\\hall.mgb"})  # a backslash, not a NUL
+    assert check(gennx_sample("Create a load group", [name], ["post_db_ldgr", "post_db_bngr"])).passed is True
+    assert (
+        check(
+            gennx_sample("Open C:\\x00models\\hall.mgb", [path], ["post_doc_open", "post_doc_close"])
+        ).passed
+        is True
+    )
