@@ -22,15 +22,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from verifiers.grounding import Leaf, QueryFacts, as_number, fold, iter_pairs, label_terms, value_offsets
-from verifiers.lexicon import PARTICLES, STOPWORDS, stem, token_terms
+from verifiers.lexicon import PARTICLES, STOPWORDS, abbreviates, stem, token_terms
+from verifiers.units import equivalents
 
 # "or" is not here on purpose: "steel or concrete" offers alternatives, it does not ask for both.
 _SEPARATORS = {",", "and", ",and", "&", "및", "그리고", ",그리고", "/", "、", "·", ";"}
 _LITERALS = {"true", "false", "null", "none", "yes", "no"}  # how values are written, not requests
+# Politeness, quantifiers and units: they accompany requests but are not items of one.
+_NOT_REQUESTS = frozenset(
+    ["thanks", "thank", "please", "pls", "both", "all", "only", "just", "also", "too", "kindly", "cheers",
+     "mm", "cm", "km", "kn", "mpa", "kpa", "deg", "degrees", "감사합니다", "고마워", "부탁해", "부탁해요", "모두", "둘", "다"]
+)  # fmt: skip
 _CONJUNCTIVE = ("이랑", "하고", "과", "와", "랑")  # Korean particles meaning "and"
 _COUNTERS = ("번째", "번", "개", "층", "호")
 _TUPLE = re.compile(r"\(([^()]*)\)")
 _NUMERIC = re.compile(r"-?\d+(?:\.\d+)?")
+_BARE_TUPLE = re.compile(r"\s*-?\d+(?:\.\d+)?(?:\s*,\s*-?\d+(?:\.\d+)?)+\s*")
+_BY = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:by|x|×)\s*(\d+(?:\.\d+)?)(?!\w|\.\d)")
 
 
 def _label_positions(terms: frozenset[str], facts: QueryFacts) -> list[int]:
@@ -65,6 +73,14 @@ def _label_tokens(leaf: Leaf, distinctive: frozenset[str], facts: QueryFacts) ->
     found = set(keyed)
     if distinctive:
         found.update(_label_positions(distinctive, facts))
+    key = fold(leaf.name)
+    if len(key) >= 3 and key.isalpha():
+        # An abbreviated key names the word it abbreviates: MATL "material", SECT "section".
+        found.update(
+            index
+            for index, (token, _) in enumerate(facts.tokens)
+            if token != key and token.isascii() and abbreviates(key, token)
+        )
     return sorted(found)
 
 
@@ -97,14 +113,20 @@ def _by_labels(a: Leaf, b: Leaf, facts: QueryFacts, reach: int) -> bool:
 
 
 def _by_tuple(siblings: list[Leaf], facts: QueryFacts) -> list[tuple[Leaf, Leaf]]:
+    # Only the numeric siblings form the tuple: "(3, 4, 0)" for X, Y, Z; "1920 by 1080" for WIDTH, HEIGHT.
+    siblings = [leaf for leaf in siblings if as_number(leaf.value) is not None and leaf.order >= 0]
     numbers = [as_number(leaf.value) for leaf in siblings]
-    if len(siblings) < 2 or any(n is None for n in numbers) or any(leaf.order < 0 for leaf in siblings):
+    if len(siblings) < 2:
         return []
     ordered = sorted(zip(siblings, numbers, strict=True), key=lambda pair: pair[0].order)
     called = [n for _, n in ordered]
     matching = []
-    for group in _TUPLE.finditer(facts.folded):
-        stated = [float(x) for x in _NUMERIC.findall(group.group(1))]
+    groups = [g.group(1) for g in _TUPLE.finditer(facts.folded)]
+    groups.extend(f"{a}, {b}" for a, b in _BY.findall(facts.folded))
+    for group in groups:
+        if not _BARE_TUPLE.fullmatch(group):
+            continue  # "(LOAD 25, NUM 91)" labels its values; only a bare tuple states an order
+        stated = [float(x) for x in _NUMERIC.findall(group)]
         if len(stated) == len(called) and sorted(stated) == sorted(called):
             matching.append(stated)
     if not matching or any(stated == called for stated in matching):
@@ -188,6 +210,19 @@ def _items(facts: QueryFacts) -> list[_Item]:
     return items
 
 
+_NEXT_WORD = re.compile(r"\s*([^\s,.;:()]+)")
+
+
+def _labels_a_value(item: _Item, folded: str, numbers: set[float], strings: list[str]) -> bool:
+    """A word right before a value the calls use labels it ("grade C24"): it is not a request."""
+    match = _NEXT_WORD.match(folded, item.end)
+    if not match:
+        return False
+    word = match.group(1)
+    number = as_number(word)
+    return (number is not None and number in numbers) or any(word == s for s in strings)
+
+
 def _joined(left: _Item, right: _Item, folded: str) -> bool:
     gap = re.sub(r"\s+", "", folded[left.end : right.start])
     return gap in _SEPARATORS or (gap == "" and left.conjunctive)
@@ -218,8 +253,10 @@ def unanswered_items(
         if i.kind == "number"
         or (
             i.text not in _LITERALS
+            and i.text not in _NOT_REQUESTS
             and i.text not in names
             and tool_terms.isdisjoint(token_terms(i.text) or (stem(i.text),))
+            and not _labels_a_value(i, facts.folded, numbers, strings)
         )
     ]
     runs: list[list[_Item]] = []
@@ -288,8 +325,11 @@ def unused_values(facts: QueryFacts, all_leaves: Sequence[Leaf]) -> list[str]:
         q for _, _, q in quoted if q and not any(q == s or q in s or (len(s) > 2 and s in q) for s in strings)
     ]
     seen: set[str] = set()
+    magnitudes = {abs(n) for n in numbers}
     for match in re.finditer(
-        r"(?<![\w.\-])\d+(?:\.\d+)?(?![\w.])|(?<=[\s(\[,])-\d+(?:\.\d+)?(?![\w.])", text
+        r"(?<![\w.\-])\d{1,3}(?:,\d{3})+(?![\d])|(?<![\w.\-])\d+(?:\.\d+)?(?![\w.])"
+        r"|(?<=[\s(\[,])-\d+(?:\.\d+)?(?![\w.])",
+        text,
     ):
         start, raw = match.start(), match.group()
         if any(a <= start < b for a, b, _ in quoted) or raw in seen:
@@ -300,8 +340,11 @@ def unused_values(facts: QueryFacts, all_leaves: Sequence[Leaf]) -> list[str]:
             continue
         if any(after.startswith(word) for word in _COUNT_WORDS):
             continue
-        value = float(raw)
-        if value in numbers or any(raw in s for s in strings):
+        value = float(raw.replace(",", ""))
+        if value in numbers or abs(value) in magnitudes or any(raw in s for s in strings):
+            continue
+        # "1500 mm" used as 1.5 (m): any unit of the same dimension counts.
+        if any(abs(v) in magnitudes for v in equivalents(value, after)):
             continue
         seen.add(raw)
         unused.append(raw)

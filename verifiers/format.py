@@ -12,6 +12,7 @@ Reason codes (in the spirit of BFCL's AST-checker taxonomy), in the order a verd
   multiple: one call, several offered; parallel: 2+ calls of one tool; parallel_multiple: 2+ calls of
   2+ tools; irrelevance: none)
 * ``duplicate_call`` — the same call (name and arguments) twice in one sample
+* ``query_too_long``, ``value_too_long``, ``control_character``, ``bidi_control`` — sample hygiene (``verifiers.hygiene``)
 
 A failing verdict's ``details`` holds ``issues`` (every problem found, each with ``code``, ``pointer``
 — the JSON pointer into that call's arguments — ``message`` and ``call_index``) and the first one's
@@ -27,7 +28,8 @@ from typing import Any
 
 from schemas.models import Sample, Style, Tool, ToolCall, Verdict, infer_style
 from verifiers.arguments import Issue, compiled
-from verifiers.base import VerifierOptions, VerifyContext
+from verifiers.base import VerifyContext
+from verifiers.hygiene import HygieneOptions, hygiene_issues
 
 NAME = "format"
 
@@ -247,7 +249,7 @@ class FormatVerifier:
     requires: tuple[str, ...] = ()
     cost = 10
 
-    class Options(VerifierOptions):
+    class Options(HygieneOptions):  # + max_query_chars, max_value_chars (verifiers/hygiene.py)
         max_issues: int = 20
         """At most this many issues are listed in a verdict's details (the code is always the first)."""
 
@@ -261,10 +263,11 @@ class FormatVerifier:
         out: list[Verdict] = []
         append, passes, passed = out.append, _passes, _passed  # locals: this loop runs 100,000+ times/s
         for sample in samples:
-            if passes(sample, validators, tools):
+            hostile = hygiene_issues(sample, self.options)  # control/bidi characters, length caps
+            if not hostile and passes(sample, validators, tools):
                 append(passed(sample.id))
                 continue
-            issues = sample_issues(sample, tools)
+            issues = hostile + sample_issues(sample, tools)
             if not issues:  # cannot happen unless the two paths disagree; trust the precise one
                 out.append(_passed(sample.id))
                 continue

@@ -245,7 +245,13 @@ def _string_grounded(value: str, facts: QueryFacts, coverage: float) -> bool:
     text = fold(value).strip()
     if not text:
         return True  # an empty string states nothing
-    if text in facts.folded or re.sub(r"\s+", "", text) in facts.compact:
+    if len(text) <= 3 and text.isascii() and text.isalnum():
+        # A short code ("D", "LL", "C24") must stand as a word: "d" is in "dead" and "dl" in
+        # "downward load" without either being stated.
+        return re.search(rf"(?<![a-z0-9]){re.escape(text)}(?![a-z0-9])", facts.folded) is not None
+    if text in facts.folded:
+        return True
+    if (len(text) >= 5 or not text.isascii()) and re.sub(r"\s+", "", text) in facts.compact:
         return True
     words = _WORDS.findall(text)
     if words and f" {' '.join(words)} " in facts.spaced:  # enum spellings: in_progress ~ "in progress"

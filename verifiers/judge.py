@@ -31,7 +31,11 @@ SYSTEM_PROMPT = (
     "You check training data for function calling. Given a user query, the tools that were offered and "
     "the tool calls made for it (with their execution results when available), decide whether the calls "
     "answer the query correctly: the right tool(s), every argument value taken from or implied by the "
-    "query, nothing invented, no request left out, no extra call. "
+    "query, nothing invented, no request left out, no extra call. Values may be stated the way people "
+    "state them: converted to the unit the field takes, signed by a direction word (downward is "
+    "negative), implied by words (a fixed support's code), counted from a range, or row ids numbered "
+    "1, 2, ... that the query does not state. A value the query says is already set or not wanted must "
+    "not be used, and a question that asks for an explanation must get no call. "
     'Reply with JSON only: {"passed": true or false, "reason": "<one sentence>"}.'
 )
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)

@@ -270,6 +270,18 @@ PARTICLES = frozenset(
 )
 
 
+def abbreviates(short: str, word: str) -> bool:
+    """Whether ``short`` abbreviates ``word``: same first letter, its letters in order, ``word`` longer
+    (an abbreviated key names the word it shortens: MATL "material", SECT "section", THIK "thickness")."""
+    letters = iter(word)
+    return (
+        len(short) >= 3
+        and len(word) > len(short)
+        and short[0] == word[0]
+        and all(ch in letters for ch in short)
+    )
+
+
 def ko_match(token: str, stem_ko: str) -> bool:
     """Whether a Hangul token is ``stem_ko`` plus endings. One-syllable stems (보 beam, 판 plate) need
     the rest to be a particle, so 보여줘 (show) is not 보 (beam)."""

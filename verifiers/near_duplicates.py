@@ -28,12 +28,25 @@ _NON_WORD = re.compile(r"[^\w.]+|(?<!\d)\.|\.(?!\d)|_")
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
+# Politeness and urgency that open or close a request without changing it ("…rev2.mgb, thanks" is
+# "…rev2.mgb"; "… now" is "…").
+_POLITE_TAIL = re.compile(
+    r"(?:\s+(?:thanks|thank you|thx|ty|please|pls|plz|cheers|thanks a lot|thank you very much|if you can"
+    r"|now|right now|right away|asap|quickly"
+    r"|감사합니다|감사해요|고마워|고마워요|고맙습니다|부탁해|부탁해요|부탁합니다|부탁드려요|부탁드립니다))+$"
+)
+_POLITE_HEAD = re.compile(r"^(?:(?:please|pls|kindly|hey|hi|hello|could you|can you|would you)\s+)+")
+
+
 def normalise_query(text: str) -> str:
-    """NFKC, case-folded, punctuation removed (decimal points kept), whitespace collapsed."""
+    """NFKC, case-folded, punctuation removed (decimal points kept), whitespace collapsed, and polite
+    openings and closings ("please", "thanks", "부탁해요") dropped."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     # str.split() splits and strips on exactly the characters the regex \s matches (both use
     # Py_UNICODE_ISSPACE), in one pass instead of a second regex substitution and a strip.
-    return " ".join(_NON_WORD.sub(" ", folded).split())
+    plain = " ".join(_NON_WORD.sub(" ", folded).split())
+    trimmed = _POLITE_HEAD.sub("", _POLITE_TAIL.sub("", f" {plain}").lstrip())
+    return trimmed or plain  # a query that is only "thanks" stays itself
 
 
 def _shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

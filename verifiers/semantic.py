@@ -10,6 +10,14 @@ Two modes, chosen by the ``mode`` option:
   otherwise); ``call_count_mismatch`` the query asks for more calls than it got (its steps "first …
   then …", its "(1) … (2) …" enumerators, "N separate times", or listed items some of which no call
   uses); ``unused_query_value`` the query states values (quoted strings, numbers) no argument uses.
+Before those, values are read the way people state them (``verifiers.implication``: bookkeeping ids,
+ranges, unit conversions, direction signs, codes implied by words through the spec's lexicon,
+``verifiers.spec_lexicon``), and three more checks run: ``question_answered_with_call`` a question
+that wants an explanation got a call (``verifiers.intent``); ``value_not_wanted`` a value the query
+says is already set or not wanted; ``incomplete_range`` a stated range ("nodes 1 through 4") only
+partly used. Tool choice reads verbs and objects first (``verifiers.tool_choice``) and asks the
+ranking only when those do not settle it.
+
 * ``judge``: a teacher model from ``ctx.resources["teacher"]`` answers ``{"passed", "reason"}``
   (``verifiers.judge``); unparseable answers are undecided (``judge_unparseable``).
 * ``both``: the embedded checks first, then the judge on the samples they passed.
@@ -20,48 +28,38 @@ message); the verdict's code is the first in the order above.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from schemas.errors import ConfigError
 from schemas.models import Sample, Tool, Verdict
 from verifiers.alignment import call_contexts, requested_calls, swapped_pairs, unanswered_items, unused_values
 from verifiers.arguments import pointer
 from verifiers.base import TEACHER_KEY, VerifierOptions, VerifyContext
-from verifiers.grounding import Leaf, QueryFacts, grounded, leaves
+from verifiers.call_values import grounding_issues, issue, range_issues
+from verifiers.grounding import Leaf, QueryFacts, leaves
+from verifiers.intent import actions, explanation_question, request_clauses, request_count, wording
 from verifiers.judge import judge
 from verifiers.lexicon import english_terms
-from verifiers.similarity import Precision, rank_scores, resolve_precision, tool_text
+from verifiers.similarity import Precision, rank_scores, resolve_mode, resolve_precision, tool_text
+from verifiers.spec_lexicon import EMPTY, ToolLexicon, lexicon_for, load_lexicon
+from verifiers.tool_choice import Fit, ObjectWords, choose, fit
 
 NAME = "semantic"
 CODES = (
+    "question_answered_with_call",
+    "value_not_wanted",
     "ungrounded_value",
+    "incomplete_range",
     "swapped_values",
     "wrong_tool_choice",
     "call_count_mismatch",
     "unused_query_value",
 )
-
-
-def _issue(
-    code: str, message: str, call_index: int | None = None, path: Sequence[Any] = (), **extra: Any
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"code": code, "message": message, "pointer": pointer(path)}
-    if call_index is not None:
-        out["call_index"] = call_index
-    out.update(extra)
-    return out
-
-
-def _preview(value: Any) -> Any:
-    """A short, strictly JSON-safe rendering of an argument value for verdict details."""
-    if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
-        return value
-    return str(value)[:80]
 
 
 @dataclass(frozen=True)
@@ -106,9 +104,25 @@ class SemanticVerifier:
         concurrency: int = Field(default=8, ge=1)
         """Judge requests in flight at once."""
         judge_seed: int | None = None
+        lexicons: list[Path] = Field(default_factory=list)
+        """Extra lexicon files (``specs/gennx/lexicon.yaml`` shows the format); the one beside each
+        tool's spec (``lexicon.yaml`` or ``<spec stem>.lexicon.yaml``) is always read."""
+        tool_verbs: bool = True
+        """Settle tool choice by the query's verbs and objects first (``verifiers.tool_choice``);
+        False leaves it to the ranking alone."""
+        questions: bool = True
+        """Reject a call made for a question that wants an explanation ("what does … mean", "how do I")."""
+
+        @field_validator("lexicons")
+        @classmethod
+        def _readable(cls, value: list[Path]) -> list[Path]:
+            for path in value:
+                load_lexicon(path)  # a missing or malformed lexicon is a configuration error, found now
+            return value
 
     def __init__(self, options: Options | None = None) -> None:
         self.options = options or self.Options()
+        self._words: tuple[tuple[int, int], ObjectWords] | None = None
 
     # ------------------------------------------------------------------------------------ embedded
 
@@ -117,22 +131,22 @@ class SemanticVerifier:
     ) -> list[dict[str, Any]]:
         """Grounding, swaps, counts and unused values: everything but the tool ranking."""
         issues: list[dict[str, Any]] = []
+        if self.options.questions and sample.calls and explanation_question(sample.query):
+            issues.append(
+                issue(
+                    "question_answered_with_call",
+                    "the query asks for an explanation, not an action, but the sample answers it with "
+                    f"{len(sample.calls)} call(s)",
+                )
+            )
         for index, (call, call_leaves) in enumerate(zip(sample.calls, calls_leaves, strict=True)):
             if self.options.grounding:
-                for leaf in call_leaves:
-                    if not grounded(leaf, facts, string_coverage=self.options.string_coverage):
-                        what = "key" if leaf.is_key else "value"
-                        issues.append(
-                            _issue(
-                                "ungrounded_value",
-                                f"{what} {_preview(leaf.value)!r} of {call.name} is not stated in the query",
-                                index, leaf.path, value=_preview(leaf.value),
-                            )
-                        )  # fmt: skip
+                issues.extend(self._grounding_issues(index, call.name, call_leaves, facts, tools))
+                issues.extend(range_issues(index, call.name, call_leaves, facts))
             if self.options.swaps:
                 for a, b in swapped_pairs(call_leaves, facts, reach=self.options.swap_reach):
                     issues.append(
-                        _issue(
+                        issue(
                             "swapped_values",
                             f"{pointer(a.path)} and {pointer(b.path)} of {call.name} look exchanged: the query "
                             "states each value next to the other argument's name, or as a tuple in another order",
@@ -146,7 +160,7 @@ class SemanticVerifier:
             unused = unused_values(facts, every_leaf)
             if len(unused) >= self.options.unused_values_min:
                 issues.append(
-                    _issue(
+                    issue(
                         "unused_query_value",
                         f"the query states {unused[:5]} but no argument uses them",
                         items=[str(u)[:80] for u in unused[:10]],
@@ -154,13 +168,22 @@ class SemanticVerifier:
                 )
         return issues
 
+    def _lexicon(self, tool: Tool | None) -> ToolLexicon:
+        return lexicon_for(tool, tuple(self.options.lexicons)) if tool else EMPTY
+
+    def _grounding_issues(
+        self, index: int, name: str, call_leaves: list[Leaf], facts: QueryFacts, tools: Mapping[str, Tool]
+    ) -> list[dict[str, Any]]:
+        lexicon = self._lexicon(tools.get(name))
+        return grounding_issues(index, name, call_leaves, facts, lexicon, self.options.string_coverage)
+
     def _count_issues(
         self, sample: Sample, tools: Mapping[str, Tool], facts: QueryFacts, every_leaf: list[Leaf]
     ) -> list[dict[str, Any]]:
-        expected = requested_calls(facts)
+        expected = max(requested_calls(facts), request_count(sample.query))
         if expected > len(sample.calls):
             return [
-                _issue(
+                issue(
                     "call_count_mismatch",
                     f"the query asks for at least {expected} calls (its steps, enumerators or an explicit "
                     f"count) but the sample has {len(sample.calls)}",
@@ -178,7 +201,7 @@ class SemanticVerifier:
         if not missing:
             return []
         return [
-            _issue(
+            issue(
                 "call_count_mismatch",
                 f"the query also asks about {missing[:5]} but no call uses them ({len(sample.calls)} call(s))",
                 items=[str(m) for m in missing[:10]],
@@ -191,11 +214,57 @@ class SemanticVerifier:
         """What to rank for the tool-choice check: each call against the part of the query it answers
         when the query divides into parts, else the called tools against the whole query."""
         contexts = call_contexts(facts, calls_leaves)
+        if contexts is None and len(sample.calls) >= 2:
+            # "해석을 실행한 다음 … 보여 줘", "open X and run the analysis": one request clause per call.
+            clauses = request_clauses(sample.query)
+            contexts = clauses if len(clauses) == len(sample.calls) else None
         if contexts is not None:
             return [_Choice(text, (i,), frozenset()) for i, text in enumerate(contexts)]
         called = frozenset(c.name for c in sample.calls)
         # Undivided query: the other called tools are not rivals (one text asks for all of them).
         return [_Choice(sample.query, tuple(range(len(sample.calls))), called)]
+
+    def _object_words(self, tools: Mapping[str, Tool]) -> ObjectWords:
+        # Distinguishing words depend on the whole catalog (what most tools share is boilerplate).
+        key = (id(tools), len(tools))
+        if self._words is None or self._words[0] != key:
+            self._words = (key, ObjectWords(tools.values()))
+        return self._words[1]
+
+    def _structured_choice(
+        self, sample: Sample, choice: _Choice, tools: Mapping[str, Tool]
+    ) -> tuple[list[dict[str, Any]], list[_Choice]]:
+        """Verb and object fit first (``verifiers.tool_choice``): issues it settles, and the choices
+        left to the ranking (each call alone, without the rivals whose verb fits worse)."""
+        words = self._object_words(tools)
+        facts = QueryFacts(wording(choice.text) or choice.text)  # objects from the query's own words
+        wanted = actions(choice.text)
+        fits: dict[str, Fit] = {
+            name: fit(tools[name], words, self._lexicon(tools[name]), facts, wanted) for name in sample.tools
+        }
+        issues: list[dict[str, Any]] = []
+        unsure: list[_Choice] = []
+        for index in choice.calls:
+            name = sample.calls[index].name
+            if name not in fits:
+                continue
+            called = fits[name]
+            rivals = {t: f for t, f in fits.items() if t != name and t not in choice.not_rivals}
+            verdict, preferred = choose(called, rivals)
+            if verdict == "wrong" and preferred is not None:
+                issues.append(
+                    issue(
+                        "wrong_tool_choice",
+                        f"{preferred!r} fits the query's verb and objects better than the called {name!r}",
+                        index, chosen=name, preferred=preferred, method="verbs",
+                        chosen_fit=[called.verb, called.objects],
+                        preferred_fit=[rivals[preferred].verb, rivals[preferred].objects],
+                    )
+                )  # fmt: skip
+            elif verdict == "unsure":
+                weaker = frozenset(t for t, f in rivals.items() if f.verb < called.verb)
+                unsure.append(_Choice(choice.text, (index,), choice.not_rivals | weaker))
+        return issues, unsure
 
     def _choice_issues(
         self, sample: Sample, choice: _Choice, ranking: tuple[str, list[float]], precision: str
@@ -224,7 +293,7 @@ class SemanticVerifier:
             best_score, best = max(rivals)
             if best_score - by_name[name] > margin:
                 out.append(
-                    _issue(
+                    issue(
                         "wrong_tool_choice",
                         f"{best!r} matches the query better than the called {name!r} ({method})",
                         index, chosen=name, preferred=best, chosen_score=round(by_name[name], 4),
@@ -249,10 +318,20 @@ class SemanticVerifier:
                 and len(sample.tools) > 1
                 and all(t in tools for t in sample.tools)
             ):
-                requests.extend((i, choice) for choice in self._choice_requests(sample, facts, calls_leaves))
+                for choice in self._choice_requests(sample, facts, calls_leaves):
+                    if not self.options.tool_verbs:
+                        requests.append((i, choice))
+                        continue
+                    found, unsure = self._structured_choice(sample, choice, tools)
+                    all_issues[i].extend(found)
+                    requests.extend((i, c) for c in unsure)
         if requests:
             # Resolved once per batch: "auto" asks torch about the CPU, and verdicts name the result.
-            precision = resolve_precision(self.options.embedding_precision)
+            # Only when a ranking will embed: lexical-only batches never import torch.
+            embeds = resolve_mode(self.options.similarity) == "embedding" and any(
+                samples[i].language.split("-")[0] == "en" for i, _ in requests
+            )
+            precision = resolve_precision(self.options.embedding_precision) if embeds else "float32"
             rankings = rank_scores(
                 [choice.text for _, choice in requests],
                 [samples[i].language for i, _ in requests],

