@@ -7,11 +7,14 @@ constructor, most of ingestion. ``ryaml`` (a Rust YAML parser, wheels on PyPI) b
 merge ``<<`` keys, rejects duplicate keys and keeps non-string keys. So :func:`load_fast` returns a tree
 only when nothing in the document can read differently:
 
-* no string scalar (key or value) that YAML 1.1 would resolve to another type — checked with the spec
-  loader's own resolvers, so a *quoted* ``"yes"`` declines too (harmless: PyYAML then parses);
-* no merge key, tag (``!``) or number written with an exponent or ``0o`` in the text (the tree cannot
-  say how a number was written, so the text is searched, conservatively);
-* no two keys of a mapping that become the same string (``200:`` and ``'200':``).
+* a string that PyYAML's own resolvers would read as another type when written plain (``yes``,
+  ``012``) passes only if ``ryaml`` too reads it plain as a non-string (then it was quoted: ``'true'``)
+  or if the text never has it where a plain scalar stands;
+* no merge key or tag (``!``), and no number in a form only one of them reads as a number (``-.5``,
+  ``1e5``, ``1.5e5``, ``0o7``): the tree cannot say how a number was written, so the text is searched
+  and each hit judged as a whole token (hits in quoted text or prose only cost speed);
+* no two keys of a mapping that become the same string (``200:`` and ``'200':``), and, where a mapping
+  has non-string keys, no plain bool or float key (``true``, ``1`` and ``1.0`` are one dict key).
 
 Mapping keys that are not strings become strings as the spec loader makes them (``200`` -> ``"200"``,
 ``true`` -> ``"true"``, ``~`` -> ``"null"``). Declining (``None``) means: parse with PyYAML, which also
@@ -33,6 +36,10 @@ try:  # optional: the fast path is an accelerator, never a requirement
 except ImportError:  # pragma: no cover - depends on the environment
     NATIVE = None
 
+# ryaml's scanner slows down with the square of nested flow collections (20,000 nested ``{a: `` take
+# ~3 s to be refused, where libyaml stops at depth 1,000 at once); with at most this many ``{`` and
+# ``[`` in the whole text a crafted document costs it under a second. GEN NX has ~6,700.
+MAX_FLOW_OPENERS = 10_000
 Resolvers = dict[Any, list[tuple[str, re.Pattern[str]]]]
 _STR_TAG = "tag:yaml.org,2002:str"
 # Text that YAML 1.1 (PyYAML) and YAML 1.2 (ryaml) can read differently whatever the tree says: a
@@ -58,13 +65,19 @@ def load_fast(text: str, resolvers: Resolvers) -> Any | None:
 
     ``resolvers`` is the spec loader's ``yaml_implicit_resolvers`` (first character -> [(tag,
     regexp)]): a string scalar one of them claims would not be a string under PyYAML."""
-    if NATIVE is None or _merge_or_tag(text) or not _numbers_agree(text, resolvers):
+    if NATIVE is None or _flow_openers(text) > MAX_FLOW_OPENERS:
+        return None
+    if _merge_or_tag(text) or not _numbers_agree(text, resolvers):
         return None
     try:
         tree = NATIVE(text)
     except Exception:  # invalid YAML, duplicate keys, several documents, too many aliases: PyYAML decides
         return None
     return tree if _settle(tree, resolvers, text) else None
+
+
+def _flow_openers(text: str) -> int:
+    return text.count("{") + text.count("[")
 
 
 def _merge_or_tag(text: str) -> bool:

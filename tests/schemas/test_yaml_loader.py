@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from schemas.errors import SpecError
 from schemas.openapi import yaml_loader
 from schemas.openapi.load import _SpecLoader, parse_text
 from schemas.openapi.yaml_loader import load_fast
@@ -104,6 +105,18 @@ def test_the_gennx_spec_takes_the_fast_path_with_the_same_tree():
     fast = load_fast(text, RESOLVERS)
     assert fast is not None
     assert fast == pyyaml(text)
+
+
+def test_many_nested_flow_collections_never_reach_the_native_parser(monkeypatch: pytest.MonkeyPatch):
+    # ryaml's time grows with the square of nested flow collections; libyaml refuses depth > 1,000 at once.
+    def must_not_run(text: str) -> None:
+        raise AssertionError("the native parser was called")
+
+    monkeypatch.setattr(yaml_loader, "NATIVE", must_not_run)
+    deep = "{a: " * (yaml_loader.MAX_FLOW_OPENERS + 1) + "1" + "}" * (yaml_loader.MAX_FLOW_OPENERS + 1)
+    assert load_fast(deep, RESOLVERS) is None
+    with pytest.raises(SpecError, match="not valid YAML"):
+        parse_text(deep.encode(), "deep.yaml")
 
 
 def test_without_the_native_parser_pyyaml_parses(monkeypatch: pytest.MonkeyPatch):
