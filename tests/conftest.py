@@ -14,5 +14,8 @@ for _key, _value in {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
     "TOKENIZERS_PARALLELISM": "false",
+    # Parsed specs are cached under ~/.cache by default; the suite stays hermetic (tests that check the
+    # cache point it at a temporary directory).
+    "CALLFORGE_PARSE_CACHE": "off",
 }.items():
     os.environ.setdefault(_key, _value)

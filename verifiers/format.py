@@ -22,10 +22,15 @@ reuses for schema validity and hallucination rate.
 
 from __future__ import annotations
 
+import functools
 import json
+import weakref
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
+from schemas.catalog import Catalog
 from schemas.models import Sample, Style, Tool, ToolCall, Verdict, infer_style
 from verifiers.arguments import Issue, compiled
 from verifiers.base import VerifyContext
@@ -86,6 +91,17 @@ def _call_key(call: ToolCall) -> str:
     return json.dumps([call.name, call.arguments], sort_keys=True, allow_nan=True, default=repr)
 
 
+SampleCheck = Callable[[Sample], list[Issue]]
+# Per-sample checks beside the call checks (e.g. of the query's text): each returns the sample's
+# problems ([] = none). They run on every sample, the fast path's passing ones included, so they must
+# be cheap and never raise; give each new code a rank in _PRECEDENCE.
+_SAMPLE_CHECKS: tuple[SampleCheck, ...] = ()
+
+
+def _sample_check_issues(sample: Sample) -> list[Issue]:
+    return [issue for check in _SAMPLE_CHECKS for issue in check(sample)]
+
+
 def sample_issues(sample: Sample, tools: Mapping[str, Tool]) -> list[Issue]:
     """Every format problem of ``sample`` given the catalog's tools by name (``[]`` = passes)."""
     offered = sample.tools
@@ -116,39 +132,133 @@ def sample_issues(sample: Sample, tools: Mapping[str, Tool]) -> list[Issue]:
                 issues.append(Issue("duplicate_call", "", f"call {index} repeats call {seen[key]}", index))
             else:
                 seen[key] = index
+    issues.extend(_sample_check_issues(sample))
     return _by_precedence(issues)
 
 
-def _passed_constructor() -> Callable[[str], Verdict]:
-    """A passing-verdict constructor that builds one the way ``model_construct`` does, without its
-    per-field loop: at 100,000+ samples/s verdict construction is a fifth of the format verifier's
-    time. Names are bound in the closure so each call does no global or attribute lookups."""
-    new = Verdict.__new__
-    setattr_ = object.__setattr__
-    fields = set(Verdict.model_fields)
-    verifier = NAME
+class _CatalogValidators:
+    """A catalog's argument validators, resolved once per catalog and shared by every batch.
 
-    def construct_passed(sample_id: str) -> Verdict:
+    ``direct[name]`` is ``(function, formats)`` with ``function(arguments, formats)`` returning when the
+    arguments validate and raising otherwise. For a fastjsonschema validator that is its generated
+    function called with its formats positionally: ``fastjsonschema.compile(..., formats=...)`` returns a
+    ``functools.partial`` whose keyword merge costs about a tenth of a small schema's check on every
+    call. Filled on first use of each tool (compiling a 900-tool catalog up front would take seconds).
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.tools = catalog.by_name
+        self.names = frozenset(self.tools)
+        self.direct: dict[str, tuple[Callable[..., Any], Any]] = {}
+
+    def resolve(self, names: Collection[str]) -> None:
+        """Compile (or look up) the validators of the ``names`` the catalog has and not yet resolved."""
+        for name in names:
+            tool = self.tools.get(name) if isinstance(name, str) else None
+            if tool is not None and name not in self.direct:
+                self.direct[name] = _direct(compiled(tool).raising)
+
+
+# A Catalog is not changed after it is built (ingest builds a new one), so its validators stay valid.
+_BY_CATALOG: weakref.WeakKeyDictionary[Catalog, _CatalogValidators] = weakref.WeakKeyDictionary()
+
+
+def _validators(catalog: Catalog) -> _CatalogValidators:
+    found = _BY_CATALOG.get(catalog)
+    if found is None:
+        found = _BY_CATALOG[catalog] = _CatalogValidators(catalog)
+    return found
+
+
+def _ignoring_formats(check: Callable[[Any], Any]) -> Callable[..., Any]:
+    return lambda arguments, _formats: check(arguments)
+
+
+def _direct(check: Callable[[Any], Any]) -> tuple[Callable[..., Any], Any]:
+    """``(function, formats)`` that checks exactly as ``check(arguments)`` does (see _CatalogValidators)."""
+    if isinstance(check, functools.partial) and not check.args and set(check.keywords) == {"custom_formats"}:
+        code = getattr(check.func, "__code__", None)
+        if code is not None and code.co_varnames[:2] == ("data", "custom_formats"):
+            return check.func, check.keywords["custom_formats"]
+    code = getattr(check, "__code__", None)
+    if code is not None and code.co_varnames[:3] == ("data", "custom_formats", "name_prefix"):
+        return check, {}  # a fastjsonschema function compiled without formats
+    return _ignoring_formats(check), None
+
+
+def _calls_pass(
+    sample: Sample, calls: list[ToolCall], direct: dict[str, tuple[Callable[..., Any], Any]]
+) -> bool:
+    """The fast check of a sample with no call or 2+ calls (the offered tools are known to be in the
+    catalog). Raises (KeyError, a validation error) or returns False whenever the precise path must look."""
+    offered = sample.tools
+    first = calls[0].name if calls else None
+    one_name = True
+    for call in calls:
+        name, arguments = call.name, call.arguments
+        if name not in offered or type(arguments) is not dict:
+            return False
+        function, formats = direct[name]
+        function(arguments, formats)
+        if name != first:
+            one_name = False
+    style = _IRRELEVANCE if not calls else _PARALLEL if one_name else _PARALLEL_MULTIPLE
+    if style is not sample.style:
+        return False
+    # Only calls of one tool can repeat each other; dict equality is deep and order-blind.
+    count = len(calls)
+    for i in range(1, count):
+        for j in range(i):
+            if calls[i].name == calls[j].name and calls[i].arguments == calls[j].arguments:
+                return False
+    return True
+
+
+def _fast_passed_verdicts() -> Callable[[str], Verdict] | None:
+    """A passing-verdict constructor that builds what ``Verdict.model_construct`` builds, without its
+    per-field loop, or None when this pydantic's internals differ (then the public constructor runs).
+    The slot setters are bound once; the fields set is shared: every field is in it, so assigning a
+    field later (which adds the name) never changes it."""
+    slots = BaseModel.__dict__
+    try:
+        set_dict = slots["__dict__"].__set__
+        set_fields = slots["__pydantic_fields_set__"].__set__
+        set_extra = slots["__pydantic_extra__"].__set__
+        set_private = slots["__pydantic_private__"].__set__
+    except (KeyError, AttributeError):
+        return None
+    new, fields = Verdict.__new__, set(Verdict.model_fields)
+    template = {
+        "sample_id": "",
+        "verifier": NAME,
+        "passed": True,
+        "code": "ok",
+        "message": "",
+        "details": None,
+    }
+
+    def passed(sample_id: str) -> Verdict:
         verdict = new(Verdict)
-        values = {
-            "sample_id": sample_id,
-            "verifier": verifier,
-            "passed": True,
-            "code": "ok",
-            "message": "",
-            "details": {},
-        }
-        setattr_(verdict, "__dict__", values)
-        # A fresh set, as model_construct gives: assigning a field later adds its name to this set.
-        setattr_(verdict, "__pydantic_fields_set__", fields.copy())
-        setattr_(verdict, "__pydantic_extra__", None)
-        setattr_(verdict, "__pydantic_private__", None)
+        values = template.copy()
+        values["sample_id"] = sample_id
+        values["details"] = {}
+        set_dict(verdict, values)
+        set_fields(verdict, fields)
+        set_extra(verdict, None)
+        set_private(verdict, None)
         return verdict
 
-    return construct_passed
-
-
-_construct_passed = _passed_constructor()
+    try:
+        probe, public = passed("probe"), _model_construct_passed("probe")
+        same = (
+            probe == public
+            and list(probe.__dict__) == list(public.__dict__)
+            and probe.model_dump() == public.model_dump()
+            and probe.model_fields_set == public.model_fields_set
+        )
+    except Exception:
+        return None
+    return passed if same else None
 
 
 def _model_construct_passed(sample_id: str) -> Verdict:
@@ -157,73 +267,7 @@ def _model_construct_passed(sample_id: str) -> Verdict:
     )
 
 
-def _pick_constructor() -> Callable[[str], Verdict]:
-    # If a pydantic release changes its internals, fall back to the public (slower) constructor.
-    try:
-        probe = _construct_passed("probe")
-        if (
-            probe == _model_construct_passed("probe")
-            and probe.model_dump() == _model_construct_passed("probe").model_dump()
-            and probe.model_fields_set == _model_construct_passed("probe").model_fields_set
-        ):
-            return _construct_passed
-    except Exception:
-        pass
-    return _model_construct_passed
-
-
-_passed = _pick_constructor()
-
-
-def _passes(sample: Sample, validators: dict[str, Callable[[Any], Any]], tools: Mapping[str, Tool]) -> bool:
-    """The fast path: True only when ``sample`` certainly has no format issue. Anything unusual
-    returns False and goes to ``sample_issues``, which says exactly what is wrong.
-
-    ``validators`` maps tool names to functions that raise on invalid arguments (``raising``); it is
-    filled here on first use of each offered tool that ``tools`` (the catalog by name) has, so a batch
-    compiles (or looks up) only the tools it offers and pays for each once."""
-    offered = sample.tools
-    for name in offered:
-        if name not in validators:
-            tool = tools.get(name)
-            if tool is None:
-                return False
-            validators[name] = compiled(tool).raising
-    calls = sample.calls
-    count = len(calls)
-    if count == 1:
-        # Most samples have one call: no name set, no duplicate scan, style from the offer alone.
-        call = calls[0]
-        name = call.name
-        arguments = call.arguments
-        if name not in offered or type(arguments) is not dict:
-            return False
-        try:
-            validators[name](arguments)
-        except Exception:
-            return False
-        return sample.style is (_SIMPLE if len(offered) == 1 else _MULTIPLE)
-    names = set()
-    try:
-        for call in calls:
-            name = call.name
-            if name not in offered or type(call.arguments) is not dict:
-                return False
-            validators[name](call.arguments)
-            names.add(name)
-    except Exception:
-        return False
-    style = _IRRELEVANCE if not count else _PARALLEL if len(names) == 1 else _PARALLEL_MULTIPLE
-    if style is not sample.style:
-        return False
-    # Dict equality is deep and order-blind; for a handful of calls pairwise comparison is cheapest.
-    for i in range(1, count):
-        for j in range(i):
-            if calls[i].name == calls[j].name and calls[i].arguments == calls[j].arguments:
-                return False
-    return True
-
-
+_passed = _fast_passed_verdicts() or _model_construct_passed
 _SIMPLE, _MULTIPLE, _PARALLEL = Style.SIMPLE, Style.MULTIPLE, Style.PARALLEL
 _PARALLEL_MULTIPLE, _IRRELEVANCE = Style.PARALLEL_MULTIPLE, Style.IRRELEVANCE
 
@@ -257,37 +301,69 @@ class FormatVerifier:
         self.options = options or self.Options()
 
     def verify(self, samples: list[Sample], ctx: VerifyContext) -> list[Verdict]:
-        """One verdict per sample: passed, or failed with the first issue's code."""
-        tools = ctx.catalog.by_name
-        validators: dict[str, Callable[[Any], Any]] = {}  # filled by _passes as tools are first offered
+        """One verdict per sample: passed, or failed with the first issue's code.
+
+        Each sample first takes the fast check (its calls through the compiled validators, its offer and
+        style compared in O(1)); only a sample that fails it, or offers a tool not resolved yet, goes to
+        ``sample_issues``, which is the authority on what is wrong (or that nothing is)."""
+        validators = _validators(ctx.catalog)
+        direct, known = validators.direct, validators.names.issuperset
+        sample_checks, options = _SAMPLE_CHECKS, self.options
         out: list[Verdict] = []
-        append, passes, passed = out.append, _passes, _passed  # locals: this loop runs 100,000+ times/s
+        append, passed = out.append, _passed  # locals: this loop runs 100,000+ times a second
         for sample in samples:
-            hostile = hygiene_issues(sample, self.options)  # control/bidi characters, length caps
-            if not hostile and passes(sample, validators, tools):
-                append(passed(sample.id))
+            hostile = hygiene_issues(sample, options)  # control/bidi characters, length caps
+            if hostile:
+                append(self._precise(sample, validators.tools, hostile))
                 continue
-            issues = hostile + sample_issues(sample, tools)
-            if not issues:  # cannot happen unless the two paths disagree; trust the precise one
-                out.append(_passed(sample.id))
-                continue
-            first = issues[0]
-            listed = [i.to_dict() for i in issues[: self.options.max_issues]]
-            details: dict[str, Any] = {"pointer": first.pointer, "issues": listed}
-            if first.call_index is not None:
-                details["call_index"] = first.call_index
-            details = json.loads(json.dumps(details, default=repr))  # JSON-safe whatever the sample held
-            out.append(
-                Verdict(
-                    sample_id=sample.id,
-                    verifier=NAME,
-                    passed=False,
-                    code=first.code,
-                    message=first.message,
-                    details=details,
-                )
-            )
+            offered, calls = sample.tools, sample.calls
+            try:
+                # Most samples have one call: no name set, no duplicate scan, the style from the offer.
+                if len(calls) == 1:
+                    call = calls[0]
+                    name, arguments = call.name, call.arguments
+                    if (
+                        name in offered
+                        and type(arguments) is dict
+                        and sample.style is (_SIMPLE if len(offered) == 1 else _MULTIPLE)
+                        and known(offered)
+                    ):
+                        function, formats = direct[name]  # KeyError: not resolved yet (slow path)
+                        function(arguments, formats)
+                        if not sample_checks or not _sample_check_issues(sample):
+                            append(passed(sample.id))
+                            continue
+                elif (
+                    known(offered)
+                    and _calls_pass(sample, calls, direct)
+                    and (not sample_checks or not _sample_check_issues(sample))
+                ):
+                    append(passed(sample.id))
+                    continue
+            except Exception:  # invalid arguments, an unresolved tool, odd data: the precise path decides
+                pass
+            validators.resolve(offered)
+            append(self._precise(sample, validators.tools, []))
         return out
+
+    def _precise(self, sample: Sample, tools: Mapping[str, Tool], hostile: list[Issue]) -> Verdict:
+        issues = hostile + sample_issues(sample, tools)
+        if not issues:  # the fast check is conservative: e.g. a first use of a tool
+            return _passed(sample.id)
+        first = issues[0]
+        listed = [i.to_dict() for i in issues[: self.options.max_issues]]
+        details: dict[str, Any] = {"pointer": first.pointer, "issues": listed}
+        if first.call_index is not None:
+            details["call_index"] = first.call_index
+        details = json.loads(json.dumps(details, default=repr))  # JSON-safe whatever the sample held
+        return Verdict(
+            sample_id=sample.id,
+            verifier=NAME,
+            passed=False,
+            code=first.code,
+            message=first.message,
+            details=details,
+        )
 
 
 __all__ = ["NAME", "FormatVerifier", "Issue", "Style", "check_call", "sample_issues"]

@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 
 from schemas.errors import SpecError
+from schemas.openapi.parse_cache import cached
+from schemas.openapi.yaml_loader import load_fast
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
@@ -72,12 +74,18 @@ def parse_text(data: bytes, file: str) -> Any:
                     file, "/", f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
                 ) from exc
     try:
-        return yaml.load(text, Loader=_SpecLoader)
+        return cached(data, lambda: _load_yaml(text))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(file, "/", f"not valid YAML{where}: {problem}") from exc
+
+
+def _load_yaml(text: str) -> Any:
+    # A native parser where it gives the very same tree (see yaml_loader), PyYAML otherwise.
+    tree = load_fast(text, _SpecLoader.yaml_implicit_resolvers)
+    return tree if tree is not None else yaml.load(text, Loader=_SpecLoader)
 
 
 class DocumentSet:

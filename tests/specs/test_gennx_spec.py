@@ -1,6 +1,6 @@
 """The bundled GEN NX spec (specs/gennx/openapi.yaml) and its tier rules (specs/gennx/tiers.yaml).
 
-Everything here reads only files in the repo. The spec is loaded once per module (~1-3 s).
+Everything here reads only files in the repo. The spec is loaded once per module (~0.15 s).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 
+from schemas.openapi.load import parse_text
 from schemas.tiers import TierRules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,9 +33,9 @@ REF = "#/components/schemas/"
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with SPEC.open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=loader)
+    # callforge's own reader: the native YAML path gives PyYAML's very tree (tests/schemas/
+    # test_yaml_loader.py checks that on this spec) in ~0.15 s instead of ~1-3 s.
+    return parse_text(SPEC.read_bytes(), str(SPEC))
 
 
 @pytest.fixture(scope="module")
