@@ -105,8 +105,9 @@ class RefResolver:
                     f"remote $ref {ref!r} is not fetched (ingestion is offline); save that file beside the "
                     "spec and refer to it by a relative path",
                 )
-            target_file = (file.parent / unquote(location)).resolve()
-            tree = self.docs.get(target_file, referrer=(self.name(file), at, ref))
+            referrer = (self.name(file), at, ref)
+            target_file = self.docs.locate(unquote(location), file, referrer)
+            tree = self.docs.get(target_file, referrer=referrer)
         else:
             target_file = file
             tree = self.docs.get(file, referrer=(self.name(file), at, ref))
@@ -152,20 +153,24 @@ class RefResolver:
                     location = ref.partition("#")[0]
                     if "://" in location:
                         self.resolve(ref, file, pointer)  # raises the remote-reference SpecError
-                    target = (file.parent / unquote(location)).resolve()
-                    self.docs.get(target, referrer=(self.name(file), pointer, ref))
+                    referrer = (self.name(file), pointer, ref)
+                    self.docs.get(self.docs.locate(unquote(location), file, referrer), referrer=referrer)
 
 
 def _external_refs(node: Any, pointer: str) -> Iterator[tuple[str, str]]:
-    """(ref, pointer of the $ref) for every reference to another file under ``node``."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
+    """(ref, pointer of the $ref) for every reference to another file under ``node``.
+
+    Iterative: a file's nesting is bounded by the max_depth budget, but not by Python's stack.
+    """
+    stack: list[tuple[Any, str]] = [(node, pointer)]
+    while stack:
+        current, at = stack.pop()
+        if not isinstance(current, dict | list):
+            continue
+        items = current.items() if isinstance(current, dict) else enumerate(current)
+        for key, value in items:
+            if key == "$ref" and isinstance(value, str) and isinstance(current, dict):
                 if value and not value.startswith("#"):
-                    yield value, join(pointer, key)
+                    yield value, join(at, key)
             elif isinstance(value, dict | list):
-                yield from _external_refs(value, join(pointer, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            if isinstance(value, dict | list):
-                yield from _external_refs(value, join(pointer, index))
+                stack.append((value, join(at, key)))
