@@ -115,18 +115,18 @@ def measure_tree(tree: Any, file: str, budgets: SpecBudgets) -> None:
         items = node.items() if type(node) is dict else enumerate(node)
         stack.extend((v, str(k), False) for k, v in items if _is_container(v) and id(v) not in sizes)
     total = sizes.get(id(tree), 1)
-    if total > budgets.max_nodes:
-        raise SpecError(
-            file,
-            _fan_out(tree, sizes),
-            f"{total:,} values (aliases expanded), over the max_nodes budget of {budgets.max_nodes:,}",
-        )
     if total - own > budgets.max_alias_nodes:
         raise SpecError(
             file,
             _fan_out(tree, sizes),
             f"YAML aliases expand the document by {total - own:,} values, over the max_alias_nodes budget "
             f"of {budgets.max_alias_nodes:,} (an alias bomb?)",
+        )
+    if total > budgets.max_nodes:
+        raise SpecError(
+            file,
+            _fan_out(tree, sizes),
+            f"{total:,} values (aliases expanded), over the max_nodes budget of {budgets.max_nodes:,}",
         )
 
 
@@ -148,7 +148,7 @@ def _fan_out(tree: Any, sizes: dict[int, int]) -> str:
         best = max(
             ((k, v) for k, v in items if _is_container(v)), key=lambda kv: sizes[id(kv[1])], default=None
         )
-        if best is None or sizes[id(best[1])] * 2 < sizes[id(node)]:
+        if best is None or sizes[id(best[1])] * 3 < sizes[id(node)]:
             break
         pointer = join(pointer, best[0])
         node = best[1]

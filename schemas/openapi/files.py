@@ -44,7 +44,7 @@ class AllowedRoot:
 
         Raises :class:`RefusedFile` for a remote, absolute or out-of-root location.
         """
-        if "://" in location:
+        if "://" in location and not location.lower().startswith("file:"):
             raise RefusedFile(
                 "remote reference is not fetched (ingestion is offline); save that file beside the spec "
                 "and refer to it by a relative path"

@@ -98,7 +98,7 @@ class RefResolver:
             return hit
         location, _, fragment = ref.partition("#")
         if location:
-            if "://" in location:
+            if _is_remote(location):
                 raise SpecError(
                     self.name(file),
                     at,
@@ -151,10 +151,15 @@ class RefResolver:
                     self.docs.get(file, referrer=(self.name(file), "/", "")), ""
                 ):
                     location = ref.partition("#")[0]
-                    if "://" in location:
+                    if _is_remote(location):
                         self.resolve(ref, file, pointer)  # raises the remote-reference SpecError
                     referrer = (self.name(file), pointer, ref)
                     self.docs.get(self.docs.locate(unquote(location), file, referrer), referrer=referrer)
+
+
+def _is_remote(location: str) -> bool:
+    """An http(s)/other URL; ``file:`` URIs are not remote but absolute (refused by the allowed root)."""
+    return "://" in location and not location.lower().startswith("file:")
 
 
 def _external_refs(node: Any, pointer: str) -> Iterator[tuple[str, str]]:
