@@ -168,6 +168,10 @@ class DocumentSet:
             tree = self._load(path, display=self.display_name(path), referrer=referrer)
         return tree
 
+    def loaded(self, path: Path) -> Any | None:
+        """The tree of ``path`` if it was loaded already (None otherwise); never reads a file."""
+        return self._trees.get(path)
+
     def raw(self, path: Path) -> bytes:
         """The bytes of a loaded file."""
         return self._raw[path]

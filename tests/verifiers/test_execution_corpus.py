@@ -60,7 +60,7 @@ KNOWN: dict[str, dict[tuple[str, str], str]] = {
 
 def _refused(name: str) -> Counter[tuple[str, str]]:
     spec = (SHARED_SPECS / name).resolve()
-    catalog = ingest([spec], include_deprecated=True).catalog
+    catalog = ingest([spec], include_deprecated=True, allowed_root=SHARED_SPECS).catalog
     config = GenerateConfig.model_validate(
         {"plan": {"seed": 1, "styles": {"simple": 1}, "languages": {"en": 1}}}
     )
@@ -70,7 +70,7 @@ def _refused(name: str) -> Counter[tuple[str, str]]:
     valid = [s for s, v in zip(samples, FormatVerifier().verify(samples, ctx), strict=True) if v.passed]
     if not valid:
         return Counter()
-    with SandboxServer([str(spec)], mode="thread") as server:
+    with SandboxServer([str(spec)], mode="thread", allowed_root=SHARED_SPECS) as server:
         ctx.resources["sandbox_url"] = server.base_url
         verdicts = ExecutionVerifier().verify(valid, ctx)
     return Counter(

@@ -23,11 +23,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from jsonschema_path import SchemaPath
-from jsonschema_path.handlers.file import FilePathHandler
+from jsonschema_path.handlers.utils import uri_to_path
 
 from schemas.errors import ConfigError, SpecError
-from schemas.openapi.refs import mapping_ref
-from verifiers.sandbox.swagger2 import read_local, upgrade_to_openapi30
+from schemas.openapi.budgets import SpecBudgets
+from schemas.openapi.load import DocumentSet
+from schemas.openapi.refs import RefResolver, mapping_ref
+from verifiers.http_answers import ERRORS_AS_200
+from verifiers.sandbox.swagger2 import upgrade_to_openapi30
 from verifiers.sandbox.validation import SpecValidator
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -39,11 +42,6 @@ def _refuse_remote(uri: str) -> Any:
     raise ValueError(f"remote $ref {uri!r} is not fetched: the sandbox reads local spec files only")
 
 
-_LOCAL_ONLY: dict[str, Any] = {
-    "file": FilePathHandler("file"),
-    "http": _refuse_remote,
-    "https": _refuse_remote,
-}
 # scheme (literal or a {variable}) :// authority, then the path; templates keep their {variables}.
 _ABSOLUTE = re.compile(r"^[A-Za-z{][A-Za-z0-9+.\-{}]*://[^/]*(?P<path>/.*)?$")
 _ASSIGN_PATH = re.compile(r"^/db/([A-Za-z0-9_\-]+)(?:/\{([^}/]+)\})?$")
@@ -135,24 +133,42 @@ class NoMatch:
 
 
 class LoadedSpec:
-    """One spec file: its validator and its routes."""
+    """One spec file: its validator and its routes.
 
-    def __init__(self, key: str, file: Path) -> None:
+    Its files are read the way ingestion reads them (``schemas.openapi.load.DocumentSet``): JSON
+    as JSON, YAML as YAML, every file ``$ref`` confined to ``allowed_root`` (default: the spec's
+    folder) and every file within the budgets. All of them are read here, up front, so a spec
+    that cannot be served is refused at start-up, not on some later request.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        file: Path,
+        *,
+        allowed_root: str | Path | None = None,
+        budgets: SpecBudgets | None = None,
+    ) -> None:
         self.key = key
         self.file = file
+        self.docs = DocumentSet(file, allowed_root=allowed_root, budgets=budgets)
         try:
-            data = read_local(file)
-        except Exception as exc:  # yaml errors, unreadable files: name the file
-            raise SpecError(str(file), "/", f"cannot read the spec: {exc}") from exc
+            RefResolver(self.docs).load_all_files()
+        except RecursionError:
+            raise SpecError(str(file), "/", "nested too deeply to read (budget max_depth)") from None
+        data = self.docs.root
         self.declared_version = _declared_version(file, data)
+        # errors reported as 200 + {"error": ...} (GEN NX): a spec-level setting, off unless declared
+        self.errors_as_200 = data.get(ERRORS_AS_200) is True
         if self.declared_version == "2.0":  # openapi-core reads 3.x only: validate an equivalent 3.0
-            data = upgrade_to_openapi30(data, file)
+            data = upgrade_to_openapi30(data, file, read=self._loaded_file)
         qualify_discriminator_mappings(data)
+        handlers = {"file": self._file_handler, "http": _refuse_remote, "https": _refuse_remote}
         try:
             # the resolved-path cache is off by default; on, a repeated lookup skips $ref resolution.
-            # Only file: refs are followed (jsonschema_path would fetch http(s) refs from the network).
+            # Only files loaded above are served (jsonschema_path would fetch http(s) refs itself).
             self.spec = SchemaPath.from_dict(
-                data, base_uri=file.as_uri(), handlers=_LOCAL_ONLY, resolved_cache_maxsize=RESOLVED_CACHE_SIZE
+                data, base_uri=file.as_uri(), handlers=handlers, resolved_cache_maxsize=RESOLVED_CACHE_SIZE
             )
             version_text = str(self.spec["openapi"])
         except Exception as exc:
@@ -180,6 +196,17 @@ class LoadedSpec:
         for op in self.operations():
             if op.assign_table not in tables:
                 op.assign_table = op.id_param = None
+
+    def _loaded_file(self, path: Path) -> Any:
+        tree = self.docs.loaded(path.resolve())
+        if tree is None:
+            raise ValueError(
+                f"{path} is not one of the files this spec's $refs name (allowed root: {self.docs.allowed})"
+            )
+        return tree
+
+    def _file_handler(self, uri: str) -> Any:
+        return self._loaded_file(Path(uri_to_path(uri)))
 
     def _servers(self, node: SchemaPath) -> tuple[Server, ...]:
         if "servers" not in node:

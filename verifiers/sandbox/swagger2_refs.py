@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from jsonschema_path.handlers.file import FileHandler
-
 from schemas.errors import SpecError
+from schemas.openapi.budgets import SpecBudgets
+from schemas.openapi.files import RefusedFile, read_spec_file
+from schemas.openapi.load import parse_text
 from schemas.openapi.refs import escape, join, unescape, walk
 
 Reader = Callable[[Path], Any]
@@ -39,9 +40,17 @@ _MAX_CHAIN = 32  # a $ref to a $ref to ...: longer chains are cycles
 
 
 def read_local(path: Path) -> Any:
-    """A spec file parsed the way ``LoadedSpec`` parses the root (JSON or YAML)."""
-    with path.open(encoding="utf-8") as handle:
-        return FileHandler()(handle)
+    """A spec file parsed the way ingestion parses it (JSON as JSON, else YAML; budgets applied).
+
+    Not confined to an allowed root: ``LoadedSpec`` passes a reader of the files it already
+    loaded through ``schemas.openapi.load.DocumentSet`` instead.
+    """
+    budgets = SpecBudgets.from_env()
+    try:
+        data = read_spec_file(path, budgets.max_file_bytes)
+    except RefusedFile as exc:
+        raise SpecError(str(path), "/", str(exc)) from None
+    return parse_text(data, str(path), budgets)
 
 
 class Swagger2Refs:
