@@ -455,6 +455,13 @@ class SchemaConverter:
             out["type"] = value
         elif isinstance(value, list) and value and all(isinstance(t, str) and t in JSON_TYPES for t in value):
             out["type"] = list(dict.fromkeys(value))
+            if not self.openapi_31:  # Swagger 2.0 / OpenAPI 3.0 have no type lists, yet specs write them
+                self._warn(
+                    file,
+                    join(pointer, "type"),
+                    "type_list",
+                    f"type {value!r} is a list, which only OpenAPI 3.1 allows; read as any of those types",
+                )
         else:
             self._invalid(file, pointer, "type", value, f"one of {sorted(JSON_TYPES)} or a list of them")
 

@@ -332,3 +332,23 @@ def test_cli_reports_hostile_specs_without_a_traceback(write_spec, tmp_path, out
     assert f"{path}#/" in err
     assert "Traceback" not in err
     assert not (tmp_path / "catalog").exists()
+
+
+# ------------------------------------------------------------------------------- version mix-ups
+
+
+@pytest.mark.parametrize(("version", "warned"), [("2.0", True), ("3.0.3", True), ("3.1.0", False)])
+def test_type_lists_outside_31_are_read_with_a_warning(write_spec, version, warned):
+    schema = {
+        "type": "object",
+        "properties": {"tags": {"type": ["array", "string"], "items": {"type": "string"}}},
+    }
+    if version == "2.0":
+        op = {"parameters": [{"name": "b", "in": "body", "schema": schema}], "responses": OK}
+        doc = {"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": {"/a": {"post": op}}}
+    else:
+        doc = {**_with_schema(schema), "openapi": version}
+    result = ingest([write_spec(doc)])
+    (tool,) = result.catalog
+    assert tool.parameters["properties"]["tags"]["type"] == ["array", "string"]
+    assert [w.code for w in result.report.warnings] == (["type_list"] if warned else [])

@@ -31,6 +31,7 @@ from schemas.openapi.load import DocumentSet
 from schemas.openapi.refs import RefResolver, mapping_ref
 from verifiers.http_answers import ERRORS_AS_200
 from verifiers.sandbox.swagger2 import upgrade_to_openapi30
+from verifiers.sandbox.swagger2_refs import split_type_list
 from verifiers.sandbox.validation import SpecValidator
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -163,6 +164,8 @@ class LoadedSpec:
         if self.declared_version == "2.0":  # openapi-core reads 3.x only: validate an equivalent 3.0
             data = upgrade_to_openapi30(data, file, read=self._loaded_file)
         qualify_discriminator_mappings(data)
+        if self.declared_version.startswith("3.0"):
+            split_type_lists(data)  # 3.1 syntax in a 3.0 document: openapi-core's 3.0 validator crashes on it
         handlers = {"file": self._file_handler, "http": _refuse_remote, "https": _refuse_remote}
         try:
             # the resolved-path cache is off by default; on, a repeated lookup skips $ref resolution.
@@ -347,6 +350,21 @@ def qualify_discriminator_mappings(node: Any) -> None:
                 mapping[key] = mapping_ref(target)
     for value in node.values():
         qualify_discriminator_mappings(value)
+
+
+def split_type_lists(node: Any) -> None:
+    """Every schema-like ``type: [..]`` list in ``node`` rewritten in 3.0 terms (in place); see
+    ``swagger2_refs.split_type_list``. Iterative: nesting is bounded by the budgets, not the stack."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, list):
+            stack.extend(current)
+        elif isinstance(current, dict):
+            kind = current.get("type")
+            if isinstance(kind, list) and all(isinstance(t, str) for t in kind):
+                split_type_list(current)
+            stack.extend(current.values())
 
 
 def _declared_version(file: Path, data: Any) -> str:

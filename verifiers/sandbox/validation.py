@@ -23,6 +23,9 @@ Where the sandbox reads a request differently from stock openapi-core (each a fa
   before the schema check, as openapi-core already does for urlencoded fields; it never cast them,
   so ``count=3`` in a part failed ``type: integer``. A part that does not cast is left as text and
   the schema check names it.
+- in OpenAPI 3.1 documents, multipart file parts reach the (plain JSON Schema) validator as text
+  rather than bytes, which no ``type: string`` accepted.
+- ``time`` is RFC 3339 ``full-time`` (offset required), not draft 3's ``%H:%M:%S``.
 - ``spaceDelimited`` splits on a space and the extra ``tabDelimited`` style (Swagger 2.0
   ``collectionFormat: tsv``, which the upgrade in ``swagger2.py`` keeps) on a tab: values reach
   openapi-core already percent-decoded, query and urlencoded body alike (openapi-core split on a
@@ -41,6 +44,7 @@ Where the sandbox reads a request differently from stock openapi-core (each a fa
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -161,6 +165,21 @@ _VERSIONS: dict[str, tuple[Any, SchemaValidatorsFactory, Any]] = {
 }
 
 
+# RFC 3339 full-time (what JSON Schema's `time` means): the offset is required. jsonschema's generic
+# FormatChecker, which openapi-core uses, checks `time` with draft 3's "%H:%M:%S" instead, refusing
+# every time with an offset (`06:30:00Z`) and accepting every time without one.
+_FULL_TIME = re.compile(
+    r"^(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$"
+)
+
+
+def is_rfc3339_time(instance: object) -> bool:
+    return not isinstance(instance, str) or _FULL_TIME.match(instance) is not None
+
+
+_FORMATS: dict[str, Any] = {"time": is_rfc3339_time}
+
+
 class _CachingSchemaValidatorsFactory(SchemaValidatorsFactory):
     """Delegates to openapi-core's factory once per (schema location, options) and keeps the result."""
 
@@ -193,10 +212,11 @@ class _CachingSchemaValidatorsFactory(SchemaValidatorsFactory):
         forbid_unspecified_additional_properties: bool = False,
         enforce_properties_required: bool = False,
     ) -> Any:
+        extra_format_validators = {**_FORMATS, **(extra_format_validators or {})}
         key = (
             schema.parts,
             id(format_validators),
-            id(extra_format_validators),
+            tuple(sorted(extra_format_validators)),
             forbid_unspecified_additional_properties,
             enforce_properties_required,
         )
@@ -266,12 +286,24 @@ class _BodyLoaders(dict[str, Any]):
 
 
 class _PartCastingDeserializer(MediaTypeDeserializer):
-    """A multipart body decoder that casts each text part to its property's schema type."""
+    """A multipart body decoder that casts each text part to its property's schema type.
+
+    In OpenAPI 3.1 a file part is a JSON Schema ``string`` (``contentMediaType``/``format: binary``),
+    and the 3.1 validator is plain JSON Schema: the raw bytes openapi-core hands it are no string,
+    so every upload failed. There, non-text parts are given to the schema check as text (latin-1,
+    one character per byte, so length limits still count bytes).
+    """
+
+    bytes_as_text = False
 
     def decode_property_content_type(
         self, prop_name: str, prop_schema: SchemaPath, location: Any, prop_encoding: SchemaPath | None = None
     ) -> Any:
         value = super().decode_property_content_type(prop_name, prop_schema, location, prop_encoding)
+        if self.bytes_as_text and isinstance(value, bytes):
+            return value.decode("latin-1")
+        if self.bytes_as_text and isinstance(value, list):
+            return [v.decode("latin-1") if isinstance(v, bytes) else v for v in value]
         if self.schema_caster is None or get_content_type(prop_schema, prop_encoding) != "text/plain":
             return value
         try:
@@ -281,11 +313,13 @@ class _PartCastingDeserializer(MediaTypeDeserializer):
 
 
 class _BodyDeserializersFactory(MediaTypeDeserializersFactory):
+    bytes_as_text = False  # OpenAPI 3.1+: file parts are validated as strings
+
     def create(self, *args: Any, **kwargs: Any) -> MediaTypeDeserializer:
         made = super().create(*args, **kwargs)
         if not made.mimetype.startswith("multipart"):
             return made
-        return _PartCastingDeserializer(
+        part_caster = _PartCastingDeserializer(
             made.spec,
             made.style_deserializers_factory,
             made.media_types_deserializer,
@@ -296,6 +330,8 @@ class _BodyDeserializersFactory(MediaTypeDeserializersFactory):
             encoding=made.encoding,
             **made.parameters,
         )
+        part_caster.bytes_as_text = self.bytes_as_text
+        return part_caster
 
 
 @dataclass
@@ -329,14 +365,16 @@ class SpecValidator:
         validators = _CachingSchemaValidatorsFactory(base_factory)
         casters = _CachingSchemaCastersFactory(validators, types_caster)
         styles = _CachingStyleDeserializersFactory(casters)
+        bodies = _BodyDeserializersFactory(
+            styles, media_type_deserializers=_BodyLoaders(media_type_deserializers)
+        )
+        bodies.bytes_as_text = version != "3.0"
         self._validator = validator_cls(
             spec,
             schema_validators_factory=validators,
             schema_casters_factory=casters,
             style_deserializers_factory=styles,
-            media_type_deserializers_factory=_BodyDeserializersFactory(
-                styles, media_type_deserializers=_BodyLoaders(media_type_deserializers)
-            ),
+            media_type_deserializers_factory=bodies,
         )
         if not hasattr(self._validator, "_iter_errors"):  # the per-operation entry point we rely on
             raise RuntimeError("this openapi-core has no per-operation request validation (_iter_errors)")

@@ -1,0 +1,77 @@
+"""False rejects the real-world specs exposed: RFC 3339 times with offsets, OpenAPI 3.1 multipart file
+parts, Swagger 2.0 / OpenAPI 3.0 ``type`` lists. Each case is a valid call the sandbox must pass and an
+invalid one it must still refuse (4xx, never a 500)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from verifiers.sandbox import SandboxServer
+from verifiers.sandbox.validation import is_rfc3339_time
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "sandbox"
+REAL_WORLD = DATA / "real_world_31.yaml"
+TYPE_LISTS_20 = DATA / "type_lists_swagger2.yaml"
+TYPE_LISTS_30 = DATA / "type_lists_30.yaml"
+
+
+@pytest.fixture(scope="module")
+def base() -> Iterator[str]:
+    with SandboxServer([str(REAL_WORLD), str(TYPE_LISTS_20), str(TYPE_LISTS_30)], mode="thread") as sandbox:
+        yield sandbox.base_url
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("06:30:00Z", True),
+        ("06:30:00z", True),
+        ("23:59:60+09:00", True),
+        ("06:30:00.123-05:30", True),
+        ("06:30:00", False),  # RFC 3339 full-time needs an offset
+        ("24:00:00Z", False),
+        ("06:30Z", False),
+        ("06:30:00+9:00", False),
+    ],
+)
+def test_rfc3339_full_time(value: str, ok: bool) -> None:
+    assert is_rfc3339_time(value) is ok
+
+
+@pytest.mark.parametrize(("value", "status"), [("06:30:00Z", 200), ("18:00:00+02:00", 200), ("6pm", 400)])
+def test_time_query_parameter(base: str, value: str, status: int) -> None:
+    answer = httpx.get(base + "/v1/alarms", params={"at": value}, timeout=10)
+    assert answer.status_code == status, answer.text
+
+
+@pytest.mark.parametrize(
+    ("files", "status"),
+    [
+        ({"file": ("a.bin", b"\x00\xffdata", "application/octet-stream")}, 200),
+        ({"file": ("a.png", b"\x89PNG", "image/png"), "purpose": (None, "fine-tune", "text/plain")}, 200),
+        ({"purpose": (None, "fine-tune", "text/plain")}, 422),  # the file part is required
+    ],
+)
+def test_openapi_31_multipart_file_parts(base: str, files: dict, status: int) -> None:
+    answer = httpx.post(base + "/v1/files", files=files, timeout=10)
+    assert answer.status_code == status, answer.text
+
+
+@pytest.mark.parametrize(
+    ("prefix", "body", "status"),
+    [
+        ("/s2", {"tags": ["a", "b"], "count": 3}, 200),
+        ("/s2", {"tags": "a", "count": None}, 200),
+        ("/s2", {"tags": 5}, 422),
+        ("/s30", {"tags": ["a"], "count": 1}, 200),
+        ("/s30", {"tags": "a", "count": None}, 200),
+        ("/s30", {"tags": {"no": 1}}, 422),
+    ],
+)
+def test_type_lists_answer_2xx_or_4xx_never_500(base: str, prefix: str, body: dict, status: int) -> None:
+    answer = httpx.post(base + prefix + "/things", json=body, timeout=10)
+    assert answer.status_code == status, answer.text
