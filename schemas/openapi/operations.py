@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from schemas.models import ArgumentBinding, HttpBinding, ParamLocation
 from schemas.openapi.bodies import UnsupportedBody, openapi3_body, swagger2_body
@@ -89,6 +90,8 @@ def build_operation(
     """Build the draft for ``method`` of the path item ``item`` (resolved); raises SkipOperation."""
     target = operation_target(spec, item, method)
     op, op_file, pointer = target.node, target.file, target.pointer
+    raw_path = path
+    path, fixed_query = split_path_key(path)
     if not isinstance(op, dict):
         raise SkipOperation("invalid_operation", f"the operation is {type(op).__name__}, not an object")
     params = merged_parameters(
@@ -102,6 +105,12 @@ def build_operation(
     arguments = [parameter_argument(spec, p) for p in path_arguments(spec, path, params, pointer)]
     for location in ("query", "header", "cookie"):
         arguments += [parameter_argument(spec, p) for p in params if p.location == location]
+    declared_query = {p.name for p in params if p.location == "query"}
+    arguments += [
+        Argument(wire=k, location=ParamLocation.QUERY, schema={"type": "string", "const": v}, required=True)
+        for k, v in fixed_query
+        if k not in declared_query
+    ]
     try:
         if spec.major == 2:
             body = swagger2_body(spec, params, op, op_file, pointer)
@@ -140,7 +149,7 @@ def build_operation(
     return OperationDraft(
         path=path,
         method=method.upper(),
-        pointer=join("/paths", path, method),  # where it sits in the root document, even via a $ref
+        pointer=join("/paths", raw_path, method),  # where it sits in the root document, even via a $ref
         operation_id=operation_id,
         tags=tags,
         description=tool_description(op, method, path, operation_id),
@@ -241,6 +250,18 @@ def readable_operation_id(operation_id: str | None) -> str:
     return " ".join(words)[:1].upper() + " ".join(words)[1:] if words else ""
 
 
+def split_path_key(key: str) -> tuple[str, list[tuple[str, str]]]:
+    """A path key as (path template, fixed query pairs): ``/chat?beta=true`` -> ``/chat``, [("beta", "true")].
+
+    OpenAPI path keys have no query or fragment, yet real specs write them to tell operations apart
+    (``/files?beta=true``, ``/contacts#add``). Sent as written, the ``?`` starts the real query and the
+    ``#`` is never sent at all, so: the query becomes required constant query arguments and the
+    fragment is dropped (``operation_items`` warns about both).
+    """
+    path, _, query = key.partition("#")[0].partition("?")
+    return path, [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)]
+
+
 def operation_items(spec: Spec) -> list[tuple[str, str, Target]]:
     """Every (path, method, resolved path item) of the document, sorted by (path, method)."""
     paths = spec.root.get("paths") or {}
@@ -252,6 +273,19 @@ def operation_items(spec: Spec) -> list[tuple[str, str, Target]]:
         if not path.startswith("/"):
             spec.warn(pointer, "invalid_path", f"path {path!r} does not start with '/'; ignored")
             continue
+        if "?" in path or "#" in path:
+            clean, fixed = split_path_key(path)
+            parts = (
+                [f"the query {', '.join(f'{k}={v}' for k, v in fixed)} becomes fixed arguments"]
+                if fixed
+                else []
+            )
+            parts += ["the fragment is dropped (never sent over HTTP)"] if "#" in path else []
+            spec.warn(
+                pointer,
+                "path_with_query_or_fragment",
+                f"path key {path!r} is not a path template; tools call {clean}: {'; '.join(parts)}",
+            )
         item = spec.follow(raw, spec.file, pointer, "path item")
         if item is None:
             continue

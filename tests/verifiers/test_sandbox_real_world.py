@@ -10,6 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from schemas.catalog import Catalog
+from schemas.models import Sample, ToolCall
+from schemas.openapi import ingest
+from verifiers.base import VerifyContext
+from verifiers.execution import ExecutionOptions, ExecutionVerifier
 from verifiers.sandbox import SandboxServer
 from verifiers.sandbox.validation import is_rfc3339_time
 
@@ -75,3 +80,51 @@ def test_openapi_31_multipart_file_parts(base: str, files: dict, status: int) ->
 def test_type_lists_answer_2xx_or_4xx_never_500(base: str, prefix: str, body: dict, status: int) -> None:
     answer = httpx.post(base + prefix + "/things", json=body, timeout=10)
     assert answer.status_code == status, answer.text
+
+
+# ----------------------------------------------------------------------- path keys with ? or #
+
+ODD_KEYS = DATA / "path_keys_query_fragment.yaml"
+
+
+@pytest.fixture(scope="module")
+def odd_keys() -> Catalog:
+    return ingest([ODD_KEYS], naming="operation_id").catalog
+
+
+def test_path_keys_with_query_or_fragment_are_warned_and_cleaned() -> None:
+    result = ingest([ODD_KEYS], naming="operation_id")
+    tools = {t.name: t for t in result.catalog}
+    assert {t.binding.path for t in tools.values()} == {"/files", "/contacts"}
+    assert tools["listBetaFiles"].parameters["properties"]["beta"] == {"type": "string", "const": "true"}
+    assert "beta" in tools["listBetaFiles"].parameters["required"]
+    assert "beta" not in tools["listFiles"].parameters["properties"]
+    warned = sorted(w.pointer for w in result.report.warnings if w.code == "path_with_query_or_fragment")
+    assert warned == ["/paths/~1contacts#add", "/paths/~1contacts#remove", "/paths/~1files?beta=true"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("listFiles", {"limit": 3}, (True, "ok")),
+        ("listBetaFiles", {"beta": "true", "cursor": "c1"}, (True, "ok")),
+        ("listBetaFiles", {"beta": "true"}, (False, "http_400")),  # its own required cursor is missing
+        ("addContact", {"email": "a@b.test"}, (True, "ok")),
+        ("removeContact", {"id": 7}, (True, "ok")),
+        ("removeContact", {"id": "seven"}, (False, "http_422")),
+    ],
+)
+def test_each_odd_path_key_routes_to_its_own_operation(
+    odd_keys: Catalog, tool: str, arguments: dict, expected: tuple
+) -> None:
+    sample = Sample.create(
+        query="q",
+        language="en",
+        style="simple",
+        tools=[tool],
+        calls=[ToolCall(name=tool, arguments=arguments)],
+    )
+    (verdict,) = ExecutionVerifier(ExecutionOptions(sandbox_mode="thread")).verify(
+        [sample], VerifyContext(catalog=odd_keys)
+    )
+    assert (verdict.passed, verdict.code) == expected, verdict.message

@@ -129,11 +129,43 @@ class SandboxApp:
             self.stats["unrouted"] += 1
             return error_response(found.status, found.code, [found.message])
         spec, match = found
-        op = match.operation
         body = await request.body()
         query_pairs = parse_qsl(
             request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
         )
+        # path keys differing only by `?query`/`#fragment` share a route: the first the request fits wins
+        first: list[RequestProblem] | None = None
+        for op in match.operation.candidates(query_pairs):
+            problems = self._problems(spec, op, match, origin, raw_path, method, request, query_pairs, body)
+            if not problems:
+                break
+            first = problems if first is None else first
+        else:
+            self.stats["rejected"] += 1
+            assert first is not None
+            return error_response(first[0].status, first[0].code, [p.message for p in first])
+        if op.assign_table:
+            return self._table(op, match, body, headers)
+        canned: CannedResponse | None = op.cache.get("response")
+        if canned is None:
+            canned = success_response(op.node)
+            op.cache["response"] = canned
+        return Response(canned.body, status_code=canned.status, media_type=canned.content_type)
+
+    def _problems(
+        self,
+        spec: LoadedSpec,
+        op: Operation,
+        match: Match,
+        origin: str,
+        raw_path: str,
+        method: str,
+        request: Request,
+        query_pairs: list[tuple[str, str]],
+        body: bytes,
+    ) -> list[RequestProblem]:
+        """Everything wrong with the request for ``op``: strict-server checks, then openapi-core's."""
+        headers = request.headers
         problems = self._strict_problems(op, query_pairs, body)
         vreq = ValidationRequest(
             host_url=origin or str(request.base_url).rstrip("/"),
@@ -148,17 +180,7 @@ class SandboxApp:
                 path=match.variables,
             ),
         )
-        problems += spec.validator.errors(vreq, op.node, op.path_item)
-        if problems:
-            self.stats["rejected"] += 1
-            return error_response(problems[0].status, problems[0].code, [p.message for p in problems])
-        if op.assign_table:
-            return self._table(op, match, body, headers)
-        canned: CannedResponse | None = op.cache.get("response")
-        if canned is None:
-            canned = success_response(op.node)
-            op.cache["response"] = canned
-        return Response(canned.body, status_code=canned.status, media_type=canned.content_type)
+        return problems + spec.validator.errors(vreq, op.node, op.path_item)
 
     def _route(
         self, origin: str, raw_path: str, method: str, hint: str

@@ -28,6 +28,7 @@ from jsonschema_path.handlers.utils import uri_to_path
 from schemas.errors import ConfigError, SpecError
 from schemas.openapi.budgets import SpecBudgets
 from schemas.openapi.load import DocumentSet
+from schemas.openapi.operations import split_path_key
 from schemas.openapi.refs import RefResolver, mapping_ref
 from verifiers.http_answers import ERRORS_AS_200
 from verifiers.sandbox.swagger2 import upgrade_to_openapi30
@@ -118,6 +119,21 @@ class Operation:
     assign_table: str | None = None  # GEN NX table key when this is a /db/KEY operation
     id_param: str | None = None  # /db/KEY/{id}
     cache: dict[str, Any] = field(default_factory=dict)  # synthesised response, built on first use
+    fixed_query: tuple[tuple[str, str], ...] = ()  # from a path key such as `/files?beta=true`
+    # other operations of the same method whose path keys differ only by `?query` or `#fragment`
+    alternates: list[Operation] = field(default_factory=list)
+
+    def candidates(self, query: list[tuple[str, str]]) -> list[Operation]:
+        """This operation and its alternates, those whose fixed query the request carries first
+        (the most specific first), then the others: the first one a request is valid for wins."""
+        every = [self, *self.alternates]
+        if len(every) == 1:
+            return every
+        sent = set(query)
+        fits = sorted(
+            (op for op in every if set(op.fixed_query) <= sent), key=lambda op: -len(op.fixed_query)
+        )
+        return fits + [op for op in every if op not in fits]
 
 
 @dataclass(frozen=True)
@@ -187,8 +203,17 @@ class LoadedSpec:
         self.literal: dict[str, dict[str, Operation]] = {}
         self.templated: list[tuple[re.Pattern[str], str, dict[str, Operation]]] = []
         paths = self.spec / "paths"
-        for template, item in paths.str_items() if paths.exists() else []:
-            ops = self._operations(template, item, root_servers)
+        by_template: dict[str, dict[str, Operation]] = {}
+        for key, item in paths.str_items() if paths.exists() else []:
+            # `/files?beta=true`, `/contacts#add`: routed as their path, told apart by the fixed query
+            template, fixed = split_path_key(key)
+            for method, op in self._operations(template, item, root_servers, tuple(fixed)).items():
+                known = by_template.setdefault(template, {})
+                if method in known:
+                    known[method].alternates.append(op)
+                else:
+                    known[method] = op
+        for template, ops in by_template.items():
             if "{" in template:
                 self.templated.append((re.compile(_template_regex(template).pattern + "$"), template, ops))
             else:
@@ -238,7 +263,13 @@ class LoadedSpec:
             op for ops in [*self.literal.values(), *(t[2] for t in self.templated)] for op in ops.values()
         ]
 
-    def _operations(self, template: str, item: SchemaPath, root: tuple[Server, ...]) -> dict[str, Operation]:
+    def _operations(
+        self,
+        template: str,
+        item: SchemaPath,
+        root: tuple[Server, ...],
+        fixed_query: tuple[tuple[str, str], ...] = (),
+    ) -> dict[str, Operation]:
         ops: dict[str, Operation] = {}
         path_servers = self._servers(item) or root
         for method in HTTP_METHODS:
@@ -265,12 +296,15 @@ class LoadedSpec:
                 has_body="requestBody" in node,
                 query_names=None
                 if exploded_objects
-                else frozenset((p / "name").read_str() for p in query) | self.query_credentials,
+                else frozenset((p / "name").read_str() for p in query)
+                | self.query_credentials
+                | {k for k, _ in fixed_query},
                 query_prefixes=tuple(
                     (p / "name").read_str() + "["
                     for p in query
                     if (p / "style").read_str("form") == "deepObject"
                 ),
+                fixed_query=fixed_query,
             )
             if assign:
                 ops[method].assign_table = assign.group(1)
