@@ -128,3 +128,29 @@ def test_each_odd_path_key_routes_to_its_own_operation(
         [sample], VerifyContext(catalog=odd_keys)
     )
     assert (verdict.passed, verdict.code) == expected, verdict.message
+
+
+# --------------------------------------------------- readOnly attributes reused as 3.0 parameters
+
+
+def test_a_read_only_schema_reused_as_a_parameter_is_accepted(tmp_path: Path) -> None:
+    # DigitalOcean: ssh_key_identifier is anyOf [ssh_key_id, ssh_key_fingerprint], both readOnly attributes
+    spec = tmp_path / "keys.yaml"
+    spec.write_text(
+        "openapi: 3.0.0\ninfo: {title: keys, version: '1'}\npaths:\n  /keys/{key}:\n    get:\n"
+        "      parameters:\n        - in: path\n          name: key\n          required: true\n"
+        "          schema:\n            anyOf:\n              - {type: integer, readOnly: true}\n"
+        "              - {type: string, pattern: '^[0-9a-f:]+$', readOnly: true}\n"
+        "      responses: {'200': {description: ok}}\n"
+        "  /keys:\n    post:\n      requestBody:\n        required: true\n        content:\n"
+        "          application/json:\n            schema:\n              type: object\n"
+        "              properties:\n                id: {type: integer, readOnly: true}\n"
+        "                name: {type: string}\n      responses: {'200': {description: ok}}\n"
+    )
+    with SandboxServer([str(spec)], mode="thread") as sandbox:
+        by_id = httpx.get(sandbox.base_url + "/keys/512189", timeout=10)
+        by_print = httpx.get(sandbox.base_url + "/keys/3b:16:bf", timeout=10)
+        bad = httpx.get(sandbox.base_url + "/keys/zz-top", timeout=10)
+        body_read_only = httpx.post(sandbox.base_url + "/keys", json={"id": 1, "name": "a"}, timeout=10)
+    assert (by_id.status_code, by_print.status_code, bad.status_code) == (200, 200, 400)
+    assert body_read_only.status_code == 422  # a readOnly *property* in a request body is still refused

@@ -25,6 +25,8 @@ Where the sandbox reads a request differently from stock openapi-core (each a fa
   the schema check names it.
 - in OpenAPI 3.1 documents, multipart file parts reach the (plain JSON Schema) validator as text
   rather than bytes, which no ``type: string`` accepted.
+- a 3.0 parameter schema marked ``readOnly`` (an attribute reused as a parameter) is not refused:
+  ``readOnly`` concerns properties only.
 - ``time`` is RFC 3339 ``full-time`` (offset required), not draft 3's ``%H:%M:%S``.
 - ``spaceDelimited`` splits on a space and the extra ``tabDelimited`` style (Swagger 2.0
   ``collectionFormat: tsv``, which the upgrade in ``swagger2.py`` keeps) on a tab: values reach
@@ -78,6 +80,7 @@ from openapi_core.validation.schemas import (
     oas32_schema_validators_factory,
 )
 from openapi_core.validation.schemas.factories import SchemaValidatorsFactory
+from openapi_schema_validator import OAS30Validator, OAS30WriteValidator
 
 from schemas.openapi.parameters import IGNORED_HEADERS
 from verifiers.request_encoding import is_json_media
@@ -191,7 +194,13 @@ class _CachingSchemaValidatorsFactory(SchemaValidatorsFactory):
 
     def get_validator_cls(self, spec: SchemaPath, schema: SchemaPath) -> Any:
         try:
-            return self._inner.get_validator_cls(spec, schema)
+            chosen = self._inner.get_validator_cls(spec, schema)
+            # OpenAPI 3.0: readOnly "is relevant only for Schema properties"; the write validator refuses
+            # any readOnly value, so a parameter whose schema reuses a readOnly attribute (DigitalOcean's
+            # ssh_key_identifier: anyOf [id, fingerprint], both readOnly) refused every call.
+            if chosen is OAS30WriteValidator and _is_parameter_schema(schema):
+                return OAS30Validator
+            return chosen
         except ValueError as exc:  # "Unknown JSON Schema dialect": the spec's fault, not the request's
             dialect = (schema / "$schema").read_value() if "$schema" in schema else None
             with schema.resolve() as resolved:
@@ -233,6 +242,11 @@ class _CachingSchemaValidatorsFactory(SchemaValidatorsFactory):
             )
             self._cache[key] = found
         return found
+
+
+def _is_parameter_schema(schema: SchemaPath) -> bool:
+    parts = [str(p) for p in schema.parts]
+    return "parameters" in parts and "requestBody" not in parts and "properties" not in parts
 
 
 class _CachingSchemaCastersFactory(SchemaCastersFactory):
