@@ -154,3 +154,55 @@ def test_a_read_only_schema_reused_as_a_parameter_is_accepted(tmp_path: Path) ->
         body_read_only = httpx.post(sandbox.base_url + "/keys", json={"id": 1, "name": "a"}, timeout=10)
     assert (by_id.status_code, by_print.status_code, bad.status_code) == (200, 200, 400)
     assert body_read_only.status_code == 422  # a readOnly *property* in a request body is still refused
+
+
+# ---------------------------------------------------------------- OpenAI-like 3.1 shapes, end to end
+
+OPENAI_LIKE = DATA / "openai_like_31.yaml"
+
+
+@pytest.fixture(scope="module")
+def openai_like() -> Catalog:
+    return ingest([OPENAI_LIKE], naming="operation_id").catalog
+
+
+def test_a_part_typed_by_a_ref_to_a_string_is_text(openai_like: Catalog) -> None:
+    arguments = openai_like.get("createTranscription").binding.arguments
+    assert (arguments["response_format"].content_type, arguments["stream"].content_type) == (
+        "text/plain",
+        "application/json",
+    )
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("createCompletion", {"model": "m", "prompt": None, "stop": None}, (True, "ok")),
+        ("createCompletion", {"model": "m", "prompt": ["a", "b"]}, (True, "ok")),
+        ("createCompletion", {"model": "m", "prompt": 3}, (False, "http_422")),
+        ("listChatCompletions", {"limit": 2, "metadata": {"10": "a", "team": "b"}}, (True, "ok")),
+        ("createTranscription", {"file": "x", "model": "w", "response_format": "text"}, (True, "ok")),
+        ("createTranscription", {"file": "x", "model": "w", "stream": False}, (True, "ok")),
+        ("createTranscription", {"file": "x", "model": "w", "stream": None}, (True, "ok")),
+        ("createTranscription", {"file": "x", "model": "w", "chunking_strategy": "auto"}, (True, "ok")),
+        (
+            "createTranscription",
+            {"file": "x", "model": "w", "chunking_strategy": {"type": "server_vad"}},
+            (True, "ok"),
+        ),
+        ("createTranscription", {"file": "x", "model": "w", "languages": ["en"]}, (True, "ok")),
+        ("createTranscription", {"file": "x", "model": "w", "response_format": "mp3"}, (False, "http_422")),
+    ],
+)
+def test_openai_like_calls(openai_like: Catalog, tool: str, arguments: dict, expected: tuple) -> None:
+    sample = Sample.create(
+        query="q",
+        language="en",
+        style="simple",
+        tools=[tool],
+        calls=[ToolCall(name=tool, arguments=arguments)],
+    )
+    (verdict,) = ExecutionVerifier(ExecutionOptions(sandbox_mode="thread")).verify(
+        [sample], VerifyContext(catalog=openai_like)
+    )
+    assert (verdict.passed, verdict.code) == expected, verdict.message

@@ -180,8 +180,10 @@ class LoadedSpec:
         if self.declared_version == "2.0":  # openapi-core reads 3.x only: validate an equivalent 3.0
             data = upgrade_to_openapi30(data, file, read=self._loaded_file)
         qualify_discriminator_mappings(data)
-        if self.declared_version.startswith("3.0"):
+        if self.declared_version == "2.0" or self.declared_version.startswith("3.0"):  # validated as 3.0
             split_type_lists(data)  # 3.1 syntax in a 3.0 document: openapi-core's 3.0 validator crashes on it
+        else:
+            honour_legacy_nullable(data)  # 3.0 syntax in a 3.1 document: ingestion honours it, so must we
         handlers = {"file": self._file_handler, "http": _refuse_remote, "https": _refuse_remote}
         try:
             # the resolved-path cache is off by default; on, a repeated lookup skips $ref resolution.
@@ -283,8 +285,7 @@ class LoadedSpec:
             for p in query:
                 schema = p / "schema" if "schema" in p else None
                 style = (p / "style").read_str("form")
-                kind = (schema / "type").read_value() if schema is not None and "type" in schema else None
-                if style == "form" and kind == "object" and (p / "explode").read_bool(True):
+                if style == "form" and _may_be_object(schema) and (p / "explode").read_bool(True):
                     exploded_objects = True  # its keys are the object's property names: anything goes
             assign = _ASSIGN_PATH.match(template)
             ops[method] = Operation(
@@ -401,6 +402,35 @@ def split_type_lists(node: Any) -> None:
             stack.extend(current.values())
 
 
+def honour_legacy_nullable(node: Any) -> None:
+    """Every ``nullable: true`` schema in ``node`` (3.0 syntax, ignored by 3.1 validators) rewritten in
+    3.1 terms, in place, the way ingestion converts it (``schemas.openapi.convert``): ``type`` gains
+    ``"null"`` (and ``enum`` gains ``None``); without a ``type`` the schema becomes ``anyOf [it, null]``.
+    OpenAI's spec writes it 87 times; without this a tool that ingestion says takes null was refused."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, list):
+            stack.extend(current)
+            continue
+        if not isinstance(current, dict):
+            continue
+        stack.extend(current.values())
+        if current.get("nullable") is not True:
+            continue
+        del current["nullable"]
+        kind = current.get("type")
+        if isinstance(kind, str | list):
+            kinds = [kind] if isinstance(kind, str) else list(kind)
+            current["type"] = kinds if "null" in kinds else [*kinds, "null"]
+            if isinstance(current.get("enum"), list) and None not in current["enum"]:
+                current["enum"] = [*current["enum"], None]
+        elif current:
+            inner = dict(current)
+            current.clear()
+            current["anyOf"] = [inner, {"type": "null"}]
+
+
 def _declared_version(file: Path, data: Any) -> str:
     """The document's ``openapi`` version, or "2.0" for Swagger 2.0; anything else is refused."""
     if not isinstance(data, dict):
@@ -419,6 +449,22 @@ def _declared_version(file: Path, data: Any) -> str:
         str(file),
         "/openapi",
         "the sandbox validates OpenAPI 3.x and Swagger 2.0 documents only (no 'openapi' field)",
+    )
+
+
+def _may_be_object(schema: SchemaPath | None, depth: int = 0) -> bool:
+    """True when ``schema`` (or one of its anyOf/oneOf/allOf branches) is an object: a form-exploded
+    query parameter of it sends its property names as query keys (OpenAI's ``metadata``)."""
+    if schema is None or depth > 8:
+        return False
+    kind = (schema / "type").read_value() if "type" in schema else None
+    if kind == "object" or (isinstance(kind, list) and "object" in kind):
+        return True
+    return any(
+        _may_be_object(branch, depth + 1)
+        for key in ("anyOf", "oneOf", "allOf")
+        if key in schema
+        for branch in schema / key
     )
 
 

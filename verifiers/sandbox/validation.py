@@ -23,6 +23,9 @@ Where the sandbox reads a request differently from stock openapi-core (each a fa
   before the schema check, as openapi-core already does for urlencoded fields; it never cast them,
   so ``count=3`` in a part failed ``type: integer``. A part that does not cast is left as text and
   the schema check names it.
+- a multipart part whose schema has no ``type`` (``anyOf``/``oneOf``) is read as JSON when it is JSON
+  (openapi-core kept the raw text, which no branch accepted), and an optional array with no part at
+  all is absent rather than ``[]``.
 - in OpenAPI 3.1 documents, multipart file parts reach the (plain JSON Schema) validator as text
   rather than bytes, which no ``type: string`` accepted.
 - a 3.0 parameter schema marked ``readOnly`` (an attribute reused as a parameter) is not refused:
@@ -45,6 +48,7 @@ Where the sandbox reads a request differently from stock openapi-core (each a fa
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -313,7 +317,22 @@ class _PartCastingDeserializer(MediaTypeDeserializer):
     def decode_property_content_type(
         self, prop_name: str, prop_schema: SchemaPath, location: Any, prop_encoding: SchemaPath | None = None
     ) -> Any:
+        if (
+            self.mimetype.startswith("multipart")
+            and (prop_schema / "type").read_str("") == "array"
+            and hasattr(location, "getlist")
+            and not location.getlist(prop_name)
+        ):
+            # an optional array with no part at all is absent, not [] (which `minItems: 1` refuses)
+            raise KeyError(prop_name)
         value = super().decode_property_content_type(prop_name, prop_schema, location, prop_encoding)
+        if "type" not in prop_schema and prop_encoding is None and isinstance(value, str | bytes):
+            # no type to pick a decoder by (anyOf [boolean, null], anyOf ["auto", object]): openapi-core
+            # keeps the raw part, which no branch accepts; a part that is JSON is read as JSON
+            try:
+                return json.loads(value)
+            except ValueError:
+                pass
         if self.bytes_as_text and isinstance(value, bytes):
             return value.decode("latin-1")
         if self.bytes_as_text and isinstance(value, list):
