@@ -192,6 +192,8 @@ def test_a_part_typed_by_a_ref_to_a_string_is_text(openai_like: Catalog) -> None
         ),
         ("createTranscription", {"file": "x", "model": "w", "languages": ["en"]}, (True, "ok")),
         ("createTranscription", {"file": "x", "model": "w", "response_format": "mp3"}, (False, "http_422")),
+        ("createTranscription", {"file": "x", "model": "w", "prompt": "hi"}, (True, "ok")),  # a type list
+        ("createTranscription", {"file": "x", "model": "w", "prompt": "too long"}, (False, "http_422")),
     ],
 )
 def test_openai_like_calls(openai_like: Catalog, tool: str, arguments: dict, expected: tuple) -> None:

@@ -24,8 +24,9 @@ Where the sandbox reads a request differently from stock openapi-core (each a fa
   so ``count=3`` in a part failed ``type: integer``. A part that does not cast is left as text and
   the schema check names it.
 - a multipart part whose schema has no ``type`` (``anyOf``/``oneOf``) is read as JSON when it is JSON
-  (openapi-core kept the raw text, which no branch accepted), and an optional array with no part at
-  all is absent rather than ``[]``.
+  (openapi-core kept the raw text, which no branch accepted), a part typed by a 3.1 type list is read
+  as text or JSON (openapi-core crashed on it), and an optional array with no part at all is absent
+  rather than ``[]``.
 - in OpenAPI 3.1 documents, multipart file parts reach the (plain JSON Schema) validator as text
   rather than bytes, which no ``type: string`` accepted.
 - a 3.0 parameter schema marked ``readOnly`` (an attribute reused as a parameter) is not refused:
@@ -317,14 +318,25 @@ class _PartCastingDeserializer(MediaTypeDeserializer):
     def decode_property_content_type(
         self, prop_name: str, prop_schema: SchemaPath, location: Any, prop_encoding: SchemaPath | None = None
     ) -> Any:
+        kind = (prop_schema / "type").read_value() if "type" in prop_schema else None
         if (
             self.mimetype.startswith("multipart")
-            and (prop_schema / "type").read_str("") == "array"
+            and kind == "array"
             and hasattr(location, "getlist")
             and not location.getlist(prop_name)
         ):
             # an optional array with no part at all is absent, not [] (which `minItems: 1` refuses)
             raise KeyError(prop_name)
+        if isinstance(kind, list) and prop_encoding is None:
+            # a 3.1 type list (`["string", "null"]`): openapi-core crashed picking a decoder (HTTP 500)
+            raw = location[prop_name]  # KeyError: absent, as openapi-core expects
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            if "string" in kind or not isinstance(text, str):
+                return text
+            try:
+                return json.loads(text)
+            except ValueError:
+                return text
         value = super().decode_property_content_type(prop_name, prop_schema, location, prop_encoding)
         if "type" not in prop_schema and prop_encoding is None and isinstance(value, str | bytes):
             # no type to pick a decoder by (anyOf [boolean, null], anyOf ["auto", object]): openapi-core
