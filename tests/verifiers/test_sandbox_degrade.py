@@ -153,3 +153,19 @@ def test_errors_as_200_is_reported_per_spec(tmp_path: Path) -> None:
     with SandboxServer([str(plain), str(flagged)], mode="thread") as sandbox:
         specs = {s["key"]: s["errors_as_200"] for s in sandbox.health()["specs"]}
     assert specs == {str(plain): False, str(flagged): True}
+
+
+def test_hostile_specs_are_unavailable_within_seconds_not_fatal(tmp_path: Path) -> None:
+    import time
+
+    from tests.schemas.test_openapi_hostile import ALIAS_BOMB
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(ALIAS_BOMB)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_spec("Good", "/items")))
+    start = time.monotonic()
+    app = build_app([str(bomb), str(good)], degrade=True)
+    assert time.monotonic() - start < 10
+    assert [s.key for s in app.specs] == [str(good)]
+    assert "max_alias_nodes" in app.unavailable[str(bomb)]
