@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from collections import Counter
 from functools import cache
 from pathlib import Path
 
 import pytest
 
-from generators.config import GenerateConfig
-from generators.pipeline import generate
-from generators.plan import build_plan
 from schemas.openapi import IngestResult, ingest
-from verifiers.base import VerifyContext
-from verifiers.execution import ExecutionOptions, ExecutionVerifier
-from verifiers.format import FormatVerifier
+from tests.verifiers.test_execution_corpus import sandbox_refusals
 
 # openapi-core checks no oauth2 credentials and says so on each oauth2 operation
 pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")
@@ -84,26 +78,10 @@ def test_no_tool_is_described_by_its_method_and_path_when_it_has_an_operation_id
     assert bare == []
 
 
-def _refused(name: str) -> tuple[int, Counter[tuple[str, str]]]:
-    catalog = _ingested(name)[0].catalog
-    config = GenerateConfig.model_validate(
-        {"plan": {"seed": 1, "styles": {"simple": 1}, "languages": {"en": 1}}}
-    )
-    items = build_plan(catalog, config.plan)[:SAMPLES_PER_SPEC]
-    samples = list({s.id: s for s in generate(items, catalog, config).samples if s.calls}.values())
-    ctx = VerifyContext(catalog=catalog)
-    valid = [s for s, v in zip(samples, FormatVerifier().verify(samples, ctx), strict=True) if v.passed]
-    verdicts = ExecutionVerifier(ExecutionOptions(sandbox_mode="thread")).verify(valid, ctx)
-    refused = Counter(
-        (s.calls[0].name, v.code or "") for s, v in zip(valid, verdicts, strict=True) if v.passed is not True
-    )
-    return len(valid), refused
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_the_sandbox_passes_the_generators_format_valid_samples(name: str) -> None:
-    valid, refused = _refused(name)
+    valid, refused = sandbox_refusals(_ingested(name)[0].catalog, SAMPLES_PER_SPEC)
     assert valid >= 8
     unexplained = {key: n for key, n in refused.items() if key not in KNOWN.get(name, {})}
     assert unexplained == {}

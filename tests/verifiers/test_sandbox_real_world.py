@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from schemas.catalog import Catalog
-from schemas.models import Sample, ToolCall
+from schemas.models import Sample, ToolCall, Verdict
 from schemas.openapi import ingest
 from verifiers.base import VerifyContext
 from verifiers.execution import ExecutionOptions, ExecutionVerifier
@@ -22,6 +22,21 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "sandbox"
 REAL_WORLD = DATA / "real_world_31.yaml"
 TYPE_LISTS_20 = DATA / "type_lists_swagger2.yaml"
 TYPE_LISTS_30 = DATA / "type_lists_30.yaml"
+
+
+def executed(catalog: Catalog, tool: str, arguments: dict) -> Verdict:
+    """The execution verdict of one call of ``tool``, through a sandbox started for the catalog."""
+    sample = Sample.create(
+        query="q",
+        language="en",
+        style="simple",
+        tools=[tool],
+        calls=[ToolCall(name=tool, arguments=arguments)],
+    )
+    (verdict,) = ExecutionVerifier(ExecutionOptions(sandbox_mode="thread")).verify(
+        [sample], VerifyContext(catalog=catalog)
+    )
+    return verdict
 
 
 @pytest.fixture(scope="module")
