@@ -31,7 +31,6 @@ import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import quote
 
@@ -408,23 +407,18 @@ def _health(base: str) -> dict[str, Any]:
 
 def declares_errors_as_200(spec_file: str, spec_root: str | None) -> bool:
     """True when the spec's top level says ``x-callforge-errors-as-200: true``; False if unreadable."""
-    from schemas.errors import CallforgeError as _Error
     from schemas.openapi.budgets import SpecBudgets
     from schemas.openapi.files import RefusedFile, read_spec_file
     from schemas.openapi.load import parse_text
+    from verifiers.sandbox.routing import resolve_spec_file
 
-    path = Path(spec_file)
-    candidates = [path] if path.is_absolute() else [Path(spec_root) / path] if spec_root else []
-    if not path.is_absolute():
-        candidates.append(Path.cwd() / path)
     budgets = SpecBudgets.from_env()
-    for candidate in candidates:
-        try:
-            tree = parse_text(read_spec_file(candidate, budgets.max_file_bytes), str(candidate), budgets)
-        except (OSError, RefusedFile, _Error):
-            continue
-        return isinstance(tree, dict) and tree.get(ERRORS_AS_200) is True
-    return False
+    try:
+        path = resolve_spec_file(spec_file, spec_root)
+        tree = parse_text(read_spec_file(path, budgets.max_file_bytes), str(path), budgets)
+    except (OSError, RefusedFile, CallforgeError):
+        return False
+    return isinstance(tree, dict) and tree.get(ERRORS_AS_200) is True
 
 
 def _wire_headers(headers: dict[str, str]) -> list[tuple[str, bytes]]:

@@ -20,7 +20,7 @@ from tests.verifiers.execution_fixtures import (
     tool_named,
 )
 from verifiers.base import EXECUTION_RESULTS_KEY, VerifyContext
-from verifiers.execution import ExecutionOptions, ExecutionVerifier
+from verifiers.execution import ExecutionOptions, ExecutionVerifier, declares_errors_as_200
 from verifiers.http_answers import api_error_message, classify, server_message
 from verifiers.sandbox import SandboxServer
 from verifiers.testing import check_verifier
@@ -335,3 +335,10 @@ def test_verify_works_inside_a_running_event_loop(catalog: Catalog, sandbox_url:
         return run([s], catalog, sandbox_url)[0]
 
     assert asyncio.run(from_async_code())[0].passed is True
+
+
+@pytest.mark.parametrize(
+    ("spec", "declared"), [(GENNX_MINI, True), (PETSTORE, False), ("nowhere.yaml", False)]
+)
+def test_errors_as_200_is_read_from_the_spec_for_a_real_target(spec: str, declared: bool) -> None:
+    assert declares_errors_as_200(spec, None) is declared
