@@ -133,10 +133,24 @@ class SandboxApp:
         query_pairs = parse_qsl(
             request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
         )
+        vreq = ValidationRequest(
+            host_url=origin or str(request.base_url).rstrip("/"),
+            path=raw_path,
+            method=method,
+            body=body or None,
+            content_type=headers.get("content-type", "application/octet-stream"),
+            parameters=RequestParameters(
+                query=ImmutableMultiDict(query_pairs),
+                header=headers,
+                cookie=request.cookies,
+                path=match.variables,
+            ),
+        )
         # path keys differing only by `?query`/`#fragment` share a route: the first the request fits wins
         first: list[RequestProblem] | None = None
         for op in match.operation.candidates(query_pairs):
-            problems = self._problems(spec, op, match, origin, raw_path, method, request, query_pairs, body)
+            problems = self._strict_problems(op, query_pairs, body)
+            problems += spec.validator.errors(vreq, op.node, op.path_item)
             if not problems:
                 break
             first = problems if first is None else first
@@ -151,36 +165,6 @@ class SandboxApp:
             canned = success_response(op.node)
             op.cache["response"] = canned
         return Response(canned.body, status_code=canned.status, media_type=canned.content_type)
-
-    def _problems(
-        self,
-        spec: LoadedSpec,
-        op: Operation,
-        match: Match,
-        origin: str,
-        raw_path: str,
-        method: str,
-        request: Request,
-        query_pairs: list[tuple[str, str]],
-        body: bytes,
-    ) -> list[RequestProblem]:
-        """Everything wrong with the request for ``op``: strict-server checks, then openapi-core's."""
-        headers = request.headers
-        problems = self._strict_problems(op, query_pairs, body)
-        vreq = ValidationRequest(
-            host_url=origin or str(request.base_url).rstrip("/"),
-            path=raw_path,
-            method=method,
-            body=body or None,
-            content_type=headers.get("content-type", "application/octet-stream"),
-            parameters=RequestParameters(
-                query=ImmutableMultiDict(query_pairs),
-                header=headers,
-                cookie=request.cookies,
-                path=match.variables,
-            ),
-        )
-        return problems + spec.validator.errors(vreq, op.node, op.path_item)
 
     def _route(
         self, origin: str, raw_path: str, method: str, hint: str
