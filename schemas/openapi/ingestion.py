@@ -155,7 +155,13 @@ def _ingest_spec(
         )
     # External files are read lazily while operations are built, so the hash comes last.
     with _bounded(spec, "/"):
-        spec.resolver.load_all_files()
+        dangling = spec.resolver.load_all_files()
+    # references tools did not need (responses, unused definitions) are warned about too, once
+    warned = {(w.file, w.pointer) for w in spec.warnings.items if w.code == "missing_ref"}
+    for file, pointer, reason in dangling:
+        name = spec.resolver.name(file)
+        if (name, pointer) not in warned and (name, pointer.removesuffix("/$ref")) not in warned:
+            spec.warn(pointer, "missing_ref", f"{reason}; not followed", file)
     report.sha256 = spec.docs.sha256
     report.files = [spec.docs.display_name(f) for f in spec.docs.files]
     return report

@@ -135,12 +135,15 @@ class RefResolver:
             node, file, pointer = self.resolve(node["$ref"], file, join(pointer, "$ref"))
         return Target(node, file, pointer)
 
-    def load_all_files(self) -> None:
+    def load_all_files(self) -> list[tuple[Path, str, str]]:
         """Read every external file any ``$ref`` names, not only those tools needed.
 
         Responses and unused definitions can point at files too; reading them makes the spec's
         hash cover all its files and refuses a spec whose references point at missing files.
+        Returns (file, pointer of the $ref, reason) for each reference into a file that was read
+        but whose pointer leads nowhere, for the caller to warn about.
         """
+        dangling: list[tuple[Path, str, str]] = []
         done: set[Path] = set()
         while pending := [f for f in self.docs.files if f not in done]:
             for file in pending:
@@ -154,7 +157,16 @@ class RefResolver:
                     if _is_remote(location):
                         self.resolve(ref, file, pointer)  # raises the remote-reference SpecError
                     referrer = (self.name(file), pointer, ref)
-                    self.docs.get(self.docs.locate(unquote(location), file, referrer), referrer=referrer)
+                    target = self.docs.locate(unquote(location), file, referrer)
+                    tree = self.docs.get(target, referrer=referrer)
+                    fragment = unquote(ref.partition("#")[2])
+                    if fragment.startswith("/"):
+                        try:
+                            walk(tree, fragment)
+                        except KeyError as missing:
+                            reason = f"$ref {ref!r}: {self.name(target)} has nothing at {fragment} (no {missing.args[0]!r})"
+                            dangling.append((file, pointer, reason))
+        return dangling
 
 
 def _is_remote(location: str) -> bool:

@@ -352,3 +352,20 @@ def test_type_lists_outside_31_are_read_with_a_warning(write_spec, version, warn
     (tool,) = result.catalog
     assert tool.parameters["properties"]["tags"]["type"] == ["array", "string"]
     assert [w.code for w in result.report.warnings] == (["type_list"] if warned else [])
+
+
+def test_a_dangling_ref_in_a_part_no_tool_uses_is_warned_about(write_spec):
+    doc = _doc({"/a": {"get": {"responses": {"200": {"$ref": "responses.yaml#/not_here"}}}}})
+    path = write_spec(doc)
+    (path.parent / "responses.yaml").write_text("ok: {description: ok}\n")
+    result = ingest([path])
+    (warning,) = result.report.warnings
+    assert (warning.code, warning.pointer) == ("missing_ref", "/paths/~1a/get/responses/200/$ref")
+    assert "has nothing at /not_here" in warning.message
+
+
+def test_a_dangling_ref_a_tool_uses_is_warned_about_once(write_spec):
+    path = write_spec(_with_schema({"$ref": "schemas.yaml#/Gone"}))
+    (path.parent / "schemas.yaml").write_text("Here: {type: string}\n")
+    result = ingest([path])
+    assert [w.code for w in result.report.warnings] == ["missing_ref"]
