@@ -2,14 +2,17 @@
 
 A spec is input from outside; these limits make a hostile or broken one end in a :class:`SpecError`
 naming the file and JSON pointer within seconds, instead of a hang, a ``MemoryError`` or a
-``RecursionError`` traceback. Each default is far above what the real specs measured here need
-(Kubernetes: 4.1 MB, nesting 14; GEN NX: nesting 12; the deepest $ref nesting in the corpus: 9).
+``RecursionError`` traceback. Each default is far above what real specs need: of the 40 measured
+(the shared corpus, GEN NX, DigitalOcean, Discord, OpenAI, DocuSign), the largest file is 4.1 MB
+(Kubernetes), the deepest file nests 21 levels (OpenAI), schema conversion nests at most 28 levels
+and schema ``$ref``s at most 11.
 
 =====================  ==========================================================  ==============
 budget                 what it bounds                                              default
 =====================  ==========================================================  ==============
 ``max_file_bytes``     size of one spec file (root or referenced)                  64 MiB
-``max_depth``          nesting of objects/lists in one file                        128
+``max_depth``          nesting of objects/lists in one file, and of schemas being  128
+                       converted ($refs included)
 ``max_nodes``          values in one file, each YAML alias counted as expanded     5,000,000
 ``max_alias_nodes``    values YAML aliases add beyond the file's own (alias bombs) 1,000,000
 ``max_ref_depth``      schema ``$ref``s followed inside one another (chains too)   64
