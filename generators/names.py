@@ -39,12 +39,126 @@ _METHOD_KIND = {"GET": "get", "PUT": "update", "PATCH": "update", "DELETE": "del
 _SPLIT_ID = re.compile(r"[_\-\s.]+|(?<=[a-z])(?=[A-Z])")
 
 
+_INTENT_VERBS = frozenset(
+    [
+        "create",
+        "add",
+        "insert",
+        "register",
+        "define",
+        "assign",
+        "update",
+        "modify",
+        "change",
+        "edit",
+        "set",
+        "delete",
+        "remove",
+        "clear",
+        "get",
+        "retrieve",
+        "read",
+        "list",
+        "return",
+        "fetch",
+        "show",
+        "display",
+        "run",
+        "perform",
+        "execute",
+        "export",
+        "import",
+        "save",
+        "open",
+        "close",
+        "apply",
+        "calculate",
+        "compute",
+        "generate",
+        "upload",
+        "download",
+        "send",
+        "check",
+        "find",
+        "search",
+        "replace",
+        "load",
+        "capture",
+        "make",
+        "build",
+        "start",
+        "stop",
+        "reset",
+        "copy",
+        "move",
+        "rename",
+        "query",
+        "select",
+        "exit",
+        "cancel",
+        "divide",
+        "auto-mesh",
+        "look",
+        "describe",
+        "summarise",
+        "summarize",
+    ]
+)
+_KIND_VERB_EN = {"create": "create", "update": "update", "get": "get", "delete": "delete", "clear": "clear"}
+# A Korean command name that ends in an action noun is asked for with 해줘 ("구조 해석 실행해줘").
+_KO_ACTION_NOUNS = (
+    "실행", "저장", "조회", "종료", "시작", "확인", "출력", "생성", "분할", "적용", "지정", "변경", "산출",
+    "계산", "검색", "변환", "취소", "요약", "캡처", "설정", "표시", "요청", "연산", "활성화", "기",
+)  # fmt: skip
+_KO_KIND_GROUP = {"clear": "delete"}
+_TRAILING_PAREN = re.compile(r"\([^)]*\)$")
+
+
 @dataclass(frozen=True)
 class ToolNames:
     en: str  # the resource or command, as a query names it ("Node (NODE)", "pet", "analysis run")
     ko: str
     kind: str  # create | update | get | delete | clear | action
-    summary: str  # the summary line (English intent), "" when the spec gives none
+    summary: str  # the summary line, "" when the spec gives none
+    table: bool = False  # a table-like resource (GEN NX /db/*): its Korean name is a noun, never a request
+
+    @property
+    def intent_en(self) -> str:
+        """The English request ("create Node (NODE) records", "run the analysis")."""
+        if self.kind == "clear":
+            return f"clear all {self.en} records"
+        if self.summary:
+            first = self.summary.split()[0]
+            verb = _base_verb(first)
+            if verb in _INTENT_VERBS:
+                return verb + self.summary[len(first) :]
+            lowered = (
+                self.summary if self.summary[1:2].isupper() else self.summary[:1].lower() + self.summary[1:]
+            )
+            return f"{_KIND_VERB_EN.get(self.kind, 'run')} the {lowered}"
+        return f"{_KIND_VERB_EN.get(self.kind, 'run')} the {self.en}"
+
+    @property
+    def ko_action(self) -> bool:
+        """Whether the Korean name is itself a request ("구조 해석 실행"), asked for with 해줘."""
+        if self.table or self.kind not in ("action", "get"):
+            return False
+        return _TRAILING_PAREN.sub("", self.ko).strip().endswith(_KO_ACTION_NOUNS)
+
+    @property
+    def ko_label(self) -> tuple[str, str]:
+        """What a Korean query says: the name, and the verb group unless the name is the request."""
+        if self.ko_action:
+            return ("action", self.ko)
+        return (_KO_KIND_GROUP.get(self.kind, self.kind), self.ko)
+
+
+def _base_verb(word: str) -> str:
+    lowered = word.lower()
+    for candidate in (lowered, lowered[:-1], lowered[:-2], lowered[:-3] + "y"):
+        if candidate in _INTENT_VERBS and (candidate == lowered or lowered.endswith("s")):
+            return candidate
+    return lowered
 
 
 def _summary(tool: Tool) -> str:
@@ -135,4 +249,5 @@ def request_kind(tool: Tool) -> str:
 
 def tool_names(tool: Tool) -> ToolNames:
     english = english_name(tool)
-    return ToolNames(english, korean_name(tool, english), request_kind(tool), _summary(tool))
+    table = tool.binding.path.lower().startswith("/db/")
+    return ToolNames(english, korean_name(tool, english), request_kind(tool), _summary(tool), table)

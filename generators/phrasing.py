@@ -27,14 +27,6 @@ from generators.names import tool_names
 from generators.values import SchemaCompiler
 from schemas.models import Tool
 
-_VERB_FORMS = {
-    "create", "add", "insert", "register", "define", "assign", "update", "modify", "change", "edit", "set",
-    "delete", "remove", "clear", "get", "retrieve", "read", "list", "return", "fetch", "show", "display",
-    "run", "perform", "execute", "export", "import", "save", "open", "close", "apply", "calculate",
-    "compute", "generate", "upload", "download", "send", "check", "find", "search", "replace", "load",
-    "capture", "make", "build", "start", "stop", "reset", "copy", "move", "rename", "query", "select",
-    "exit", "cancel", "divide", "auto-mesh", "look", "describe", "summarise", "summarize",
-}  # fmt: skip
 # How an English request for a call without arguments is framed ("{intent}" is the tool's intent).
 # Each also reads well as one clause of a longer request ("please X, then Y").
 _EN_BARE_FRAMES = (
@@ -44,7 +36,6 @@ _EN_BARE_FRAMES = (
     "go ahead and {intent}",
     "now {intent}",
 )
-_EN_KIND_VERB = {"create": "create", "update": "update", "get": "get", "delete": "delete", "action": "run"}
 _EN_CLEAR = ("clear all {en} records", "delete every {en} record", "empty the {en} table")
 
 KO_VERBS = {
@@ -55,11 +46,6 @@ KO_VERBS = {
     "action": (("실행해줘", "수행해줘"), "실행"),
 }
 _KO_CLEAR = ("{ko}{p} 모두 삭제해줘", "{ko} 데이터를 전부 지워줘", "{ko} 전체 삭제 부탁해")
-# A Korean command name that ends in an action noun is asked for with 해줘 ("구조 해석 실행해줘").
-_KO_ACTION_NOUNS = (
-    "실행", "저장", "조회", "종료", "시작", "확인", "출력", "생성", "분할", "적용", "지정", "변경", "산출",
-    "계산", "검색", "변환", "취소", "요약", "캡처", "설정", "표시", "요청", "연산", "활성화",
-)  # fmt: skip
 _EN_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
 _KO_ORDINALS = ("첫째", "둘째", "셋째", "넷째", "다섯째", "여섯째", "일곱째", "여덟째")
 _EN_COUNTS = {2: "two", 3: "three", 4: "four", 5: "five"}
@@ -87,14 +73,6 @@ def object_particle(word: str) -> str:
     return "을(를)"
 
 
-def _third_to_base(word: str) -> str:
-    lowered = word.lower()
-    for candidate in (lowered, lowered[:-1], lowered[:-2], lowered[:-3] + "y"):
-        if candidate in _VERB_FORMS and (candidate == lowered or lowered.endswith("s")):
-            return candidate
-    return lowered
-
-
 def _short(text: str, max_words: int) -> str:
     first = _CLAUSE_SPLIT.split(text.strip(), maxsplit=1)[0].strip().rstrip(",")
     return first if 0 < len(first.split()) <= max_words else ""
@@ -105,17 +83,6 @@ def _ordinal(index: int, language: str) -> str:
     if index < len(words):
         return words[index]
     return f"{index + 1}번째" if language == "ko" else f"item {index + 1}"
-
-
-def _english_intent(summary: str, en: str, kind: str) -> str:
-    """The English request for the tool, from its summary ("Create Node (NODE) records")."""
-    if summary:
-        first = summary.split()[0]
-        verb = _third_to_base(first)
-        if verb in _VERB_FORMS:
-            return verb + summary[len(first) :]
-        return f"{_EN_KIND_VERB.get(kind, 'run')} the {summary[:1].lower() + summary[1:]}"
-    return f"{_EN_KIND_VERB.get(kind, 'run')} the {en}"
 
 
 class Phrasebook:
@@ -129,10 +96,9 @@ class Phrasebook:
         words = [s for s in tool.binding.path.split("/") if s and not s.startswith("{")]
         self.resource = words[-1] if words else tool.name
         kind = self.names.kind
-        self.intent_en = _english_intent(self.names.summary, self.names.en, kind)
+        self.intent_en = self.names.intent_en
         self.resource_ko = self.names.ko
-        bare = _PAREN.sub("", self.resource_ko).strip()
-        self.ko_action = bare.endswith(_KO_ACTION_NOUNS) or bare.endswith("기")
+        self.ko_action = self.names.ko_action
         self.ko_verbs, self.ko_noun = KO_VERBS["delete" if kind == "clear" else kind]
 
     # -- schema lookup, compiled lazily into shapes ----------------------------------------------------
@@ -152,8 +118,10 @@ class Phrasebook:
 
     # -- rendering ----------------------------------------------------------------------------------
 
-    def describe(self, value: Any, shape: _Shape, language: str) -> str:
-        """``value`` (whatever its shape) as words; every leaf appears verbatim."""
+    def describe(self, value: Any, shape: _Shape, language: str, top: bool = False) -> str:
+        """``value`` (whatever its shape) as words; every leaf appears verbatim. ``top``: ``value`` is the
+        whole argument set, whose map or undescribed wrapper (GEN NX ``Assign``, ``Argument``) goes
+        unnamed; deeper objects are always named by their key, so two nested NAMEs stay apart."""
         if isinstance(value, dict):
             if not value:
                 return ""
@@ -183,8 +151,10 @@ class Phrasebook:
                 text = self.describe(sub_value, child, language)
                 if not isinstance(sub_value, dict):
                     parts.append(f"{label} {text}")
-                elif child.is_map(sub_value) or not child.described:
-                    parts.append(text)  # a map or an undescribed wrapper (GEN NX Assign, Argument): no label
+                elif not text:
+                    continue  # a fixed part with nothing to state (a whole-table DELETE's placeholder row)
+                elif top and (child.is_map(sub_value) or not child.described):
+                    parts.append(text)  # the body's wrapper (GEN NX Assign, Argument): no label
                 else:
                     parts.append(f"{label} ({text})")
             return ", ".join(p for p in parts if p)
@@ -201,8 +171,25 @@ class Phrasebook:
             )
         return render_scalar(value)
 
+    def rows(self, arguments: dict[str, Any]) -> set[tuple[str, ...]]:
+        """The rows a call touches: each key of an id-keyed map, with the path to that map
+        (``{"Assign": {"3": {...}}}`` -> ``{("Assign", "3")}``). Two calls that share one write it twice."""
+        found: set[tuple[str, ...]] = set()
+
+        def walk(value: Any, shape: _Shape, path: tuple[str, ...]) -> None:
+            if not isinstance(value, dict) or len(path) > 6:
+                return
+            if shape.is_map(value):
+                found.update((*path, str(key)) for key in value)
+                return
+            for key, sub in value.items():
+                walk(sub, shape.child(key), (*path, key))
+
+        walk(arguments, self.shape, ())
+        return found
+
     def arguments(self, arguments: dict[str, Any], language: str) -> str:
-        return self.describe(arguments, self.shape, language) if arguments else ""
+        return self.describe(arguments, self.shape, language, top=True) if arguments else ""
 
     def _ko_request(self, rng: random.Random) -> tuple[str, str]:
         """(what is asked for, the verb) in Korean: ("절점을", "추가해줘") or ("구조 해석", "실행해줘")."""
