@@ -33,10 +33,9 @@ _EN_BARE_FRAMES = (
     "{intent}",
     "please {intent}",
     "I need you to {intent}",
-    "go ahead and {intent}",
-    "now {intent}",
+    "{intent}, please",
 )
-_EN_CLEAR = ("clear all {en} records", "delete every {en} record", "empty the {en} table")
+_EN_CLEAR = ("clear all {en} records", "delete every {en} record", "delete all {en} records")
 
 KO_VERBS = {
     "create": (("추가해줘", "생성해줘", "입력해줘"), "추가"),
@@ -243,8 +242,8 @@ class Phrasebook:
         intent = self.intent_en
         count = _EN_COUNTS.get(n, str(n))
         if rng.random() < 0.5:
-            items = "; ".join(f"{_ordinal(i, 'en')}, {text}" for i, text in enumerate(listed))
-            return f"{intent} in {count} requests, one for each: {items}"
+            items = "; ".join(f"{_ordinal(i, 'en')} {text}" for i, text in enumerate(listed))
+            return f"{intent} in {count} separate requests: {items}"
         rest = " and ".join(f"with {text}" for text in listed[1:])
         return f"{intent} with {listed[0]}, and send a separate request {rest}"
 
