@@ -263,13 +263,13 @@ class SchemaCompiler:
                 # keep the schema's order, whatever order they were drawn in
                 for name in sorted(rng.sample(optional, k), key=position.__getitem__):
                     value = compiled[name](rng)
-                    if value != {} and value != []:  # an empty optional says nothing a query could state
+                    if not _hollow(value):  # an empty optional ({}, [{}]) says nothing a query could state
                         out[name] = value
             if filled and not out and optional:
                 # a row or list item must state something: take optional properties until one has a value
                 for name in rng.sample(optional, len(optional)):
                     value = compiled[name](rng)
-                    if value not in ({}, [], None):
+                    if value is not None and not _hollow(value):
                         out[name] = value
                         break
             pending = [d for name in out for d in dependent.get(name, ())]
@@ -388,6 +388,15 @@ _NAME_HINT = "x-callforge-name"
 def _named(schema: Any, name: str) -> Any:
     """The property's schema carrying its name, so a string field called NAME gets a name-like value."""
     return {**schema, _NAME_HINT: name} if isinstance(schema, dict) and "type" in schema else schema
+
+
+def _hollow(value: Any) -> bool:
+    """Whether ``value`` is only empty containers (``{}``, ``[]``, ``[{}]``): nothing a query could state."""
+    if isinstance(value, dict):
+        return all(_hollow(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_hollow(v) for v in value)
+    return False
 
 
 def _binomial_cdf(n: int, p: float) -> list[float]:
