@@ -15,7 +15,19 @@ from collections.abc import Sequence
 
 from schemas.errors import CallforgeError
 
-COMMANDS = ("ingest", "generate", "verify", "assemble", "train", "merge", "chat", "evaluate", "refresh")
+COMMANDS = (
+    "ingest",
+    "generate",
+    "verify",
+    "assemble",
+    "train",
+    "merge",
+    "chat",
+    "evaluate",
+    "refresh",
+    "serve",
+    "tiny_model",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import ConfigError
+from trainer.context import ContextBudget
 from trainer.loading import (
     DeviceInfo,
     detect_device,
@@ -29,10 +30,20 @@ from trainer.loading import (
 )
 from trainer.replies import ParsedReply, parse_tool_calls
 
-__all__ = ["LocalModel", "ParsedReply", "parse_tool_calls"]
+__all__ = ["Generation", "LocalModel", "ParsedReply", "parse_tool_calls"]
 
 Messages = list[dict[str, Any]]
 ToolSchemas = list[dict[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One reply with its token counts; ``stopped`` is False when ``max_new_tokens`` cut it off."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    stopped: bool
 
 
 @dataclass
@@ -54,12 +65,14 @@ class LocalModel:
         dtype: str = "auto",
         load_in_4bit: bool = False,
         trust_remote_code: bool = False,
+        attn_implementation: str | None = None,
     ) -> LocalModel:
         """Load a model (hub id or directory), optionally with a LoRA adapter directory on top.
 
         ``device``: auto (CUDA when available), cuda or cpu. ``dtype``: auto (bf16/fp16 on CUDA, fp32
         on CPU), bfloat16, float16 or float32. ``load_in_4bit`` loads the base as QLoRA trained it (NF4,
-        double quantisation): an 8B model then fits a small GPU, at some cost in speed.
+        double quantisation): an 8B model then fits a small GPU, at some cost in speed (on CPU it needs
+        bitsandbytes >= 0.50 and is slow; it is never turned on silently).
         """
         info = detect_device(device)
         quantization = None
@@ -83,6 +96,7 @@ class LocalModel:
             dtype=torch_dtype(dtype, info),
             quantization=quantization,
             trust_remote_code=trust_remote_code,
+            attn_implementation=attn_implementation,
         )
         if adapter_dir is not None:
             from peft import PeftModel
@@ -100,6 +114,11 @@ class LocalModel:
             messages, tools=tools or None, tokenize=False, add_generation_prompt=True
         )
 
+    @property
+    def context(self) -> ContextBudget:
+        """How many tokens the model's context holds and what a prompt spends of it."""
+        return ContextBudget.of(self.model, self.tokenizer)
+
     def generate(
         self,
         batch_of_messages: Sequence[Messages],
@@ -109,6 +128,20 @@ class LocalModel:
         temperature: float = 0.0,
     ) -> list[str]:
         """One reply text per conversation, in order. Greedy when ``temperature`` is 0."""
+        generations = self.generate_detailed(
+            batch_of_messages, tools_per_example, max_new_tokens=max_new_tokens, temperature=temperature
+        )
+        return [g.text for g in generations]
+
+    def generate_detailed(
+        self,
+        batch_of_messages: Sequence[Messages],
+        tools_per_example: Sequence[ToolSchemas],
+        *,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+    ) -> list[Generation]:
+        """Like ``generate``, with token counts and whether each reply ended by itself (one batch)."""
         import torch
 
         if len(batch_of_messages) != len(tools_per_example):
@@ -120,20 +153,29 @@ class LocalModel:
         prompts = [self.render(m, t) for m, t in zip(batch_of_messages, tools_per_example, strict=True)]
         # The template already wrote any BOS token; adding special tokens again would double it.
         encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
         encoded = {k: v.to(self.model.device) for k, v in encoded.items()}
         sampling: dict[str, Any] = {"do_sample": False}
         if temperature > 0:
             sampling = {"do_sample": True, "temperature": temperature}
+        stop_ids = self._stop_ids()
         with torch.inference_mode():
             output = self.model.generate(
                 **encoded,
                 max_new_tokens=max_new_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self._stop_ids(),
+                eos_token_id=stop_ids,
                 **sampling,
             )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        results = []
+        for text, row, prompt in zip(texts, new_tokens, prompt_tokens, strict=True):
+            # generate pads finished rows with the pad token (often an eos itself): count up to the first stop.
+            end = next((i for i, token in enumerate(row) if token in stop_ids), None)
+            used = len(row) if end is None else end + 1
+            results.append(Generation(text.strip(), int(prompt), used, end is not None))
+        return results
 
     def _stop_ids(self) -> list[int]:
         """End-of-turn tokens: the tokenizer's eos plus the generation config's (Llama 3 has several)."""

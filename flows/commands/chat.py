@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
+    parser.add_argument(
+        "--load-in-4bit", action="store_true", help="load the base in 4-bit NF4 (as QLoRA trained it)"
+    )
     parser.add_argument("query", nargs="?", default=None, help="the user's request (default: read stdin)")
     parser.set_defaults(func=run)
 
@@ -44,11 +47,17 @@ def run(args: argparse.Namespace) -> int:
     if not query.strip():
         raise ConfigError("no query: pass it as an argument or on stdin")
     tools = load_tool_schemas(args.tools, args.tool)
-    model = LocalModel.load(args.model, adapter=args.adapter, device=args.device)
+    model = LocalModel.load(
+        args.model, adapter=args.adapter, device=args.device, load_in_4bit=args.load_in_4bit
+    )
     messages = [
         {"role": "system", "content": args.system or DEFAULT_SYSTEM_PROMPT},
         {"role": "user", "content": query.strip()},
     ]
+    # The whole GEN NX catalog renders to ~336k tokens: refuse rather than generate from a cut prompt.
+    model.context.require(
+        model.context.measure(model.render, messages, tools, max_new_tokens=args.max_new_tokens)
+    )
     reply = model.generate(
         [messages], [tools], max_new_tokens=args.max_new_tokens, temperature=args.temperature
     )[0]

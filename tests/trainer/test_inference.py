@@ -111,3 +111,27 @@ def test_four_bit_load_generates_like_the_full_precision_api(
         and len(replies) == 2
         and all(isinstance(r, str) for r in replies)
     )
+
+
+def test_chat_refuses_tools_that_overflow_the_context(
+    tiny_model: Path, tools, tmp_path: Path, capsys
+) -> None:
+    from flows.cli import main
+
+    schema = next(iter(tools.values())).openai_schema()
+    many = [{**schema, "function": {**schema["function"], "name": f"tool_{i}"}} for i in range(400)]
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(many), encoding="utf-8")
+    code = main(
+        ["chat", "--model", str(tiny_model), "--tools", str(path), "--device", "cpu", "Weather in Oslo?"]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "for the 400 offered tools" in err and "context holds 4,096" in err
+
+
+def test_generation_details_count_tokens_and_say_when_cut(model: LocalModel, conversations) -> None:
+    messages, tools = conversations
+    cut = model.generate_detailed(messages[:1], tools[:1], max_new_tokens=3)[0]
+    prompt = len(model.tokenizer(model.render(messages[0], tools[0]), add_special_tokens=False)["input_ids"])
+    assert cut.prompt_tokens == prompt and cut.completion_tokens <= 3
+    assert cut.stopped or cut.completion_tokens == 3  # cut off means the whole budget was spent
