@@ -6,10 +6,11 @@
                    TrainerConfig.default(), Path("data/runs/gennx/model"))
     result.adapter_path, result.metrics_path, result.train_loss, result.eval_loss
 
-TRL's ``SFTTrainer`` renders each record's ``messages`` and ``tools`` through the base model's chat template
-(swapped for a variant with ``{% generation %}`` markers, see ``trainer.chat_templates``) and computes the
-loss on the assistant's turns only. Early stopping watches the validation loss; the best checkpoint is
-the one kept. ``OUT`` receives:
+Each record's ``messages`` and ``tools`` are rendered through the base model's chat template (swapped for
+a variant with ``{% generation %}`` markers, see ``trainer.chat_templates``) and tokenised with labels on
+the assistant's turns only (``trainer.packing``); TRL's ``SFTTrainer`` trains on those rows, packed
+without padding. The batch is fitted to the GPU (``trainer.plan.fit_plan``, ``trainer.fitting``).
+Early stopping watches the validation loss; the best checkpoint is the one kept. ``OUT`` receives:
 
     adapter/          the LoRA adapter (safetensors) and the tokenizer with the chat template used
     model/            instead of adapter/ in mode "full": the whole fine-tuned model
@@ -40,8 +41,9 @@ from schemas.errors import ConfigError
 from trainer.chat_templates import training_template
 from trainer.config import TrainerConfig
 from trainer.curves import loss_curves, plot_losses
-from trainer.loading import DeviceInfo, detect_device, load_model, load_tokenizer
-from trainer.plan import TrainingPlan, plan_training
+from trainer.loading import DeviceInfo, detect_device, load_model, load_tokenizer, resolve_source
+from trainer.packing import TokenizedRows, tokenize_records
+from trainer.plan import TrainingPlan, fit_plan, plan_training
 from trainer.plan import checkpointing as plan_checkpointing
 from trainer.trainset import DatasetVersion, dataset_version, load_training_splits, locate_dataset_dict
 
@@ -98,7 +100,7 @@ def _prepare_model(base_model: str, config: TrainerConfig, plan: TrainingPlan) -
         quantization=quantization,
         revision=config.model.revision,
         trust_remote_code=config.model.trust_remote_code,
-        attn_implementation=config.model.attn_implementation,
+        attn_implementation=plan.attn_implementation,
     )
     checkpointing, checkpointing_kwargs = plan_checkpointing(plan.sft)
     if checkpointing:
@@ -137,17 +139,28 @@ def _prepare_tokenizer(base_model: str, config: TrainerConfig, plan: TrainingPla
                 f"model.pad_token: {config.model.pad_token!r} is not in the tokenizer's vocabulary"
             )
         tokenizer.pad_token = config.model.pad_token
-    if plan.sft.get("assistant_only_loss") and not plan.sft.get("chat_template_path"):
+    template_path = plan.sft.get("chat_template_path")
+    if template_path:
+        try:
+            tokenizer.chat_template = Path(template_path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"sft.chat_template_path: cannot read {template_path}: {exc}") from exc
+    elif plan.sft.get("assistant_only_loss"):
         tokenizer.chat_template = training_template(tokenizer)
     tokenizer.padding_side = "right"  # training pads right; inference sets left itself
     return tokenizer
 
 
 def _sft_config(plan: TrainingPlan) -> Any:
+    """TRL's config for rows tokenised here: labels already carry the assistant-only mask and the
+    truncation, so TRL neither re-renders nor cuts them; a micro-batch is packed without padding."""
     from trl import SFTConfig
 
+    kwargs = dict(plan.sft)
+    kwargs.update(assistant_only_loss=False, max_length=None, padding_free=plan.padding_free)
+    kwargs.pop("chat_template_path", None)
     try:
-        return SFTConfig(**plan.sft)
+        return SFTConfig(**kwargs)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"sft: trl.SFTConfig rejected the settings: {exc}") from exc
 
@@ -167,9 +180,13 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     plan = plan_training(
         config, device, checkpoint_dir=out / "checkpoints", has_validation=splits["validation"] is not None
     )
-    args = _sft_config(plan)
+    _sft_config(plan)  # a bad sft value fails here, before anything is loaded
     tokenizer = _prepare_tokenizer(base_model, config, plan)
-    truncated = count_truncated(tokenizer, splits["train"], plan.sft.get("max_length"))
+    rows = _tokenize(tokenizer, splits["train"], plan)
+    eval_rows = _tokenize(tokenizer, splits["validation"], plan) if splits["validation"] is not None else None
+    fit_plan(plan, config, _model_shape(base_model, config), rows.lengths, free_bytes=_free_gpu_bytes(device))
+    args = _sft_config(plan)
+    truncated = rows.truncated
     model = _prepare_model(base_model, config, plan)
 
     from transformers import EarlyStoppingCallback
@@ -181,8 +198,8 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     trainer = SFTTrainer(
         model=model,
         args=args,
-        train_dataset=splits["train"],
-        eval_dataset=splits["validation"],
+        train_dataset=rows.dataset,
+        eval_dataset=eval_rows.dataset if eval_rows is not None else None,
         processing_class=tokenizer,
         callbacks=callbacks,
     )
@@ -191,28 +208,44 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     return _write_outputs(trainer, tokenizer, base_model, config, plan, version, out, started, truncated)
 
 
-def count_truncated(tokenizer: Any, dataset: Any, max_length: int | None) -> int:
-    """How many records render longer than ``max_length`` tokens; logs a warning when any do.
+def _tokenize(tokenizer: Any, dataset: Any, plan: TrainingPlan) -> TokenizedRows:
+    return tokenize_records(
+        tokenizer,
+        dataset,
+        max_length=plan.sft.get("max_length"),
+        assistant_only=bool(plan.sft.get("assistant_only_loss")),
+    )
 
-    TRL cuts such records at ``max_length`` without a word, and what is cut is the end: the assistant's
-    tool calls, the very tokens the loss is about.
-    """
-    if not max_length:
-        return 0
-    too_long = 0
-    for record in dataset:
-        ids = tokenizer.apply_chat_template(record["messages"], tools=record["tools"] or None, tokenize=True)
-        if len(ids["input_ids"] if hasattr(ids, "keys") else ids) > max_length:
-            too_long += 1
-    if too_long:
-        log.warning(
-            "%d of %d training records are longer than sft.max_length=%d tokens and will lose the end of "
-            "their assistant turn; raise sft.max_length or offer fewer tools per sample",
-            too_long,
-            len(dataset),
-            max_length,
-        )
-    return too_long
+
+def _model_shape(base_model: str, config: TrainerConfig) -> Any:
+    """The architecture the memory fit sizes for (config.json only; no weights are read)."""
+    from transformers import AutoConfig
+
+    from trainer.fitting import ModelShape
+
+    if config.throughput.profile == "as_configured":
+        return None
+    model_config = AutoConfig.from_pretrained(
+        resolve_source(base_model),
+        revision=config.model.revision,
+        trust_remote_code=config.model.trust_remote_code,
+    )
+    return ModelShape.from_config(model_config)
+
+
+def _free_gpu_bytes(device: DeviceInfo) -> int | None:
+    if device.kind != "cuda":
+        return None
+    import torch
+
+    free, _total = torch.cuda.mem_get_info()
+    return int(free)
+
+
+def count_truncated(tokenizer: Any, dataset: Any, max_length: int | None) -> int:
+    """How many records render longer than ``max_length`` tokens (their ends, the tool calls, are cut);
+    logs a warning when any do."""
+    return tokenize_records(tokenizer, dataset, max_length=max_length, assistant_only=False).truncated
 
 
 def _write_outputs(
