@@ -90,6 +90,12 @@ class ModelSection(_Section):
     )
     attn_implementation: str | None = Field(default=None, description="eager, sdpa, flash_attention_2, …")
     pad_token: str | None = Field(default=None, description="pad token to set when the tokenizer has none")
+    add_tokens: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="tokens to add when the vocabulary lacks them (e.g. <tool_call>, </tool_call> for Llama); "
+        "the embeddings are then trained with the adapter (modules_to_save)",
+    )
 
 
 class QuantizationSection(_Section):

@@ -25,6 +25,7 @@ from trainer.loading import (
     detect_device,
     load_model,
     load_tokenizer,
+    match_vocabulary,
     tokenizer_source,
     torch_dtype,
 )
@@ -32,6 +33,7 @@ from trainer.replies import ParsedReply, parse_tool_calls
 
 __all__ = ["Generation", "LocalModel", "ParsedReply", "parse_tool_calls"]
 
+PROMPT_FORMATS = ("template", "apigen_text")
 Messages = list[dict[str, Any]]
 ToolSchemas = list[dict[str, Any]] | None
 
@@ -54,6 +56,9 @@ class LocalModel:
     tokenizer: Any
     device: DeviceInfo
     source: str
+    # "template": tools through the chat template's ``tools`` (the TRL export); "apigen_text": tools in the
+    # system prompt and calls as <tool_call>[...]</tool_call> text (the APIGen export, trainer.dataset.apigen_text).
+    prompt_format: str = "template"
 
     @classmethod
     def load(
@@ -66,6 +71,7 @@ class LocalModel:
         load_in_4bit: bool = False,
         trust_remote_code: bool = False,
         attn_implementation: str | None = None,
+        prompt_format: str = "template",
     ) -> LocalModel:
         """Load a model (hub id or directory), optionally with a LoRA adapter directory on top.
 
@@ -74,6 +80,8 @@ class LocalModel:
         double quantisation): an 8B model then fits a small GPU, at some cost in speed (on CPU it needs
         bitsandbytes >= 0.50 and is slow; it is never turned on silently).
         """
+        if prompt_format not in PROMPT_FORMATS:
+            raise ConfigError(f"prompt format {prompt_format!r}: expected one of {list(PROMPT_FORMATS)}")
         info = detect_device(device)
         quantization = None
         if load_in_4bit:
@@ -101,15 +109,20 @@ class LocalModel:
         if adapter_dir is not None:
             from peft import PeftModel
 
+            match_vocabulary(model, tokenizer)  # tokens added in training (model.add_tokens)
             model = PeftModel.from_pretrained(model, str(adapter_dir))
         model.eval()
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"  # batched generation continues every row from its last real token
-        return cls(model=model, tokenizer=tokenizer, device=info, source=source)
+        return cls(model=model, tokenizer=tokenizer, device=info, source=source, prompt_format=prompt_format)
 
     def render(self, messages: Messages, tools: ToolSchemas) -> str:
         """The prompt text for one conversation, ending where the assistant's reply begins."""
+        if self.prompt_format == "apigen_text":
+            from trainer.dataset.apigen_text import apigen_messages
+
+            messages, tools = apigen_messages(messages, tools), None
         return self.tokenizer.apply_chat_template(
             messages, tools=tools or None, tokenize=False, add_generation_prompt=True
         )

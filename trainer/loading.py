@@ -148,6 +148,26 @@ def load_model(
     return model
 
 
+def add_missing_tokens(tokenizer: Any, tokens: list[str]) -> list[int]:
+    """Add each of ``tokens`` the vocabulary lacks, as a normal (not special) token so decoding keeps it;
+    return the new ids. ``<tool_call>`` is five tokens in Llama 3's vocabulary and one after this."""
+    from tokenizers import AddedToken
+
+    missing = [t for t in dict.fromkeys(tokens) if t not in tokenizer.get_vocab()]
+    if not missing:
+        return []
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in missing])
+    return [tokenizer.convert_tokens_to_ids(t) for t in missing]
+
+
+def match_vocabulary(model: Any, tokenizer: Any) -> None:
+    """Grow the model's embeddings to the tokenizer's size when tokens were added in training (their trained
+    rows come with the adapter); new rows start at the mean embedding, not at random."""
+    rows = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > rows:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+
+
 def torch_dtype(name: str, device: DeviceInfo) -> torch.dtype:
     """A config dtype name as a torch dtype; ``auto`` is bf16 or fp16 on CUDA and fp32 on CPU."""
     import torch

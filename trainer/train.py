@@ -41,7 +41,15 @@ from schemas.errors import ConfigError
 from trainer.chat_templates import training_template
 from trainer.config import TrainerConfig
 from trainer.curves import loss_curves, plot_losses
-from trainer.loading import DeviceInfo, detect_device, load_model, load_tokenizer, resolve_source
+from trainer.loading import (
+    DeviceInfo,
+    add_missing_tokens,
+    detect_device,
+    load_model,
+    load_tokenizer,
+    match_vocabulary,
+    resolve_source,
+)
 from trainer.packing import TokenizedRows, tokenize_records
 from trainer.plan import TrainingPlan, fit_plan, plan_training
 from trainer.plan import checkpointing as plan_checkpointing
@@ -79,8 +87,15 @@ class TrainResult(BaseModel):
         return self.adapter_path or self.model_path or ""
 
 
-def _prepare_model(base_model: str, config: TrainerConfig, plan: TrainingPlan) -> Any:
-    """Load the base model as the plan says and wrap it in a LoRA unless fine-tuning fully."""
+def _prepare_model(
+    base_model: str, config: TrainerConfig, plan: TrainingPlan, tokenizer: Any | None = None
+) -> Any:
+    """Load the base model as the plan says and wrap it in a LoRA unless fine-tuning fully.
+
+    With ``tokenizer``, the embeddings grow to its size when ``model.add_tokens`` added tokens, and the
+    adapter trains the embedding matrices too (``modules_to_save``, saved with the adapter): new rows that
+    stay at their initial mean could be read but never written. PEFT's cheaper ``trainable_token_indices``
+    is not used because TRL's fused LM head reads the head's weight directly and would miss its rows."""
     import torch
 
     quantization = None
@@ -102,6 +117,11 @@ def _prepare_model(base_model: str, config: TrainerConfig, plan: TrainingPlan) -
         trust_remote_code=config.model.trust_remote_code,
         attn_implementation=plan.attn_implementation,
     )
+    new_ids: list[int] = []
+    if tokenizer is not None:
+        rows = model.get_input_embeddings().weight.shape[0]
+        new_ids = [i for i in tokenizer.convert_tokens_to_ids(config.model.add_tokens) if i >= rows]
+        match_vocabulary(model, tokenizer)
     checkpointing, checkpointing_kwargs = plan_checkpointing(plan.sft)
     if checkpointing:
         model.config.use_cache = False  # the KV cache is useless in training and conflicts with checkpointing
@@ -125,8 +145,20 @@ def _prepare_model(base_model: str, config: TrainerConfig, plan: TrainingPlan) -
         target_modules=config.lora.target_modules,
         bias=config.lora.bias,
         task_type="CAUSAL_LM",
+        **(_embedding_training(model) if new_ids else {}),
     )
     return get_peft_model(model, lora)
+
+
+def _embedding_training(model: Any) -> dict[str, Any]:
+    """LoRA settings that train the input and output embeddings (tied ones once, kept tied)."""
+    names = {id(module): name.rsplit(".", 1)[-1] for name, module in model.named_modules()}
+    embed = names[id(model.get_input_embeddings())]
+    head = model.get_output_embeddings()
+    tied = head is None or head.weight is model.get_input_embeddings().weight
+    if tied:
+        return {"modules_to_save": [embed], "ensure_weight_tying": True}
+    return {"modules_to_save": [embed, names[id(head)]]}
 
 
 def _prepare_tokenizer(base_model: str, config: TrainerConfig, plan: TrainingPlan) -> Any:
@@ -139,6 +171,9 @@ def _prepare_tokenizer(base_model: str, config: TrainerConfig, plan: TrainingPla
                 f"model.pad_token: {config.model.pad_token!r} is not in the tokenizer's vocabulary"
             )
         tokenizer.pad_token = config.model.pad_token
+    added = add_missing_tokens(tokenizer, config.model.add_tokens)
+    if added:
+        log.info("added %d token(s) the vocabulary lacked: %s", len(added), config.model.add_tokens)
     template_path = plan.sft.get("chat_template_path")
     if template_path:
         try:
@@ -187,7 +222,7 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     fit_plan(plan, config, _model_shape(base_model, config), rows.lengths, free_bytes=_free_gpu_bytes(device))
     args = _sft_config(plan)
     truncated = rows.truncated
-    model = _prepare_model(base_model, config, plan)
+    model = _prepare_model(base_model, config, plan, tokenizer)
 
     from transformers import EarlyStoppingCallback
     from trl import SFTTrainer

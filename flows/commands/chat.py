@@ -30,6 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     parser.add_argument(
+        "--prompt-format",
+        default="template",
+        choices=["template", "apigen_text"],
+        help="template: tools through the chat template (the TRL export); apigen_text: tools in the system "
+        "prompt, calls as <tool_call>[...]</tool_call> (a model trained on the apigen_text export)",
+    )
+    parser.add_argument(
         "--load-in-4bit", action="store_true", help="load the base in 4-bit NF4 (as QLoRA trained it)"
     )
     parser.add_argument("query", nargs="?", default=None, help="the user's request (default: read stdin)")
@@ -48,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("no query: pass it as an argument or on stdin")
     tools = load_tool_schemas(args.tools, args.tool)
     model = LocalModel.load(
-        args.model, adapter=args.adapter, device=args.device, load_in_4bit=args.load_in_4bit
+        args.model,
+        adapter=args.adapter,
+        device=args.device,
+        load_in_4bit=args.load_in_4bit,
+        prompt_format=args.prompt_format,
     )
     messages = [
         {"role": "system", "content": args.system or DEFAULT_SYSTEM_PROMPT},

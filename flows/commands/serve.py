@@ -37,6 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--load-in-4bit", action="store_true", help="load the base in 4-bit NF4 (as QLoRA trained it)"
     )
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
+    parser.add_argument(
+        "--prompt-format",
+        default="template",
+        choices=["template", "apigen_text"],
+        help="template: tools through the chat template (the TRL export); apigen_text: tools in the system "
+        "prompt, calls as <tool_call>[...]</tool_call> (a model trained on the apigen_text export)",
+    )
     parser.add_argument("--max-batch", type=int, default=8, help="requests generated together at most")
     parser.add_argument(
         "--max-tokens-limit", type=int, default=4096, help="largest max_tokens a request may ask"
@@ -59,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         adapter=args.adapter,
         device=args.device,
         load_in_4bit=args.load_in_4bit,
+        prompt_format=args.prompt_format,
         trust_remote_code=args.trust_remote_code,
     )
     options = ServeOptions(
