@@ -28,6 +28,7 @@ from trainer.loading import (
     match_vocabulary,
     tokenizer_source,
     torch_dtype,
+    training_record,
 )
 from trainer.replies import ParsedReply, parse_tool_calls
 
@@ -68,7 +69,7 @@ class LocalModel:
         adapter: Path | None = None,
         device: str = "auto",
         dtype: str = "auto",
-        load_in_4bit: bool = False,
+        load_in_4bit: bool | None = None,
         trust_remote_code: bool = False,
         attn_implementation: str | None = None,
         prompt_format: str = "template",
@@ -76,21 +77,26 @@ class LocalModel:
         """Load a model (hub id or directory), optionally with a LoRA adapter directory on top.
 
         ``device``: auto (CUDA when available), cuda or cpu. ``dtype``: auto (bf16/fp16 on CUDA, fp32
-        on CPU), bfloat16, float16 or float32. ``load_in_4bit`` loads the base as QLoRA trained it (NF4,
-        double quantisation): an 8B model then fits a small GPU, at some cost in speed (on CPU it needs
-        bitsandbytes >= 0.50 and is slow; it is never turned on silently).
+        on CPU), bfloat16, float16 or float32. ``load_in_4bit`` loads the base in 4-bit NF4: an 8B model
+        then fits a small GPU, at some cost in speed. ``None`` (the default) does what the adapter's
+        training did (recorded in its ``callforge_training.json``): a QLoRA adapter is run on the 4-bit
+        base it was trained on, not on a full-precision one that differs from it; without an adapter
+        or a record, the base loads unquantised.
         """
         if prompt_format not in PROMPT_FORMATS:
             raise ConfigError(f"prompt format {prompt_format!r}: expected one of {list(PROMPT_FORMATS)}")
         info = detect_device(device)
+        trained = training_record(adapter)
+        if load_in_4bit is None:
+            load_in_4bit = bool(trained.get("quantize"))
         quantization = None
         if load_in_4bit:
             from transformers import BitsAndBytesConfig
 
             quantization = BitsAndBytesConfig(
                 load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_use_double_quant=True,
+                bnb_4bit_quant_type=trained.get("quant_type", "nf4"),
+                bnb_4bit_use_double_quant=trained.get("double_quant", True),
                 bnb_4bit_compute_dtype=torch_dtype(dtype, info),
             )
         source = str(path_or_id)

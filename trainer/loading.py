@@ -148,6 +148,22 @@ def load_model(
     return model
 
 
+TRAINING_RECORD = "callforge_training.json"  # written into each adapter by training: how the base was loaded
+
+
+def training_record(adapter: Path | None) -> dict[str, Any]:
+    """What training recorded in an adapter about its base (``{}`` for adapters made elsewhere)."""
+    import json
+
+    if adapter is None or not (Path(adapter) / TRAINING_RECORD).is_file():
+        return {}
+    try:
+        record = json.loads((Path(adapter) / TRAINING_RECORD).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def add_missing_tokens(tokenizer: Any, tokens: list[str]) -> list[int]:
     """Add each of ``tokens`` the vocabulary lacks, as a normal (not special) token so decoding keeps it;
     return the new ids. ``<tool_call>`` is five tokens in Llama 3's vocabulary and one after this."""

@@ -42,6 +42,7 @@ from trainer.chat_templates import training_template
 from trainer.config import TrainerConfig
 from trainer.curves import loss_curves, plot_losses
 from trainer.loading import (
+    TRAINING_RECORD,
     DeviceInfo,
     add_missing_tokens,
     detect_device,
@@ -299,6 +300,17 @@ def _write_outputs(
         # For a PeftModel this writes the adapter only (adapter_model.safetensors + adapter_config.json).
         trainer.model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        # How the base was loaded, so inference and evaluation load it the same way (4-bit for QLoRA).
+        record = {
+            "base_model": base_model,
+            "mode": plan.mode,
+            "quantize": plan.quantize,
+            "quant_type": config.quantization.quant_type,
+            "double_quant": config.quantization.double_quant,
+            "compute_dtype": plan.compute_dtype,
+            "added_tokens": config.model.add_tokens,
+        }
+        (tmp / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     curves = loss_curves(trainer.state.log_history)
     metrics_path = atomic.write_text(out / "metrics.json", json.dumps(curves, indent=2) + "\n")
     plot_path = plot_losses(curves, out / "loss.png", title=f"{Path(base_model).name} ({plan.mode})")

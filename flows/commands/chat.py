@@ -37,7 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "prompt, calls as <tool_call>[...]</tool_call> (a model trained on the apigen_text export)",
     )
     parser.add_argument(
-        "--load-in-4bit", action="store_true", help="load the base in 4-bit NF4 (as QLoRA trained it)"
+        "--load-in-4bit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="load the base in 4-bit NF4 (default: as the adapter was trained; QLoRA adapters get a 4-bit base)",
     )
     parser.add_argument("query", nargs="?", default=None, help="the user's request (default: read stdin)")
     parser.set_defaults(func=run)

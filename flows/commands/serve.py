@@ -34,7 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="decode replies to requests with tools under the tools' JSON schemas (always a valid call)",
     )
     parser.add_argument(
-        "--load-in-4bit", action="store_true", help="load the base in 4-bit NF4 (as QLoRA trained it)"
+        "--load-in-4bit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="load the base in 4-bit NF4 (default: as the adapter was trained; QLoRA adapters get a 4-bit base)",
     )
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     parser.add_argument(
