@@ -81,6 +81,8 @@ class TrainResult(BaseModel):
     stopped_early: bool
     truncated_examples: int  # training records longer than sft.max_length (their ends were cut)
     runtime_s: float
+    notes: list[str] = []  # what the plan changed for this machine (e.g. fp32 LoRA instead of 4-bit on CPU)
+    batch: str | None = None  # the micro-batch x accumulation that ran, and why
 
     @property
     def weights_path(self) -> str:
@@ -348,6 +350,11 @@ def _write_outputs(
         stopped_early=state.max_steps > 0 and state.global_step < state.max_steps,
         truncated_examples=truncated,
         runtime_s=round(time.monotonic() - started, 3),
+        notes=plan.notes,
+        batch=plan.fit.reason
+        if plan.fit
+        else f"micro-batch {plan.sft.get('per_device_train_batch_size')} x "
+        f"{plan.sft.get('gradient_accumulation_steps')} accumulation, as configured",
     )
     atomic.write_text(out / "result.json", result.model_dump_json(indent=2) + "\n")
     if not config.keep_checkpoints:
