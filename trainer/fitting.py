@@ -17,7 +17,7 @@ The memory model, calibrated on the measurements of the shipped recipe (Qwen2.5-
 the adapter's fp32 weights, gradients and AdamW state (or the whole model's for a full fine-tune), and
 per token: ``(20 h + 6 i) x 2`` bytes of saved activations per layer (the attention's and the MLP's
 inputs and intermediates; with checkpointing only one layer's plus ``2 h`` per layer), plus 16-bit
-logits (``2 V``). It predicted 2.5 GB / 10.5 GB / 84 GB for the measured 2.6 GB / 9.4 GB / 82 GB.
+logits (``2 V``). It predicts 2.3 GB / 9.8 GB / 78 GB for the measured 2.6 GB / 9.4 GB / 82 GB.
 It is an estimate: the budget keeps a margin, and the chosen plan is written to config.yaml.
 
 Profiles (``throughput.profile``): ``auto`` fits as above on CUDA; ``laptop_6gb`` is the GEN NX seed's
