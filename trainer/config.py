@@ -146,9 +146,13 @@ class ThroughputSection(_Section):
     memory_budget_gb: float | None = Field(
         default=None, gt=0, description="GPU memory the fit may plan for (default: what is free at start)"
     )
-    padding_free: bool = Field(
-        default=True,
-        description="concatenate a micro-batch's records with position-id boundaries instead of padding them",
+    padding_free: bool | Literal["auto"] = Field(
+        default="auto",
+        description=(
+            "concatenate a micro-batch's records with position-id boundaries instead of padding them; auto: "
+            "where the attention kernel takes the boundaries natively (flash attention 2), not with SDPA, "
+            "which needs an explicit mask (measured 25% slower on CPU)"
+        ),
     )
     liger: bool = Field(
         default=False, description="Liger's fused kernels (RMSNorm, RoPE, SwiGLU) when installed"

@@ -8,7 +8,9 @@ adjustment is recorded in ``notes`` (and logged), so the resolved config says wh
 
 Speed: attention is SDPA (flash attention 2 when ``flash_attn`` is installed on CUDA) unless
 ``model.attn_implementation`` names one; Liger's kernels are used when ``throughput.liger`` asks and
-the package is installed on CUDA; records are packed without padding (``trainer.packing``). Once the
+the package is installed on CUDA; records are packed without padding (``trainer.packing``) where the
+attention kernel reads the boundaries natively (flash attention 2) or when ``throughput.padding_free``
+says so. Once the
 data is tokenised, ``fit_plan`` sets micro-batch, accumulation and checkpointing for the device
 (``trainer.fitting``), keeping the effective batch.
 """
@@ -135,6 +137,8 @@ def plan_training(
             notes.append("throughput.liger: liger-kernel is not installed (pip install liger-kernel); off")
         else:
             sft["use_liger_kernel"] = True
+    attention = config.model.attn_implementation or _attention(device, model_dtype)
+    padding_free = config.throughput.padding_free
     for note in notes:
         log.warning(note)
     return TrainingPlan(
@@ -146,8 +150,8 @@ def plan_training(
         sft=sft,
         early_stopping_patience=patience,
         notes=notes,
-        attn_implementation=config.model.attn_implementation or _attention(device, model_dtype),
-        padding_free=config.throughput.padding_free,
+        attn_implementation=attention,
+        padding_free=attention == "flash_attention_2" if padding_free == "auto" else bool(padding_free),
     )
 
 

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from flows.commands.serve import add_loading_arguments, load_model
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -28,20 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--system", default=None, help="system prompt (default: the training records' one)")
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--temperature", type=float, default=0.0)
-    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
-    parser.add_argument(
-        "--prompt-format",
-        default="template",
-        choices=["template", "apigen_text"],
-        help="template: tools through the chat template (the TRL export); apigen_text: tools in the system "
-        "prompt, calls as <tool_call>[...]</tool_call> (a model trained on the apigen_text export)",
-    )
-    parser.add_argument(
-        "--load-in-4bit",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="load the base in 4-bit NF4 (default: as the adapter was trained; QLoRA adapters get a 4-bit base)",
-    )
+    add_loading_arguments(parser)
     parser.add_argument("query", nargs="?", default=None, help="the user's request (default: read stdin)")
     parser.set_defaults(func=run)
 
@@ -51,19 +40,13 @@ def run(args: argparse.Namespace) -> int:
 
     from schemas.errors import ConfigError
     from schemas.records import DEFAULT_SYSTEM_PROMPT
-    from trainer.inference import LocalModel, load_tool_schemas, parse_tool_calls
+    from trainer.inference import load_tool_schemas, parse_tool_calls
 
     query = args.query if args.query is not None else sys.stdin.read()
     if not query.strip():
         raise ConfigError("no query: pass it as an argument or on stdin")
     tools = load_tool_schemas(args.tools, args.tool)
-    model = LocalModel.load(
-        args.model,
-        adapter=args.adapter,
-        device=args.device,
-        load_in_4bit=args.load_in_4bit,
-        prompt_format=args.prompt_format,
-    )
+    model = load_model(args)
     messages = [
         {"role": "system", "content": args.system or DEFAULT_SYSTEM_PROMPT},
         {"role": "user", "content": query.strip()},

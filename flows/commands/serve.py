@@ -33,20 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="decode replies to requests with tools under the tools' JSON schemas (always a valid call)",
     )
-    parser.add_argument(
-        "--load-in-4bit",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="load the base in 4-bit NF4 (default: as the adapter was trained; QLoRA adapters get a 4-bit base)",
-    )
-    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
-    parser.add_argument(
-        "--prompt-format",
-        default="template",
-        choices=["template", "apigen_text"],
-        help="template: tools through the chat template (the TRL export); apigen_text: tools in the system "
-        "prompt, calls as <tool_call>[...]</tool_call> (a model trained on the apigen_text export)",
-    )
+    add_loading_arguments(parser)
     parser.add_argument("--max-batch", type=int, default=8, help="requests generated together at most")
     parser.add_argument(
         "--max-tokens-limit", type=int, default=4096, help="largest max_tokens a request may ask"
@@ -55,23 +42,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def add_loading_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the model is loaded and prompted: shared by ``serve`` and ``chat``."""
+    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
+    parser.add_argument(
+        "--load-in-4bit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="load the base in 4-bit NF4 (default: as the adapter was trained; QLoRA adapters get a 4-bit base)",
+    )
+    parser.add_argument(
+        "--prompt-format",
+        default="template",
+        choices=["template", "apigen_text"],
+        help="template: tools through the chat template (the TRL export); apigen_text: tools in the system "
+        "prompt, calls as <tool_call>[...]</tool_call> (a model trained on the apigen_text export)",
+    )
+
+
+def load_model(args: argparse.Namespace):  # -> trainer.inference.LocalModel
+    from trainer.inference import LocalModel
+
+    return LocalModel.load(
+        args.model,
+        adapter=args.adapter,
+        device=args.device,
+        load_in_4bit=args.load_in_4bit,
+        prompt_format=args.prompt_format,
+        trust_remote_code=getattr(args, "trust_remote_code", False),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from schemas.errors import ConfigError
-    from trainer.inference import LocalModel
     from trainer.serving.server import ChatService, ServeOptions, make_server
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: expected 0-65535")
     if args.max_batch < 1:
         raise ConfigError(f"--max-batch {args.max_batch}: expected at least 1")
-    local = LocalModel.load(
-        args.model,
-        adapter=args.adapter,
-        device=args.device,
-        load_in_4bit=args.load_in_4bit,
-        prompt_format=args.prompt_format,
-        trust_remote_code=args.trust_remote_code,
-    )
+    local = load_model(args)
     options = ServeOptions(
         served_name=args.served_name or args.model,
         constrained=args.constrained,

@@ -119,13 +119,37 @@ def test_training_hands_trl_tokenised_padding_free_rows(quick_config) -> None:
     from trainer.plan import plan_training
     from trainer.train import _sft_config
 
+    config = quick_config(throughput={"padding_free": True})
     plan = plan_training(
-        quick_config(),
-        DeviceInfo(kind="cpu", name="cpu", bf16=False),
-        checkpoint_dir=Path("x"),
-        has_validation=True,
+        config, DeviceInfo(kind="cpu", name="cpu", bf16=False), checkpoint_dir=Path("x"), has_validation=True
     )
     args = _sft_config(plan)
     # Labels already carry the assistant mask and truncation: TRL must not redo (or undo) either.
     assert (args.padding_free, args.assistant_only_loss, args.max_length) == (True, False, None)
     assert plan.sft["max_length"] == 512 and plan.sft["assistant_only_loss"] is True
+
+
+@pytest.mark.parametrize(
+    ("attention", "expected"), [("sdpa", False), ("eager", False), ("flash_attention_2", True)]
+)
+def test_auto_packs_where_the_kernel_reads_boundaries_natively(
+    quick_config, attention: str, expected: bool
+) -> None:
+    from trainer.loading import DeviceInfo
+    from trainer.plan import plan_training
+
+    config = quick_config(model={"attn_implementation": attention})
+    gpu = DeviceInfo(kind="cuda", name="NVIDIA H200", bf16=True)
+    assert plan_training(config, gpu, checkpoint_dir=Path("x"), has_validation=True).padding_free is expected
+
+
+def test_a_padding_free_run_trains_end_to_end(
+    tiny_model: Path, small_dataset: Path, tmp_path: Path, quick_config
+) -> None:
+    import math
+
+    from trainer.train import train
+
+    config = quick_config(throughput={"padding_free": True}, sft={"max_steps": 2, "eval_steps": 1})
+    result = train(small_dataset, str(tiny_model), config, tmp_path / "out")
+    assert result.global_step == 2 and math.isfinite(result.train_loss) and math.isfinite(result.eval_loss)
