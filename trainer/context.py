@@ -58,7 +58,7 @@ class ContextBudget:
 
     @classmethod
     def of(cls, model: Any, tokenizer: Any) -> ContextBudget:
-        config = getattr(model, "config", None)
+        config: Any = getattr(model, "config", None)
         text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
         limits = [
             getattr(text_config, "max_position_embeddings", None),

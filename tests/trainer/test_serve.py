@@ -195,3 +195,35 @@ def test_the_evaluation_endpoint_backend_scores_the_served_model(client, server:
     replies = backend.generate([ASK, ASK], [[WEATHER], [NODE]], max_new_tokens=48)
     names = [[c.name for c in parse_tool_calls(r).calls] for r in replies]
     assert names == [["get_weather"], ["create_node"]]
+
+
+@pytest.mark.slow
+def test_the_serve_command_answers_over_loopback(tiny_model: Path) -> None:
+    """`callforge serve --model M --port P` exactly as documented, as a process, stopped by its pid."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from openai import OpenAI
+
+    command = [sys.executable, "-m", "flows.cli", "serve", "--model", str(tiny_model), "--port", "0"]
+    command += ["--device", "cpu", "--constrained", "--served-name", "tiny"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        url = None
+        for line in proc.stdout:  # the first line that names the address
+            found = re.search(r"on (http://127\.0\.0\.1:\d+/v1)", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url, "the server printed no address"
+        client = OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120)
+        reply = client.chat.completions.create(model="tiny", messages=ASK, tools=[WEATHER], max_tokens=32)
+        call = reply.choices[0].message.tool_calls[0]
+        assert call.function.name == "get_weather" and "city" in json.loads(call.function.arguments)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0

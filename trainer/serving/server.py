@@ -24,7 +24,7 @@ import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 from trainer.inference import Generation, LocalModel
 from trainer.serving.batcher import Batcher
@@ -94,11 +94,11 @@ class ChatService:
         )
 
     def _run_batch(self, key: Hashable, payloads: Sequence[Any]) -> list[Generation]:
-        constrained, temperature, max_new = key  # type: ignore[misc]
+        constrained, temperature, max_new = cast(tuple[bool, float, int], key)
         messages = [p[0] for p in payloads]
         tools = [p[1] or None for p in payloads]
         if constrained and self.decoder is not None:
-            texts = self.decoder.generate(messages, tools, max_new_tokens=max_new)
+            texts = self.decoder.generate(messages, [t or [] for t in tools], max_new_tokens=max_new)
             return [
                 Generation(text, prompt, self.context.count(text), True)
                 for text, (_, _, prompt) in zip(texts, payloads, strict=True)
@@ -179,6 +179,7 @@ class ChatServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}/v1"
 
     def server_close(self) -> None:
