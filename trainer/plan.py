@@ -10,9 +10,8 @@ Speed: attention is SDPA (flash attention 2 when ``flash_attn`` is installed on 
 ``model.attn_implementation`` names one; Liger's kernels are used when ``throughput.liger`` asks and
 the package is installed on CUDA; records are packed without padding (``trainer.packing``) where the
 attention kernel reads the boundaries natively (flash attention 2) or when ``throughput.padding_free``
-says so. Once the
-data is tokenised, ``fit_plan`` sets micro-batch, accumulation and checkpointing for the device
-(``trainer.fitting``), keeping the effective batch.
+says so. Once the data is tokenised, ``fit_plan`` sets micro-batch, accumulation and checkpointing for
+the device (``trainer.fitting``), keeping the effective batch.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@
 
 Each record's ``messages`` and ``tools`` are rendered through the base model's chat template (swapped for
 a variant with ``{% generation %}`` markers, see ``trainer.chat_templates``) and tokenised with labels on
-the assistant's turns only (``trainer.packing``); TRL's ``SFTTrainer`` trains on those rows, packed
-without padding. The batch is fitted to the GPU (``trainer.plan.fit_plan``, ``trainer.fitting``).
+the assistant's turns only (``trainer.packing``); TRL's ``SFTTrainer`` trains on those rows, padded or
+packed without padding (``throughput.padding_free``). The batch is fitted to the GPU
+(``trainer.plan.fit_plan``, ``trainer.fitting``).
 Early stopping watches the validation loss; the best checkpoint is the one kept. ``OUT`` receives:
 
     adapter/          the LoRA adapter (safetensors) and the tokenizer with the chat template used
@@ -191,7 +192,8 @@ def _prepare_tokenizer(base_model: str, config: TrainerConfig, plan: TrainingPla
 
 def _sft_config(plan: TrainingPlan) -> Any:
     """TRL's config for rows tokenised here: labels already carry the assistant-only mask and the
-    truncation, so TRL neither re-renders nor cuts them; a micro-batch is packed without padding."""
+    truncation, so TRL neither re-renders nor cuts them; with ``plan.padding_free`` a micro-batch is
+    one sequence of its records instead of a padded matrix."""
     from trl import SFTConfig
 
     kwargs = dict(plan.sft)
