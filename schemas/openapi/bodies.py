@@ -20,7 +20,7 @@ from typing import Any
 from schemas.models import ParamLocation
 from schemas.openapi.convert import SchemaConverter
 from schemas.openapi.parameters import Argument, RawParameter, swagger2_form_argument
-from schemas.openapi.refs import join
+from schemas.openapi.pointers import join
 from schemas.openapi.spec import Spec
 
 JSON = "application/json"

@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from schemas.errors import ConfigError, SpecError
+from schemas.openapi.pointers import join
 
 ENV_PREFIX = "CALLFORGE_SPEC_"
 
@@ -80,7 +81,6 @@ def measure_tree(tree: Any, file: str, budgets: SpecBudgets) -> None:
     walking it (an alias bomb of 9 levels x 9 aliases is ~400 M values but ~100 objects here).
     The walk is iterative: depth costs no Python stack.
     """
-    from schemas.openapi.refs import join
 
     if not _is_container(tree):
         return
@@ -143,7 +143,6 @@ def _values(node: Any) -> Any:
 
 def _fan_out(tree: Any, sizes: dict[int, int]) -> str:
     """The pointer of the node where the size explodes: follow the biggest child while it holds most."""
-    from schemas.openapi.refs import join
 
     node, pointer = tree, ""
     while _is_container(node):

@@ -33,7 +33,8 @@ from typing import Any
 
 from schemas.errors import SpecError
 from schemas.openapi.budgets import ENV_PREFIX, SpecBudgets, count_values
-from schemas.openapi.refs import RefResolver, Target, UnresolvedRef, escape, join, mapping_ref, unescape
+from schemas.openapi.pointers import escape, join, unescape
+from schemas.openapi.refs import RefResolver, Target, UnresolvedRef, mapping_ref
 from schemas.openapi.report import WarningLog
 
 DEFS_PREFIX = "#/$defs/"

@@ -29,7 +29,7 @@ from schemas.openapi.operations import (
     operation_items,
     operation_target,
 )
-from schemas.openapi.refs import join
+from schemas.openapi.pointers import join
 from schemas.openapi.report import Counts, IngestReport, SkippedOperation, SpecReport, WarningLog
 from schemas.openapi.security import credential_parameters, security_schemes
 from schemas.openapi.spec import Spec, open_spec

@@ -18,7 +18,8 @@ from urllib.parse import parse_qsl
 from schemas.models import ArgumentBinding, HttpBinding, ParamLocation
 from schemas.openapi.bodies import UnsupportedBody, openapi3_body, swagger2_body
 from schemas.openapi.parameters import Argument, merged_parameters, parameter_argument, path_arguments
-from schemas.openapi.refs import Target, UnresolvedRef, join
+from schemas.openapi.pointers import join
+from schemas.openapi.refs import Target, UnresolvedRef
 from schemas.openapi.security import operation_security
 from schemas.openapi.servers import server_for
 from schemas.openapi.spec import Spec

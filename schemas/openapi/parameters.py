@@ -19,7 +19,7 @@ from typing import Any
 
 from schemas.models import ParamLocation
 from schemas.openapi.convert import is_json_value
-from schemas.openapi.refs import join
+from schemas.openapi.pointers import join
 from schemas.openapi.spec import Spec
 
 IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})

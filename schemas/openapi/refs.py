@@ -1,4 +1,4 @@
-"""JSON pointers and ``$ref`` resolution across the files of one spec.
+"""``$ref`` resolution across the files of one spec (pointer tokens: ``pointers.py``).
 
 A reference is resolved to a :class:`Target`: the node it points at, the (absolute) file that holds
 it and its pointer there. Results are memoised per (file, ref), so a definition referenced from a
@@ -19,30 +19,12 @@ from urllib.parse import unquote
 
 from schemas.errors import SpecError
 from schemas.openapi.load import DocumentSet
+from schemas.openapi.pointers import join, unescape
 
 _MAX_CHAIN = 32  # a $ref to a $ref to …: longer chains are cycles
 # A `$ref` whose value does not start with '#' (JSON or YAML spelling): a cheap test on the bytes
 # that spares walking big single-file specs (Kubernetes) in search of external files.
 _EXTERNAL_REF_TEXT = re.compile(rb"\$ref[\"']?\s*:\s*[\"']?[^#\"'\s{\[]")
-
-
-def escape(token: str) -> str:
-    """Escape one JSON-pointer token (RFC 6901)."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
-
-
-def join(pointer: str, *tokens: str | int) -> str:
-    """``join("/paths", "/pets", "get")`` -> ``"/paths/~1pets/get"``."""
-    for token in tokens:
-        text = str(token)
-        if "~" in text or "/" in text:
-            text = escape(text)
-        pointer = f"{pointer}/{text}"
-    return pointer
 
 
 def mapping_ref(target: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.openapi.refs import join
+from schemas.openapi.pointers import join
 from schemas.openapi.spec import Spec
 
 _SWAGGER2_FLOWS = {

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.openapi.parameters import IGNORED_HEADERS
-from schemas.openapi.refs import join
+from schemas.openapi.pointers import join
 from schemas.openapi.servers import swagger2_scheme
 from verifiers.sandbox.swagger2_refs import Reader, Swagger2Refs, mapping, read_local
 

@@ -32,7 +32,8 @@ from schemas.errors import SpecError
 from schemas.openapi.budgets import SpecBudgets
 from schemas.openapi.files import RefusedFile, read_spec_file
 from schemas.openapi.load import parse_text
-from schemas.openapi.refs import escape, join, unescape, walk
+from schemas.openapi.pointers import escape, join, unescape
+from schemas.openapi.refs import walk
 
 Reader = Callable[[Path], Any]
 log = logging.getLogger("callforge.sandbox")

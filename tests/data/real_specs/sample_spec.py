@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from schemas.openapi.load import parse_text  # noqa: E402
-from schemas.openapi.refs import unescape  # noqa: E402
+from schemas.openapi.pointers import unescape  # noqa: E402
 
 SECTIONS = ("components", "definitions", "parameters", "responses")
 
