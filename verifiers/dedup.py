@@ -58,7 +58,9 @@ def dedup_key(sample: Sample) -> str:
         json.dumps([c.name, _plain_numbers(c.arguments)], sort_keys=True, ensure_ascii=False, default=repr)
         for c in sample.calls
     )
-    payload = json.dumps([normalise_query(sample.query), calls, sorted(set(sample.tools))], ensure_ascii=False)
+    payload = json.dumps(
+        [normalise_query(sample.query), calls, sorted(set(sample.tools))], ensure_ascii=False
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
