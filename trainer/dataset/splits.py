@@ -32,7 +32,6 @@ import numpy as np
 import polars as pl
 
 from schemas.catalog import Catalog
-from schemas.errors import ConfigError
 from schemas.models import Sample
 from trainer.dataset.card import SPLITS, SplitReport, build_report
 from trainer.dataset.config import SplitConfig
@@ -40,10 +39,10 @@ from trainer.dataset.holdout import HoldOut, choose_unseen_tools
 
 __all__ = [
     "SPLITS",
+    "HoldOut",
     "PreparedSplit",
     "SplitConfig",
     "SplitReport",
-    "HoldOut",
     "SplitResult",
     "choose_unseen_tools",
     "finish_split",
