@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +38,7 @@ from generators.names import tool_names
 from schemas.canonical import content_hash
 from schemas.catalog import Catalog
 from schemas.models import Style, Tool
+from schemas.value_space import takes_values
 
 
 class WorkItem(BaseModel):
@@ -172,27 +172,6 @@ class _Catalogue:
         """Tools on the same path (other methods): too close to be an irrelevance distractor."""
         path = self.path_of[name]
         return {n for n, p in self.path_of.items() if p == path}
-
-
-def takes_values(schema: Any, depth: int = 0) -> bool:
-    """Whether a schema admits more than one value (False for ``{}`` and objects of empty objects)."""
-    if not isinstance(schema, dict) or depth > 20:
-        return False
-    if "$ref" in schema or "items" in schema:
-        return True
-    # extra keys count only where nothing is declared (a declared fixed body -- GEN NX's whole-table
-    # DELETE {"Assign": {"1": {}}} -- is one call however open its schema is)
-    if isinstance(schema.get("additionalProperties"), dict) and not schema.get("properties"):
-        return True
-    if schema.get("maxProperties") == 0:
-        return False
-    if "enum" in schema or "const" in schema:
-        return len(schema.get("enum", [])) > 1
-    if any(takes_values(s, depth + 1) for key in ("oneOf", "anyOf", "allOf") for s in schema.get(key, [])):
-        return True
-    if schema.get("type", "object") != "object" or "patternProperties" in schema:
-        return True
-    return any(takes_values(s, depth + 1) for s in (schema.get("properties") or {}).values())
 
 
 def _weighted(rng: random.Random, mix: Mapping[str, float]) -> str:

@@ -11,7 +11,13 @@ the connected components of two relations:
 
 * same path (every method of an endpoint), and
 * the same canonical parameter schema (``schema_signature``: key order, ``required`` order and the
-  annotations a model does not fill -- descriptions, titles, examples, ``x-`` extensions -- ignored).
+  annotations a model does not fill -- descriptions, titles, examples, ``x-`` extensions -- ignored),
+  for tools that take values (``schemas.value_space.takes_values``).
+
+A tool whose call cannot vary (an argument-free ``GET``, GEN NX's fixed whole-table ``DELETE``) has no
+schema to learn to fill: choosing it is a question of its name and description. Joining those by their
+common trivial schema would chain every GEN NX endpoint into one family of 889 tools (measured), so
+they join families through their path only.
 
 A family is held out whole or not at all. Per tier, ``round(unseen_fraction x n)`` of the ``n`` tools that
 are targets of a sample are the goal; families are visited in a seeded order and taken while they fit
@@ -32,6 +38,7 @@ from schemas.canonical import content_hash
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from schemas.models import Sample, Tool
+from schemas.value_space import takes_values
 from trainer.dataset.config import SplitConfig
 
 # Keywords that describe a value to a reader but do not change which values are valid.
@@ -65,7 +72,8 @@ def schema_signature(tool: Tool) -> str:
 
 
 def endpoint_families(tools: Iterable[Tool]) -> list[list[str]]:
-    """Tool names grouped by shared path or equal ``schema_signature`` (transitively), each sorted."""
+    """Tool names grouped by shared path or equal ``schema_signature`` of tools that take values
+    (transitively), each sorted."""
     tools = list(tools)
     parent = {t.name: t.name for t in tools}
 
@@ -77,7 +85,10 @@ def endpoint_families(tools: Iterable[Tool]) -> list[list[str]]:
 
     first: dict[tuple[str, str], str] = {}
     for tool in tools:
-        for key in (("path", tool.binding.path), ("schema", schema_signature(tool))):
+        keys = [("path", tool.binding.path)]
+        if takes_values(tool.parameters):
+            keys.append(("schema", schema_signature(tool)))
+        for key in keys:
             other = first.setdefault(key, tool.name)
             a, b = root(other), root(tool.name)
             if a != b:

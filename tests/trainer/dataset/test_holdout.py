@@ -138,3 +138,14 @@ def test_test_unseen_mixes_held_out_targets_with_seen_distractors_and_counts_cal
         1,
         1,
     )
+
+
+def test_argument_free_tools_do_not_chain_their_paths_into_one_family() -> None:
+    # GEN NX: every /db path has an argument-free GET; joining them by their common empty schema made one
+    # family of 889 tools
+    tools = [
+        _tool("get_a", "/db/A", EMPTY, method="GET"),
+        _tool("get_b", "/db/B", EMPTY, method="GET"),
+        _tool("post_a", "/db/A", {"type": "object", "properties": {"X": {"type": "number"}}}),
+    ]
+    assert endpoint_families(tools) == [["get_a", "post_a"], ["get_b"]]
