@@ -19,7 +19,17 @@ from flows import monitoring, tables
 from flows.config import RunConfig
 from flows.run_record import RunRecord, finish_assembly
 from trainer.dataset import assembly
+from trainer.dataset.config import AssembleConfig
 from trainer.dataset.store import SampleStore
+from trainer.row_lengths import LazyRowMeter, row_meter
+
+
+def length_meter(config: AssembleConfig) -> LazyRowMeter | None:
+    """The meter training rows are measured with (``trainer.row_lengths``), or none when not checked."""
+    lengths = config.lengths
+    if not lengths.check or not lengths.tokenizer:
+        return None
+    return row_meter(lengths.tokenizer, seed=config.split.seed)
 
 
 @flow(
@@ -34,7 +44,8 @@ def assemble_flow(config: RunConfig) -> dict[str, Any]:
     record = RunRecord.open(run_dir, config.run_name or "")
     record.begin("assemble")
     store = SampleStore(config.store_path)
-    result = assembly.assemble(run_dir, config.assemble, store=store)
+    assemble_config = config.assemble_with_lengths()
+    result = assembly.assemble(run_dir, assemble_config, store=store, meter=length_meter(assemble_config))
     dataset_dir = Path(result.dataset_dir)
     splits = {name: int(n) for name, n in result.report.totals().items()}
     monitoring.publish_table(

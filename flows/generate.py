@@ -30,12 +30,14 @@ from flows.config import RunConfig
 from flows.ingest import CATALOG_DIR, catalog_fingerprint
 from flows.run_record import RunRecord
 from flows.stage_support import load_catalog, submit_shards
+from flows.top_up import TopUpLedger, write_quotas
 from generators import pipeline, plan
 from generators.config import GenerateConfig
 from generators.prompts import PROMPT_VERSION
 from generators.stats import merge_stats
 from generators.teacher_errors import GenerationFailed
 from schemas.canonical import content_hash
+from schemas.catalog import Catalog
 from schemas.shards import shard_name
 
 PLAN_FILE = "plan/items.jsonl"
@@ -113,46 +115,13 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
     (run_dir / PLAN_FILE).unlink(missing_ok=True)
     if items:
         pipeline.write_plan(run_dir / PLAN_FILE, items)
-    size = gen.plan.shard_size
-    key_common = {
-        "spec_fingerprint": catalog_fingerprint(catalog),
-        "teacher_model": teacher_name(gen),
-        "prompt_version": PROMPT_VERSION,
-        "config_hash": content_hash(gen.model_dump(mode="json"), length=32),
-    }
-    jobs = [
-        caching.ShardJob(
-            stage="generate",
-            run_dir=str(run_dir),
-            shard_index=index,
-            output=f"{CANDIDATES_DIR}/{shard_name(index)}",
-            inputs={"start": start, "stop": min(start + size, len(items))},
-            key_parts={
-                **key_common,
-                "items_hash": caching.items_hash([i.id for i in items[start : start + size]]),
-            },
-        )
-        for index, start in enumerate(range(0, len(items), size))
-    ]
-    progress = monitoring.ShardProgress(config.slug, "generate", len(jobs))
-    futures = submit_shards(generate_shard_task, jobs, config, gen=gen)
-    summaries = []
-    for future in as_completed(futures):
-        summaries.append(future.result())
-        progress.advance()
-    summaries.sort(key=lambda s: s["shard"])
-    stats = merged_teacher_stats(summaries)
-    monitoring.publish_table(
-        config.slug,
-        "teacher-stats",
-        tables.teacher_rows(stats, model=teacher_name(gen)),
-        description=f"{config.run_name}: teacher statistics over {len(jobs)} shard(s)",
-    )
+    write_quotas(run_dir, catalog, gen.plan, TopUpLedger(config.store_path, config.slug).tried(catalog))
+    summaries, stats, jobs = run_shards(config, catalog, items, first_line=0, first_shard=0)
     counts = {
         "planned": len(planned),
         "tried_before": len(planned) - len(untried),
         "items": len(items),
-        "shards": len(jobs),
+        "shards": jobs,
         "samples": sum(int(s.get("samples", 0)) for s in summaries),
         "failures": sum(int(s.get("failures", 0)) for s in summaries),
     }
@@ -171,6 +140,50 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
         details={"teacher": teacher_name(gen), "prompt_version": PROMPT_VERSION, "teacher_stats": stats},
     )
     return {**counts, "shard_paths": [s["path"] for s in summaries], "teacher_stats": stats}
+
+
+def run_shards(
+    config: RunConfig, catalog: Catalog, items: list[plan.WorkItem], *, first_line: int, first_shard: int
+) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
+    """Generate ``items`` (lines ``first_line..`` of the plan file) as shards ``first_shard..``; returns the
+    shard summaries in order, the merged teacher statistics and the number of shards."""
+    run_dir, gen = config.run_dir, config.generate
+    size = gen.plan.shard_size
+    key_common = {
+        "spec_fingerprint": catalog_fingerprint(catalog),
+        "teacher_model": teacher_name(gen),
+        "prompt_version": PROMPT_VERSION,
+        "config_hash": content_hash(gen.model_dump(mode="json"), length=32),
+    }
+    jobs = [
+        caching.ShardJob(
+            stage="generate",
+            run_dir=str(run_dir),
+            shard_index=first_shard + number,
+            output=f"{CANDIDATES_DIR}/{shard_name(first_shard + number)}",
+            inputs={"start": first_line + start, "stop": first_line + min(start + size, len(items))},
+            key_parts={
+                **key_common,
+                "items_hash": caching.items_hash([i.id for i in items[start : start + size]]),
+            },
+        )
+        for number, start in enumerate(range(0, len(items), size))
+    ]
+    progress = monitoring.ShardProgress(config.slug, "generate", len(jobs))
+    futures = submit_shards(generate_shard_task, jobs, config, gen=gen)
+    summaries = []
+    for future in as_completed(futures):
+        summaries.append(future.result())
+        progress.advance()
+    summaries.sort(key=lambda s: s["shard"])
+    stats = merged_teacher_stats(summaries)
+    monitoring.publish_table(
+        config.slug,
+        "teacher-stats",
+        tables.teacher_rows(stats, model=teacher_name(gen)),
+        description=f"{config.run_name}: teacher statistics over {len(jobs)} shard(s)",
+    )
+    return summaries, stats, len(jobs)
 
 
 def merged_teacher_stats(summaries: list[dict[str, Any]]) -> dict[str, Any]:

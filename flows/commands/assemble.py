@@ -48,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from flows.assemble import length_meter
+    from flows.config import fill_lengths
     from flows.run_record import RunRecord, finish_assembly
     from trainer.dataset.assembly import assemble
     from trainer.dataset.config import AssembleConfig
@@ -62,11 +64,11 @@ def run(args: argparse.Namespace) -> int:
         "export": {"include_tool_responses": True} if args.include_tool_responses else {},
         **({"dataset_name": args.dataset_name} if args.dataset_name else {}),
     }
-    config = AssembleConfig.from_dict(given, source="callforge assemble")
+    config = fill_lengths(AssembleConfig.from_dict(given, source="callforge assemble"), None, {})
     store = SampleStore(args.store) if args.store else None
     record = RunRecord.open(args.run, args.run.name)
     record.begin("assemble")
-    result = assemble(args.run, config, store=store)
+    result = assemble(args.run, config, store=store, meter=length_meter(config))
     finish_assembly(record, result)
     print(f"dataset: {result.dataset_dir}  (version {result.version})")
     if result.version_dir is not None:

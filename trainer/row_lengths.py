@@ -1,0 +1,108 @@
+"""The meter assembly measures training rows with: the base model's chat template and tokenizer.
+
+    meter = row_meter("Qwen/Qwen2.5-1.5B-Instruct", sample_texts=queries)
+    meter.name                       # what measured (the card prints it)
+    meter(records)                   # tokens per TRL record {messages, tools}
+
+A record's length is ``len(tokenizer.apply_chat_template(messages, tools=tools, tokenize=True))``: exactly
+what ``trainer.packing`` tokenises before training (the training template renders like the original).
+Rendering and tokenising are done in two batched steps, which gives the same ids.
+
+The tokenizer is loaded with ``local_files_only`` (a hub id already cached, or a local directory): a
+refresh never reaches the network for it. When it cannot be loaded, or has no chat template, the meter
+is a **stand-in**: rows rendered with Qwen2.5's chat template and counted by a Qwen2-style byte-level BPE
+(``trainer.tiny.qwen2_style_tokenizer``: Qwen2's normalizer and pre-tokenizer, so digits split one per
+token as in Qwen2.5) trained on the rendered rows themselves. Its counts are not the base model's; the
+trainer re-measures exactly and refuses rows that do not fit (``long_rows``), so a stand-in that counts
+low shows up there, never as a silently cut row.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+STAND_IN_VOCAB = 8192  # large enough that frequent JSON keys and words are single tokens, as in Qwen2.5
+STAND_IN_ROWS = 2000  # rows the stand-in BPE is trained on (seeded sample): ~2 s on one core
+
+
+@dataclass
+class RowMeter:
+    """Tokens per TRL record; ``name`` says what measures (a model's tokenizer, or the stand-in)."""
+
+    tokenizer: Any
+    name: str
+    exact: bool
+
+    def render(self, records: Sequence[dict[str, Any]]) -> list[str]:
+        return [
+            self.tokenizer.apply_chat_template(r["messages"], tools=r.get("tools") or None, tokenize=False)
+            for r in records
+        ]
+
+    def __call__(self, records: Sequence[dict[str, Any]]) -> list[int]:
+        if not records:
+            return []
+        encoded = self.tokenizer(self.render(records), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+def _load(source: str) -> Any | None:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError, KeyError, ImportError) as exc:
+        log.info("row lengths: %s's tokenizer is not available offline (%s); using the stand-in", source, exc)
+        return None
+    return tokenizer if getattr(tokenizer, "chat_template", None) else None
+
+
+def stand_in_meter(records: Sequence[dict[str, Any]], *, base_model: str, seed: int = 0) -> RowMeter:
+    """The stand-in (see the module docstring), trained on up to ``STAND_IN_ROWS`` of ``records``."""
+    from trainer.tiny import qwen2_style_tokenizer
+
+    renderer = RowMeter(qwen2_style_tokenizer(), "", exact=False)
+    chosen = list(records)
+    if len(chosen) > STAND_IN_ROWS:
+        chosen = random.Random(seed).sample(chosen, STAND_IN_ROWS)
+    tokenizer = qwen2_style_tokenizer(renderer.render(chosen), vocab_size=STAND_IN_VOCAB)
+    name = (
+        f"a stand-in ({base_model}'s tokenizer is not available offline): Qwen2.5's chat template and a "
+        f"{STAND_IN_VOCAB:,}-token Qwen2-style byte-level BPE trained on {len(chosen):,} of the rows -- "
+        "not the model's exact count; the trainer re-measures and refuses rows that do not fit"
+    )
+    return RowMeter(tokenizer, name, exact=False)
+
+
+class LazyRowMeter:
+    """A meter for ``source`` that loads on first use; the stand-in is trained on the first batch it sees
+    (assembly measures every split in one call first, so that is the dataset's rows)."""
+
+    def __init__(self, source: str, *, seed: int = 0) -> None:
+        self.source, self.seed = source, seed
+        self._meter: RowMeter | None = None
+
+    @property
+    def name(self) -> str:
+        return self._meter.name if self._meter else f"{self.source}'s tokenizer and chat template"
+
+    def __call__(self, records: Sequence[dict[str, Any]]) -> list[int]:
+        if self._meter is None:
+            tokenizer = _load(self.source)
+            self._meter = (
+                RowMeter(tokenizer, f"{self.source}'s tokenizer and chat template", exact=True)
+                if tokenizer is not None
+                else stand_in_meter(records, base_model=self.source, seed=self.seed)
+            )
+        return self._meter(records)
+
+
+def row_meter(source: str, *, seed: int = 0) -> LazyRowMeter:
+    """The meter for the base model ``source`` (hub id or local directory); loads on first use."""
+    return LazyRowMeter(source, seed=seed)
