@@ -19,17 +19,8 @@ from flows import monitoring, tables
 from flows.config import RunConfig
 from flows.run_record import RunRecord, finish_assembly
 from trainer.dataset import assembly
-from trainer.dataset.config import AssembleConfig
 from trainer.dataset.store import SampleStore
-from trainer.row_lengths import LazyRowMeter, row_meter
-
-
-def length_meter(config: AssembleConfig) -> LazyRowMeter | None:
-    """The meter training rows are measured with (``trainer.row_lengths``), or none when not checked."""
-    lengths = config.lengths
-    if not lengths.check or not lengths.tokenizer:
-        return None
-    return row_meter(lengths.tokenizer, seed=config.split.seed)
+from trainer.row_lengths import length_meter
 
 
 @flow(

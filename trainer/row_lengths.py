@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trainer.dataset.config import AssembleConfig
+
 log = logging.getLogger(__name__)
 
 STAND_IN_VOCAB = 8192  # large enough that frequent JSON keys and words are single tokens, as in Qwen2.5
@@ -106,3 +108,10 @@ class LazyRowMeter:
 def row_meter(source: str, *, seed: int = 0) -> LazyRowMeter:
     """The meter for the base model ``source`` (hub id or local directory); loads on first use."""
     return LazyRowMeter(source, seed=seed)
+
+
+def length_meter(config: AssembleConfig) -> LazyRowMeter | None:
+    """The meter for ``config.lengths.tokenizer``, or none when rows are not checked or no model is named."""
+    if not config.lengths.check or not config.lengths.tokenizer:
+        return None
+    return row_meter(config.lengths.tokenizer, seed=config.split.seed)

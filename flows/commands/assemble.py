@@ -48,12 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from flows.assemble import length_meter
     from flows.config import fill_lengths
     from flows.run_record import RunRecord, finish_assembly
     from trainer.dataset.assembly import assemble
     from trainer.dataset.config import AssembleConfig
     from trainer.dataset.store import SampleStore
+    from trainer.row_lengths import length_meter
 
     unseen = (
         tuple(n.strip() for n in args.unseen_tools.split(",") if n.strip()) if args.unseen_tools else None
