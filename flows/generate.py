@@ -39,6 +39,7 @@ from generators.teacher_errors import GenerationFailed
 from schemas.canonical import content_hash
 from schemas.catalog import Catalog
 from schemas.shards import shard_name
+from trainer.dataset.quotas import QUOTAS_FILE
 
 PLAN_FILE = "plan/items.jsonl"
 CANDIDATES_DIR = "candidates"
@@ -115,7 +116,10 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
     (run_dir / PLAN_FILE).unlink(missing_ok=True)
     if items:
         pipeline.write_plan(run_dir / PLAN_FILE, items)
-    write_quotas(run_dir, catalog, gen.plan, TopUpLedger(config.store_path, config.slug).tried(catalog))
+    # Quotas are reported (and topped up) only for a full plan: a --limit run never meant to fill them.
+    (run_dir / QUOTAS_FILE).unlink(missing_ok=True)
+    if config.limit is None:
+        write_quotas(run_dir, catalog, gen.plan, TopUpLedger(config.store_path, config.slug).tried(catalog))
     summaries, stats, jobs = run_shards(config, catalog, items, first_line=0, first_shard=0)
     counts = {
         "planned": len(planned),

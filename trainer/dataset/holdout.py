@@ -20,8 +20,8 @@ common trivial schema would chain every GEN NX endpoint into one family of 889 t
 they join families through their path only.
 
 A family is held out whole or not at all. Per tier, ``round(unseen_fraction x n)`` of the ``n`` tools that
-are targets of a sample are the goal; families are visited in a seeded order and taken while they fit
-every tier's remaining goal, so an oversized family (GEN NX's ~100 argument-free ``GET`` tools share the
+are targets of a sample are the goal; families with a target are visited in a seeded order and taken
+while all their members fit every tier's remaining goal, so an oversized family (GEN NX's ~100 argument-free ``GET`` tools share the
 empty schema) is simply never held out rather than swallowing the catalog. ``HoldOut.by_tier`` and
 ``by_category`` say what the hold-out covers; the card prints them.
 """
@@ -154,8 +154,10 @@ def choose_unseen_tools(catalog: Catalog, samples: Sequence[Sample], config: Spl
     # catalog moves no family.
     order = sorted(range(len(families)), key=lambda i: min(_key(config.seed, n) for n in families[i]))
     for index in order:
-        need = Counter(_tier(tools[name]) for name in families[index] if name in targets)
-        if need and all(held[tier] + n <= goal[tier] for tier, n in need.items()):
+        if not targets.intersection(families[index]):
+            continue  # a family with no samples would add nothing to test_unseen
+        need = Counter(_tier(tools[name]) for name in families[index])
+        if all(held[tier] + n <= goal.get(tier, 0) for tier, n in need.items()):
             taken.append(families[index])
             held.update(need)
     return _describe(tools, taken, goal)

@@ -90,12 +90,16 @@ def run_accepted(run_dir: Path, subjects: pl.DataFrame | None = None) -> dict[st
     return dict(rows.iter_rows())
 
 
-def _reason(codes: Counter[str] | None, tried: int, bound: int) -> str:
+def _reason(codes: Counter[str] | None, planned: int, tried: int, bound: int) -> str:
     parts = []
     if codes:
         parts.append("rejected " + ", ".join(f"{code} x{n}" for code, n in codes.most_common(_TOP_CODES)))
+    elif planned:
+        parts.append(
+            f"{planned} items planned in this run, none rejected (accepted samples retired or dropped?)"
+        )
     else:
-        parts.append("no item of it failed in this run (its items were tried by earlier runs)")
+        parts.append("no item of it in this run's plan (all tried by earlier runs: the attempts ledger)")
     if tried >= bound:
         parts.append(
             f"top-up bound spent ({tried}/{bound} extra items tried): not retried until the tool changes"
@@ -125,6 +129,7 @@ def quota_report(
     tiers = {t.name: t.tier for t in catalog}
     short = {name: quota for name, quota in quotas.items() if name in tiers and counts.get(name, 0) < quota}
     codes = _rejection_codes(run_dir, subjects) if short else {}
+    planned = dict(subjects.group_by("subject").agg(n=pl.len()).iter_rows()) if short else {}
     under = [
         {
             "tool": name,
@@ -132,7 +137,7 @@ def quota_report(
             "quota": quota,
             "accepted": counts.get(name, 0),
             "top_up_tried": tried.get(name, 0),
-            "reason": _reason(codes.get(name), tried.get(name, 0), bound),
+            "reason": _reason(codes.get(name), planned.get(name, 0), tried.get(name, 0), bound),
         }
         for name, quota in sorted(short.items(), key=lambda kv: (tiers[kv[0]] or 9, kv[0]))
     ]
