@@ -56,7 +56,12 @@ def test_a_row_exactly_at_max_length_is_kept_as_it_is(meter: RowMeter) -> None:
     limit = _length(meter, sample)
     splits, report = _fit(meter, {"train": [sample]}, limit)
     assert splits["train"] == [sample]
-    assert (report.over_before, report.redrawn, report.dropped, report.distribution["max"]) == (0, 0, 0, limit)
+    assert (report.over_before, report.redrawn, report.dropped, report.distribution["max"]) == (
+        0,
+        0,
+        0,
+        limit,
+    )
 
 
 def test_a_row_one_token_over_loses_distractors_until_it_fits(meter: RowMeter) -> None:
@@ -71,7 +76,9 @@ def test_a_row_one_token_over_loses_distractors_until_it_fits(meter: RowMeter) -
 
 def test_a_multiple_left_with_only_its_target_becomes_simple(meter: RowMeter) -> None:
     sample = _multiple("add a t1_tool_00 record", "t1_tool_00", ["t1_tool_01"])
-    alone = Sample.create(query=sample.query, style="simple", tools=["t1_tool_00"], calls=sample.calls, tier=1)
+    alone = Sample.create(
+        query=sample.query, style="simple", tools=["t1_tool_00"], calls=sample.calls, tier=1
+    )
     splits, _ = _fit(meter, {"train": [sample]}, _length(meter, alone))
     assert splits["train"][0].style is Style.SIMPLE and splits["train"][0].tools == ["t1_tool_00"]
 
@@ -95,7 +102,9 @@ def test_an_irrelevance_row_keeps_one_tool(meter: RowMeter) -> None:
     assert splits["validation"] == [] and report.dropped == 1  # never left with nothing offered
 
 
-@pytest.mark.parametrize(("fit", "kept", "max_length"), [("drop", 0, None), ("raise_max_length", 1, "raised")])
+@pytest.mark.parametrize(
+    ("fit", "kept", "max_length"), [("drop", 0, None), ("raise_max_length", 1, "raised")]
+)
 def test_drop_and_raise_max_length(meter: RowMeter, fit: str, kept: int, max_length: str | None) -> None:
     sample = _multiple("add a t1_tool_00 record", "t1_tool_00", ["t1_tool_01", "t1_tool_02"])
     length = _length(meter, sample)
