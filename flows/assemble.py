@@ -17,7 +17,9 @@ from prefect import flow
 
 from flows import monitoring, tables
 from flows.config import RunConfig
+from flows.ingest import CATALOG_DIR
 from flows.run_record import RunRecord, finish_assembly
+from flows.stage_support import load_catalog
 from trainer.dataset import assembly
 from trainer.dataset.store import SampleStore
 from trainer.row_lengths import length_meter
@@ -36,7 +38,8 @@ def assemble_flow(config: RunConfig) -> dict[str, Any]:
     record.begin("assemble")
     store = SampleStore(config.store_path)
     assemble_config = config.assemble_with_lengths()
-    result = assembly.assemble(run_dir, assemble_config, store=store, meter=length_meter(assemble_config))
+    meter = length_meter(assemble_config, load_catalog(run_dir / CATALOG_DIR))
+    result = assembly.assemble(run_dir, assemble_config, store=store, meter=meter)
     dataset_dir = Path(result.dataset_dir)
     splits = {name: int(n) for name, n in result.report.totals().items()}
     monitoring.publish_table(

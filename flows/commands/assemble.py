@@ -50,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from flows.config import fill_lengths
     from flows.run_record import RunRecord, finish_assembly
+    from schemas.catalog import Catalog
     from trainer.dataset.assembly import assemble
     from trainer.dataset.config import AssembleConfig
     from trainer.dataset.store import SampleStore
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     store = SampleStore(args.store) if args.store else None
     record = RunRecord.open(args.run, args.run.name)
     record.begin("assemble")
-    result = assemble(args.run, config, store=store, meter=length_meter(config))
+    meter = length_meter(config, Catalog.load(args.run / "catalog"))
+    result = assemble(args.run, config, store=store, meter=meter)
     finish_assembly(record, result)
     print(f"dataset: {result.dataset_dir}  (version {result.version})")
     if result.version_dir is not None:

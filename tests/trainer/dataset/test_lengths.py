@@ -115,10 +115,12 @@ def test_drop_and_raise_max_length(meter: RowMeter, fit: str, kept: int, max_len
 
 
 def test_a_model_not_available_offline_gets_the_stated_stand_in(tmp_path) -> None:
-    meter = row_meter(str(tmp_path / "no-such-model"))
+    meter = row_meter(str(tmp_path / "no-such-model"), CATALOG)
     sample = _multiple("add a t1_tool_00 record", "t1_tool_00", ["t1_tool_01"])
     (n,) = meter([to_trl(sample, TOOLS, system_prompt=OPTIONS.system_prompt)])
     assert n > 20 and meter.name.startswith("a stand-in") and "not the model's exact count" in meter.name
+    again = row_meter(str(tmp_path / "no-such-model"), CATALOG)  # the same catalog, the same counts
+    assert again([to_trl(sample, TOOLS, system_prompt=OPTIONS.system_prompt)]) == [n]
 
 
 def test_a_local_model_directory_is_measured_exactly(tiny_model) -> None:
