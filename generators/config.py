@@ -97,7 +97,7 @@ class PlanConfig(_Config):
         ),
     )
     top_up_rounds: int = Field(
-        default=2,
+        default=3,
         ge=0,
         description="generate + verify rounds a refresh adds for tools still below quota after its plan",
     )

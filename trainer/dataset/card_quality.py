@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+_SHOWN = 15  # tools named in a list before "and N more"
+
 
 def _pairs(counts: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in counts.items()) or "_none_"
@@ -49,6 +51,19 @@ def _lengths(lengths: dict[str, Any] | None) -> str:
         f"| {lengths.get('rows', 0)} | {dist.get('p50')} | {dist.get('p90')} | {dist.get('p99')} | "
         f"{dist.get('max')} | {lengths.get('over_before', 0)} | {lengths.get('redrawn', 0)} | "
         f"{lengths.get('dropped', 0)} | {lengths.get('over_after', 0)} |\n"
+    ) + _dropped_tools(lengths)
+
+
+def _dropped_tools(lengths: dict[str, Any]) -> str:
+    by_tool = lengths.get("dropped_by_tool") or {}
+    if not by_tool:
+        return ""
+    shown = ", ".join(f"`{tool}` {n}" for tool, n in list(by_tool.items())[:_SHOWN])
+    more = f" and {len(by_tool) - _SHOWN} more" if len(by_tool) > _SHOWN else ""
+    return (
+        f"\nRows dropped per called tool: {shown}{more}. A tool whose schema alone is longer than "
+        "`max_length` loses every row: train it with a larger `sft.max_length` (assemble with "
+        "`lengths.fit: raise_max_length` to keep its rows and get the length that fits them all).\n"
     )
 
 

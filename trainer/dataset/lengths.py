@@ -21,6 +21,7 @@ distribution but never changed: they are not trained on, and changing them would
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,6 +52,7 @@ class LengthReport:
     redrawn: int = 0  # rows that fit after losing distractors
     dropped: int = 0  # rows that could not be made to fit
     over_after: int = 0  # training rows still longer than max_length (0 unless fit is raise_max_length)
+    dropped_by_tool: dict[str, int] = field(default_factory=dict)  # first called tool -> rows dropped
     dropped_ids: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,4 +169,14 @@ def fit_training_rows(
         dropped = set(report.dropped_ids)
         out[name] = [s for s, original in zip(fitted, samples, strict=True) if original.id not in dropped]
     report.dropped = len(report.dropped_ids)
+    dropped = set(report.dropped_ids)
+    by_tool = Counter(
+        s.calls[0].name if s.calls else "(irrelevance)"
+        for name in TRAINING_SPLITS
+        for s in splits.get(name, [])
+        if s.id in dropped
+    )
+    # Most first: a tool whose schema alone is longer than max_length loses every row (train it with a
+    # larger max_length, fit: raise_max_length).
+    report.dropped_by_tool = dict(sorted(by_tool.items(), key=lambda kv: (-kv[1], kv[0])))
     return out, report

@@ -90,15 +90,35 @@ def run_accepted(run_dir: Path, subjects: pl.DataFrame | None = None) -> dict[st
     return dict(rows.iter_rows())
 
 
-def _reason(codes: Counter[str] | None, planned: int, tried: int, bound: int) -> str:
+def _outcomes(run_dir: Path, subjects: pl.DataFrame) -> dict[str, int]:
+    """subject -> items of this run that ended as a verified or rejected sample, or a generation failure."""
+    frames = [
+        frame.select("item")
+        for frame in (
+            _work_items("verified/shard-*.parquet", run_dir),
+            _work_items("rejected/shard-*.parquet", run_dir),
+        )
+        if frame is not None
+    ]
+    failures = sorted(run_dir.glob("candidates/failures-*.parquet"))
+    if failures:
+        frames.append(pl.scan_parquet([str(p) for p in failures]).select(item=pl.col("item_id")))
+    if not frames:
+        return {}
+    rows = pl.concat(frames).unique().join(subjects.lazy(), on="item").group_by("subject").agg(n=pl.len())
+    return dict(rows.collect().iter_rows())
+
+
+def _reason(codes: Counter[str] | None, planned: int, outcomes: int, tried: int, bound: int) -> str:
     parts = []
     if codes:
         parts.append("rejected " + ", ".join(f"{code} x{n}" for code, n in codes.most_common(_TOP_CODES)))
-    elif planned:
+    if planned > outcomes:
+        # an item whose sample another item had already given is dropped before verification
         parts.append(
-            f"{planned} items planned in this run, none rejected (accepted samples retired or dropped?)"
+            f"{planned - outcomes} of its {planned} items gave a sample another item had already given"
         )
-    else:
+    if not planned:
         parts.append("no item of it in this run's plan (all tried by earlier runs: the attempts ledger)")
     if tried >= bound:
         parts.append(
@@ -130,6 +150,7 @@ def quota_report(
     short = {name: quota for name, quota in quotas.items() if name in tiers and counts.get(name, 0) < quota}
     codes = _rejection_codes(run_dir, subjects) if short else {}
     planned = dict(subjects.group_by("subject").agg(n=pl.len()).iter_rows()) if short else {}
+    outcomes = _outcomes(run_dir, subjects) if short else {}
     under = [
         {
             "tool": name,
@@ -137,7 +158,9 @@ def quota_report(
             "quota": quota,
             "accepted": counts.get(name, 0),
             "top_up_tried": tried.get(name, 0),
-            "reason": _reason(codes.get(name), planned.get(name, 0), tried.get(name, 0), bound),
+            "reason": _reason(
+                codes.get(name), planned.get(name, 0), outcomes.get(name, 0), tried.get(name, 0), bound
+            ),
         }
         for name, quota in sorted(short.items(), key=lambda kv: (tiers[kv[0]] or 9, kv[0]))
     ]

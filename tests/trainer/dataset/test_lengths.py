@@ -92,6 +92,7 @@ def test_a_row_whose_target_alone_is_too_long_is_dropped_and_test_splits_are_nev
     splits, report = _fit(meter, {"train": [long, short], "test_seen": [long]}, limit)
     assert splits["train"] == [short] and splits["test_seen"] == [long]
     assert (report.over_before, report.dropped, report.dropped_ids) == (1, 1, [long.id])
+    assert report.dropped_by_tool == {"t1_tool_00": 1}
 
 
 def test_an_irrelevance_row_keeps_one_tool(meter: RowMeter) -> None:

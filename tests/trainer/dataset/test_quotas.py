@@ -28,7 +28,7 @@ def _run(tmp_path):
     plan.mkdir()
     quotas = {"quotas": {a: 3, b: 2, c: 2, d: 1}, "top_up": {"max_per_tool": 4, "tried": {a: 4}}}
     (plan / "quotas.json").write_text(json.dumps(quotas), "utf-8")
-    items = [(f"i{k}", s) for k, s in enumerate([a, a, a, b, b, c, c])]
+    items = [(f"i{k}", s) for k, s in enumerate([a, a, a, b, b, c, c, a])]  # i7 repeated i0's sample
     (plan / "items.jsonl").write_text("".join(json.dumps({"id": i, "subject": s}) + "\n" for i, s in items))
     kept = [_sample(a, "i0", 0), _sample(b, "i3", 3), _sample(b, "i4", 4)]
     lost = [_sample(a, "i1", 1), _sample(a, "i2", 2), _sample(c, "i5", 5)]
@@ -52,6 +52,8 @@ def test_tools_under_quota_are_listed_with_their_rejections_and_top_up_state(tmp
     assert rows["t1_tool_00"]["accepted"] == 1
     assert "execution:http_422 x2" in rows["t1_tool_00"]["reason"]
     assert "top-up bound spent (4/4" in rows["t1_tool_00"]["reason"]
+    assert "1 of its 4 items gave a sample another item had already given" in rows["t1_tool_00"]["reason"]
+    assert "already given" not in rows["t1_tool_02"]["reason"]  # its failure is an outcome, not a repeat
     assert "dedup:exact_duplicate x1" in rows["t1_tool_02"]["reason"]
     assert "generate:timeout x1" in rows["t1_tool_02"]["reason"]
     assert "no item of it in this run's plan" in rows["t2_tool_00"]["reason"]
