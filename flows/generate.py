@@ -30,7 +30,7 @@ from flows.config import RunConfig
 from flows.ingest import CATALOG_DIR, catalog_fingerprint
 from flows.run_record import RunRecord
 from flows.stage_support import load_catalog, submit_shards
-from flows.top_up import TopUpLedger, write_quotas
+from flows.top_up_ledger import TopUpLedger, write_quotas
 from generators import pipeline, plan
 from generators.config import GenerateConfig
 from generators.prompts import PROMPT_VERSION

@@ -26,7 +26,8 @@ from flows.generate import PLAN_FILE, attempt_context_of, generate_flow, teacher
 from flows.ingest import CATALOG_DIR, ingest_flow
 from flows.runners import build_task_runner, describe_task_runner
 from flows.stage_support import load_catalog
-from flows.top_up import TopUpLedger, run_top_ups, top_up_flow
+from flows.top_up import top_up_flow
+from flows.top_up_ledger import TopUpLedger, run_top_ups
 from flows.verify import verify_flow
 from generators.pipeline import retryable_failed_ids
 from trainer.dataset.store import SampleStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flows.top_up import TopUpLedger, run_top_ups, write_quotas
+from flows.top_up_ledger import TopUpLedger, run_top_ups, write_quotas
 from generators.config import PlanConfig
 from generators.pipeline import write_plan
 from generators.plan import build_plan, tool_quotas, top_up_items
