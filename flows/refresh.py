@@ -26,7 +26,7 @@ from flows.generate import PLAN_FILE, attempt_context_of, generate_flow, teacher
 from flows.ingest import CATALOG_DIR, ingest_flow
 from flows.runners import build_task_runner, describe_task_runner
 from flows.stage_support import load_catalog
-from flows.top_up import top_up_flow
+from flows.top_up import plan_top_up, top_up_flow
 from flows.top_up_ledger import TopUpLedger, run_top_ups
 from flows.verify import verify_flow
 from generators.pipeline import retryable_failed_ids
@@ -120,6 +120,8 @@ def refresh(
         rounds = config.generate.plan.top_up_rounds if config.limit is None else 0
         out["top_up"] = []
         for round_ in range(1, rounds + 1):
+            if not plan_top_up(config, satisfied)[0]:
+                break  # every tool reached its quota (or its top-up bound): no flow run to show
             with tags("stage:top-up"):
                 top_up = top_up_flow.with_options(
                     task_runner=build_task_runner(config.task_runner)  # type: ignore[arg-type]  # as above

@@ -18,6 +18,7 @@ store, the ledger and the card see them like any planned item.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from prefect import flow
@@ -30,6 +31,23 @@ from flows.top_up_ledger import TopUpLedger, read_plan, run_top_ups, write_quota
 from generators import plan
 from schemas import atomic
 from trainer.dataset.quotas import run_accepted
+
+
+def plan_top_up(
+    config: RunConfig, satisfied: Mapping[str, int] | None
+) -> tuple[list[plan.WorkItem], dict[str, int]]:
+    """The next round's top-up items, and the top-up items each tool had before them (this store's
+    earlier refreshes and this run's earlier rounds). Empty when every tool reached its quota."""
+    run_dir = config.run_dir
+    catalog = load_catalog(run_dir / "catalog")
+    gen = config.generate.plan
+    accepted = dict(satisfied or {})
+    for subject, n in run_accepted(run_dir).items():
+        accepted[subject] = accepted.get(subject, 0) + n
+    before = TopUpLedger(config.store_path, config.slug).tried(catalog)
+    in_run = run_top_ups(run_dir, catalog, gen)
+    tried = {name: max(before.get(name, 0), in_run.get(name, 0)) for name in before.keys() | in_run.keys()}
+    return plan.top_up_items(catalog, gen, accepted=accepted, tried=tried), tried
 
 
 @flow(
@@ -47,14 +65,7 @@ def top_up_flow(
     catalog = load_catalog(run_dir / "catalog")
     gen = config.generate.plan
     items_so_far = read_plan(run_dir / PLAN_FILE)
-    accepted = dict(satisfied or {})
-    for subject, n in run_accepted(run_dir).items():
-        accepted[subject] = accepted.get(subject, 0) + n
-    ledger = TopUpLedger(config.store_path, config.slug)
-    before = ledger.tried(catalog)
-    in_run = run_top_ups(run_dir, catalog, gen)
-    tried = {name: max(before.get(name, 0), in_run.get(name, 0)) for name in before.keys() | in_run.keys()}
-    items = plan.top_up_items(catalog, gen, accepted=accepted, tried=tried)
+    items, tried = plan_top_up(config, satisfied)
     if not items:
         return {"items": 0, "tools": 0, "shard_paths": []}
     atomic.write_text(
