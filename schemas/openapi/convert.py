@@ -258,6 +258,8 @@ class SchemaConverter:
         body = self.defs.get(name)
         while isinstance(body, dict) and len(body) == 1 and "$ref" in body:
             target = self._ref_names.get(body["$ref"])
+            if target is None:
+                return False  # a $ref to something that is not a definition ends the chain
             if target in seen:
                 return True
             seen.add(target)
