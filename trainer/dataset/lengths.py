@@ -113,6 +113,7 @@ class _Rows:
             tier=sample.tier,
             provenance=sample.provenance,
             execution=sample.execution,
+            reference=sample.reference,  # the acceptable values stay with the calls they belong to
         )
 
 

@@ -124,6 +124,7 @@ class _Redrawer:
             tier=sample.tier,
             provenance=sample.provenance,
             execution=sample.execution,
+            reference=sample.reference,  # the acceptable values stay with the calls they belong to
         )
 
 

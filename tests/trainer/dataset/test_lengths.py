@@ -129,3 +129,12 @@ def test_a_local_model_directory_is_measured_exactly(tiny_model) -> None:
     sample = _multiple("add a t1_tool_00 record", "t1_tool_00", ["t1_tool_01"])
     meter([to_trl(sample, TOOLS, system_prompt=OPTIONS.system_prompt)])
     assert meter.name == f"{tiny_model}'s tokenizer and chat template"
+
+
+def test_a_row_that_loses_distractors_keeps_its_reference(meter: RowMeter) -> None:
+    from schemas.models import CallReference
+
+    sample = _multiple("add a t1_tool_00 record", "t1_tool_00", ["t1_tool_01", "t1_tool_02"])
+    sample = Sample.create(**{**sample.model_dump(), "reference": [CallReference(omittable=["Assign"])]})
+    splits, _ = _fit(meter, {"train": [sample]}, _length(meter, sample) - 1)
+    assert splits["train"][0].reference == sample.reference

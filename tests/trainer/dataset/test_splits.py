@@ -218,3 +218,20 @@ def test_samples_offering_tools_missing_from_the_catalog_are_dropped() -> None:
     result = split_samples(samples, smaller, SplitConfig(seed=1))
     expected = sorted(s.id for s in samples if "t3_tool_09" in s.tools)
     assert sorted(result.dropped["tool_not_in_catalog"]) == expected
+
+
+def test_a_redrawn_sample_keeps_its_reference() -> None:
+    from schemas.models import CallReference
+
+    catalog = make_catalog((4, 0, 0))
+    sample = Sample.create(
+        query="add t1_tool_01 records with their labels",
+        style="multiple",
+        tools=["t1_tool_01", "t1_tool_00"],
+        calls=[{"name": "t1_tool_01", "arguments": {"Assign": {}}}],
+        tier=1,
+        reference=[CallReference(omittable=["Assign"])],
+    )
+    result = split_samples([sample], catalog, SplitConfig(unseen_tools=("t1_tool_00",)))
+    (kept,) = [s for name in SPLITS for s in result.splits[name]]
+    assert "t1_tool_00" not in kept.tools and kept.reference == sample.reference
