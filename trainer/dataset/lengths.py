@@ -152,19 +152,17 @@ def fit_training_rows(
         fitted = list(samples)
         over = [i for i, n in enumerate(measured) if n > max_length]
         while over and config.fit == "fewer_distractors":
-            candidates = {i: rows.lighter(fitted[i]) for i in over}
-            gone = [i for i, c in candidates.items() if c is None]
-            trying = [i for i, c in candidates.items() if c is not None]
-            for i, n in zip(trying, rows.measure([candidates[i] for i in trying]), strict=True):
-                fitted[i] = candidates[i]  # type: ignore[assignment]
+            lighter = {i: rows.lighter(fitted[i]) for i in over}
+            # a row with no distractor left to lose cannot be made to fit
+            report.dropped_ids += [samples[i].id for i, s in lighter.items() if s is None]
+            trying = {i: s for i, s in lighter.items() if s is not None}
+            over = []
+            for (i, sample), n in zip(trying.items(), rows.measure(list(trying.values())), strict=True):
+                fitted[i] = sample
                 if n <= max_length:
                     report.redrawn += 1
                 else:
-                    gone.append(i)  # still over: try another distractor next round
-            over = sorted(i for i in gone if candidates[i] is not None)
-            for i in gone:
-                if candidates[i] is None:
-                    report.dropped_ids.append(samples[i].id)
+                    over.append(i)  # still over: it loses another distractor next round
         if config.fit == "drop":
             report.dropped_ids += [samples[i].id for i in over]
         dropped = set(report.dropped_ids)
