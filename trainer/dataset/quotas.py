@@ -86,8 +86,9 @@ def run_accepted(run_dir: Path, subjects: pl.DataFrame | None = None) -> dict[st
     verified = _work_items("verified/shard-*.parquet", run_dir)
     if verified is None:
         return {}
-    rows = verified.join(subjects.lazy(), on="item").group_by("subject").agg(n=pl.len()).collect()
-    return dict(rows.iter_rows())
+    # Distinct samples: two items (in different shards) that gave the same sample are one in the store.
+    rows = verified.join(subjects.lazy(), on="item").group_by("subject").agg(n=pl.col("id").n_unique())
+    return dict(rows.collect().iter_rows())
 
 
 def _outcomes(run_dir: Path, subjects: pl.DataFrame) -> dict[str, int]:

@@ -70,3 +70,17 @@ def test_the_store_count_replaces_this_runs_count(tmp_path) -> None:
 
 def test_a_run_without_a_quotas_file_reports_nothing(tmp_path) -> None:
     assert quota_report(tmp_path, make_catalog((2, 0, 0)), None) is None
+
+
+def test_a_sample_given_by_two_items_counts_once(tmp_path) -> None:
+    from trainer.dataset.quotas import run_accepted
+
+    _run(tmp_path)
+    twin = _sample("t1_tool_01", "i4", 3).model_copy(
+        update={"provenance": Provenance(generator="template", work_item="i4")}
+    )
+    write_samples(
+        tmp_path / "verified" / shard_name(1), [_sample("t1_tool_01", "i4", 3)]
+    )  # i3's sample again
+    assert twin.id == _sample("t1_tool_01", "i3", 3).id  # provenance is not part of the id
+    assert run_accepted(tmp_path)["t1_tool_01"] == 2  # i3's and i4's samples, not three
