@@ -3,7 +3,8 @@
     generate_flow(config)   # -> {"shards": [...], "items": 812, "samples": 790, "failures": 22, ...}
 
 The plan skips what the sample store already holds (``satisfied``), so a refresh after a spec edit
-plans only the changed tools' samples. The plan is written to ``plan/items.jsonl``; each task reads
+plans only the changed tools' samples. A full plan (no ``limit``) also writes ``plan/quotas.json``
+(``flows.top_up_ledger``), which the top-up rounds (``flows.top_up``) and the dataset card read. The plan is written to ``plan/items.jsonl``; each task reads
 its slice of that file (tasks get paths and a range, never rows) and writes
 ``candidates/shard-NNNNN.parquet``. A shard's cache key covers the spec fingerprint, the teacher
 model, the prompt version, the shard id and its items' ids, so a killed run resumes at the first
