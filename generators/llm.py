@@ -42,6 +42,7 @@ from schemas.catalog import Catalog
 from schemas.models import Provenance, Sample, ToolCall
 
 _EXCERPT = 400
+ANSWER_KEYS = ("query", "calls")  # the object a reply is read for, among any others it contains
 
 
 def retried_by_default(code: str) -> bool:
@@ -84,14 +85,23 @@ def _calls(raw: Any) -> list[ToolCall]:
             entry = entry["function"]  # an OpenAI tool_calls entry
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise AnswerError("wrong_shape", f"calls[{i}] must be an object with a string 'name'")
-        arguments = entry.get("arguments", {})
+        if "arguments" not in entry and "parameters" in entry:
+            # Likely the arguments under the schema's word; reading them would guess, dropping them
+            # would make an empty call that may even validate: neither, the reply is refused.
+            raise AnswerError(
+                "wrong_shape",
+                f"calls[{i}] has 'parameters' but no 'arguments'; the values belong under 'arguments'",
+            )
+        arguments = entry.get("arguments")
         if isinstance(arguments, str):  # some teachers JSON-encode arguments, as the OpenAI API does
             try:
-                arguments = json.loads(arguments) if arguments.strip() else {}
+                arguments = json.loads(arguments) if arguments.strip() else None
             except ValueError as exc:
                 raise AnswerError(
                     "wrong_shape", f"calls[{i}].arguments is a string that is not JSON"
                 ) from exc
+        if arguments is None:  # absent, null or "null": a call without arguments (parameterless GETs)
+            arguments = {}
         if not isinstance(arguments, dict):
             raise AnswerError("wrong_shape", f"calls[{i}].arguments must be an object")
         calls.append(ToolCall(name=entry["name"], arguments=arguments))
@@ -194,7 +204,7 @@ class LLMGenerator:
     def _sample(self, text: str, item: WorkItem) -> Sample:
         """The sample a reply describes; raises :class:`AnswerError` with the failure code."""
         try:
-            answer = parse_json_object(text)
+            answer = parse_json_object(text, prefer=ANSWER_KEYS)
         except JSONExtractionError as exc:
             raise AnswerError(exc.code, str(exc)) from exc
         provenance = Provenance(
