@@ -172,10 +172,16 @@ CALL = {"name": "post_db_node", "arguments": {"Assign": {"1": {"X": 0, "Y": 0, "
         ({"query": "q", "calls": [{"name": "post_db_node", "arguments": "{oops"}]}, _item(), "wrong_shape"),
         ({"query": "q", "calls": [{"name": "post_db_node", "arguments": [1]}]}, _item(), "wrong_shape"),
         # the values under the schema's word: refused, never read as a call with no arguments
-        ({"query": "q", "calls": [{"name": "post_db_node", "parameters": CALL["arguments"]}]}, _item(),
-         "wrong_shape"),
-        ({"query": "q", "calls": [{"function": {"name": "post_db_node", "parameters": {}}}]}, _item(),
-         "wrong_shape"),
+        (
+            {"query": "q", "calls": [{"name": "post_db_node", "parameters": CALL["arguments"]}]},
+            _item(),
+            "wrong_shape",
+        ),
+        (
+            {"query": "q", "calls": [{"function": {"name": "post_db_node", "parameters": {}}}]},
+            _item(),
+            "wrong_shape",
+        ),
         ({"query": "q", "calls": [{**CALL, "name": "put_db_node"}]}, _item(), "wrong_calls"),
         ({"query": "q", "calls": []}, _item(), "wrong_calls"),
         ({"query": "q", "calls": [CALL]}, _item("irrelevance", ()), "wrong_calls"),
