@@ -240,6 +240,20 @@ def test_live_corrections_are_in_the_schemas(spec: dict[str, Any]) -> None:
     assert spec["x-callforge-notes"]
 
 
+def test_the_manuals_allowed_values_are_enums(spec: dict[str, Any]) -> None:
+    """The codes a teacher used to guess (issue 21): cutting-line direction, linear-constraint type."""
+    schemas = spec["components"]["schemas"]
+    assert schemas["CUTL_Item"]["properties"]["DIR"]["enum"] == ["NORMAL", "DIR"]
+    item = schemas["MCON_Item"]["properties"]["ITEMS"]["items"]
+    assert item["properties"]["TYPE"]["enum"] == ["EX", "WD"]
+    assert {"TYPE", "SLAVE_TYPE", "SLAVES"} <= set(item["required"])
+    for name in ("SECT_Item_DB_User", "SECT_Item_Combined"):
+        assert schemas[name]["properties"]["SECT_BEFORE"]["properties"]["DATATYPE"]["enum"] == [1, 2]
+    # not in the manual: left open (its examples carry the value)
+    db_name = schemas["SECT_Item_DB_User"]["properties"]["SECT_BEFORE"]["properties"]["SECT_I"]
+    assert "enum" not in db_name["properties"]["DB_NAME"]
+
+
 # ---------------------------------------------------------------------------------------- tiers
 
 
