@@ -33,9 +33,11 @@ MAP_KEY, ITEM = "*", "[]"
 # A code is a short upper-case token (NORMAL, KS21, EX, 2L, AISC10(US)); words, names and sentences are
 # not, so a field whose examples are "Cut-Line#1" or "LT_Const" is free text, whatever its name.
 _CODE = re.compile(r"^(?=[0-9]*[A-Z])[A-Z0-9][A-Z0-9_+\-.()/]{0,23}$")
-# Fields whose value is free text even when an example happens to look like a code (a load case NAME
-# "DL"); DB_NAME, a database's code, is not one of them.
-_TEXT_FIELD = re.compile(r"^(NAME|.*(DESC|TITLE|MEMO|COMMENT|LABEL|GROUP|PATH|FILE|NOTE|REMARK).*)$", re.I)
+# Fields whose value is free text or a user's own name for something even when an example looks like a
+# code (a load case NAME or LCNAME "DL"); a database's or design code's name (DB_NAME) is a code.
+_TEXT_FIELD = re.compile(
+    r"^(?!.*(DB|CODE))(.*NAME(_.*)?|.*(DESC|TITLE|MEMO|COMMENT|LABEL|GROUP|PATH|FILE|NOTE|REMARK).*)$", re.I
+)
 
 
 @dataclass

@@ -38,7 +38,7 @@ from schemas.models import Sample, Style, Tool, ToolCall, Verdict, infer_style
 from verifiers.arguments import Issue, compiled
 from verifiers.base import VerifyContext
 from verifiers.hygiene import HygieneOptions, hygiene_issues
-from verifiers.spec_values import code_fields, unlisted_codes
+from verifiers.spec_values import CodeFields, code_fields, unlisted_codes
 
 NAME = "format"
 
@@ -155,7 +155,7 @@ class _CatalogValidators:
         self.names = frozenset(self.tools)
         self.direct: dict[str, tuple[Callable[..., Any], Any]] = {}
         # Only tools with fields to check for codes the spec does not show (most have none).
-        self.codes: dict[str, tuple[Any, ...]] = {}
+        self.codes: dict[str, CodeFields] = {}
 
     def resolve(self, names: Collection[str]) -> None:
         """Compile (or look up) the validators of the ``names`` the catalog has and not yet resolved."""
@@ -196,10 +196,7 @@ def _direct(check: Callable[[Any], Any]) -> tuple[Callable[..., Any], Any]:
 
 
 def _calls_pass(
-    sample: Sample,
-    calls: list[ToolCall],
-    direct: dict[str, tuple[Callable[..., Any], Any]],
-    codes: dict[str, tuple[Any, ...]],
+    sample: Sample, calls: list[ToolCall], direct: dict[str, tuple[Callable[..., Any], Any]]
 ) -> bool:
     """The fast check of a sample with no call or 2+ calls (the offered tools are known to be in the
     catalog). Raises (KeyError, a validation error) or returns False whenever the precise path must look."""
@@ -212,8 +209,6 @@ def _calls_pass(
             return False
         function, formats = direct[name]
         function(arguments, formats)
-        if name in codes and unlisted_codes(codes[name], arguments):
-            return False
         if name != first:
             one_name = False
     style = _IRRELEVANCE if not calls else _PARALLEL if one_name else _PARALLEL_MULTIPLE
@@ -286,6 +281,16 @@ _SIMPLE, _MULTIPLE, _PARALLEL = Style.SIMPLE, Style.MULTIPLE, Style.PARALLEL
 _PARALLEL_MULTIPLE, _IRRELEVANCE = Style.PARALLEL_MULTIPLE, Style.IRRELEVANCE
 
 
+def _unlisted_issues(sample: Sample, validators: _CatalogValidators) -> list[Issue]:
+    codes = validators.codes
+    return [
+        issue
+        for index, call in enumerate(sample.calls)
+        if isinstance(call.name, str) and call.name in codes and isinstance(call.arguments, dict)
+        for issue in unlisted_codes(codes[call.name], call.arguments, index)
+    ]
+
+
 _PRECEDENCE = {
     "malformed_call": 0,
     "unknown_tool": 1,
@@ -350,17 +355,23 @@ class FormatVerifier:
                     ):
                         function, formats = direct[name]  # KeyError: not resolved yet (slow path)
                         function(arguments, formats)
-                        if (name not in codes or not unlisted_codes(codes[name], arguments)) and (
-                            not sample_checks or not _sample_check_issues(sample)
-                        ):
-                            append(passed(sample.id))
+                        if not sample_checks or not _sample_check_issues(sample):
+                            if name not in codes or codes[name].all_listed(arguments):
+                                append(passed(sample.id))
+                            else:
+                                append(self._unlisted(sample, validators))
                             continue
                 elif (
                     known(offered)
-                    and _calls_pass(sample, calls, direct, codes)
+                    and _calls_pass(sample, calls, direct)
                     and (not sample_checks or not _sample_check_issues(sample))
                 ):
-                    append(passed(sample.id))
+                    if not codes or all(
+                        c.name not in codes or codes[c.name].all_listed(c.arguments) for c in calls
+                    ):
+                        append(passed(sample.id))
+                    else:
+                        append(self._unlisted(sample, validators))
                     continue
             except Exception:  # invalid arguments, an unresolved tool, odd data: the precise path decides
                 pass
@@ -368,33 +379,33 @@ class FormatVerifier:
             append(self._precise(sample, validators, []))
         return out
 
+    def _unlisted(self, sample: Sample, validators: _CatalogValidators) -> Verdict:
+        """The verdict of a sample that passed every check but ``code_not_in_spec``."""
+        if self.options.reject_codes_not_in_spec:
+            return self._precise(sample, validators, [])
+        return self._warned(sample.id, _unlisted_issues(sample, validators))
+
+    def _warned(self, sample_id: str, warnings: list[Issue]) -> Verdict:
+        listed = [i.to_dict() for i in warnings[: self.options.max_issues]]
+        return Verdict.model_construct(  # every field is ours and valid: no validation pass
+            sample_id=sample_id,
+            verifier=NAME,
+            passed=True,
+            code="ok",
+            message=f"{len(warnings)} warning(s): {warnings[0].message}",
+            details={"warnings": listed},  # plain strings and ints already: no JSON round trip
+        )
+
     def _precise(self, sample: Sample, validators: _CatalogValidators, hostile: list[Issue]) -> Verdict:
         issues = hostile + sample_issues(sample, validators.tools)
-        unlisted = [
-            issue
-            for index, call in enumerate(sample.calls)
-            if isinstance(call.name, str)
-            and call.name in validators.codes
-            and isinstance(call.arguments, dict)
-            for issue in unlisted_codes(validators.codes[call.name], call.arguments, index)
-        ]
+        unlisted = _unlisted_issues(sample, validators)
         warnings: list[Issue] = []
         if self.options.reject_codes_not_in_spec:
             issues += unlisted  # ranked after every other code: the weakest evidence
         else:
             warnings = unlisted
         if not issues:  # the fast check is conservative: e.g. a first use of a tool
-            if not warnings:
-                return _passed(sample.id)
-            listed = [i.to_dict() for i in warnings[: self.options.max_issues]]
-            return Verdict(
-                sample_id=sample.id,
-                verifier=NAME,
-                passed=True,
-                code="ok",
-                message=f"{len(warnings)} warning(s): {warnings[0].message}",
-                details=json.loads(json.dumps({"warnings": listed}, default=repr)),
-            )
+            return self._warned(sample.id, warnings) if warnings else _passed(sample.id)
         first = issues[0]
         listed = [i.to_dict() for i in issues[: self.options.max_issues]]
         details: dict[str, Any] = {"pointer": first.pointer, "issues": listed}

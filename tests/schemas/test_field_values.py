@@ -8,6 +8,7 @@ ROW = {
     "type": "object",
     "properties": {
         "NAME": {"type": "string"},
+        "LCNAME": {"type": "string"},
         "DIR": {"type": "string", "enum": ["NORMAL", "DIR"]},
         "DB_NAME": {"type": "string"},
         "SHAPE": {"type": "string"},
@@ -21,7 +22,7 @@ PARAMS = {
             "type": "object",
             "additionalProperties": {"$ref": "#/$defs/Row"},
             "examples": [
-                {"1": {"NAME": "DL", "DIR": "NORMAL", "DB_NAME": "KS21", "SHAPE": "Box girder", "ITEMS": [
+                {"1": {"NAME": "DL", "LCNAME": "LL", "DIR": "NORMAL", "DB_NAME": "KS21", "SHAPE": "Box girder", "ITEMS": [
                     {"TYPE": "EX"}, {"TYPE": "WD"}]}},
                 {"2": {"DB_NAME": "AISC10(US)"}},
             ],
@@ -54,6 +55,7 @@ def test_only_code_like_examples_of_non_text_fields_count_as_codes() -> None:
     assert found["Assign.*.DB_NAME"].codes_only
     assert found["Assign.*.ITEMS.[].TYPE"].codes_only
     assert not found["Assign.*.NAME"].codes_only  # "DL" looks like a code, but NAME is free text
+    assert not found["Assign.*.LCNAME"].codes_only  # a user's load case name, however it looks
     assert not found["Assign.*.SHAPE"].codes_only  # "Box girder" is words, not a code
 
 
