@@ -244,6 +244,8 @@ def test_the_manuals_allowed_values_are_enums(spec: dict[str, Any]) -> None:
     """The codes a teacher used to guess (issue 21): cutting-line direction, linear-constraint type."""
     schemas = spec["components"]["schemas"]
     assert schemas["CUTL_Item"]["properties"]["DIR"]["enum"] == ["NORMAL", "DIR"]
+    load_types = schemas["STLD_Item"]["properties"]["TYPE"]["enum"]
+    assert len(load_types) == 67 and {"D", "L", "W", "E", "T", "USER"} <= set(load_types)
     item = schemas["MCON_Item"]["properties"]["ITEMS"]["items"]
     assert item["properties"]["TYPE"]["enum"] == ["EX", "WD"]
     assert {"TYPE", "SLAVE_TYPE", "SLAVES"} <= set(item["required"])
