@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from generators.parsing import JSONExtractionError, parse_json_object
 from generators.plan import WorkItem
 from generators.prompts import PROMPT_VERSION, RESPONSE_SCHEMA, build_messages
-from generators.seed_pool import SeedPool
+from generators.seed_pool import SeedExample, SeedPool
 from generators.teacher import Teacher
 from generators.teacher_errors import TeacherError
 from schemas.catalog import Catalog
@@ -159,14 +159,21 @@ class LLMGenerator:
         self.temperature = temperature
         self.json_schema = RESPONSE_SCHEMA if structured_output else None
 
+    def examples(self, item: WorkItem) -> list[SeedExample]:
+        """The few-shot examples ``item``'s prompt shows."""
+        return self.seed_pool.pick(
+            style=item.style,
+            language=item.language,
+            k=self.few_shot,
+            seed=item.seed,
+            catalog=self.catalog.by_name,
+        )
+
     def messages(self, item: WorkItem) -> list[dict[str, str]]:
         """The prompt for ``item`` (raises KeyError for a tool the catalog lacks)."""
         offered = [self.catalog[name] for name in item.offered]
         subject = self.catalog[item.subject]
-        examples = self.seed_pool.pick(
-            style=item.style, language=item.language, k=self.few_shot, seed=item.seed
-        )
-        return build_messages(item, offered, subject=subject, examples=examples)
+        return build_messages(item, offered, subject=subject, examples=self.examples(item))
 
     async def generate_item(self, item: WorkItem) -> Sample | dict[str, Any]:
         """One item: a Sample, or a failure dict. Never raises (but for cancellation)."""
@@ -213,6 +220,7 @@ class LLMGenerator:
             prompt_version=PROMPT_VERSION,
             seed=item.seed,
             work_item=item.id,
+            few_shot=[e.source for e in self.examples(item)] or None,
         )
         try:
             return sample_from_answer(answer, item, provenance=provenance)
