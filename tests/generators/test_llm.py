@@ -115,7 +115,10 @@ def test_samples_carry_llm_provenance(server: TeacherServer, catalog: Catalog, i
             prompt_version=PROMPT_VERSION,
             seed=item.seed,
             work_item=item.id,
+            few_shot=sample.provenance.few_shot,
         )
+        shown = sample.provenance.few_shot or []
+        assert len(shown) == 2 and all(s.startswith("bundled#") for s in shown)  # few_shot=2 by default
         assert (sample.style, sample.language, sample.tools, sample.tier) == (
             item.style,
             item.language,
