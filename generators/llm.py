@@ -25,6 +25,7 @@ next run retries it by default (:func:`retried_by_default`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -34,12 +35,13 @@ from pydantic import ValidationError
 
 from generators.parsing import JSONExtractionError, parse_json_object
 from generators.plan import WorkItem
+from generators.prompt_tools import spec_example
 from generators.prompts import PROMPT_VERSION, RESPONSE_SCHEMA, build_messages
 from generators.seed_pool import SeedExample, SeedPool
 from generators.teacher import Teacher
 from generators.teacher_errors import TeacherError
 from schemas.catalog import Catalog
-from schemas.models import Provenance, Sample, ToolCall
+from schemas.models import Provenance, Sample, Tool, ToolCall
 
 _EXCERPT = 400
 ANSWER_KEYS = ("query", "calls")  # the object a reply is read for, among any others it contains
@@ -173,7 +175,28 @@ class LLMGenerator:
         """The prompt for ``item`` (raises KeyError for a tool the catalog lacks)."""
         offered = [self.catalog[name] for name in item.offered]
         subject = self.catalog[item.subject]
-        return build_messages(item, offered, subject=subject, examples=self.examples(item))
+        siblings = {name: self._documented[name] for name in item.targets if name in self._documented}
+        return build_messages(item, offered, subject=subject, examples=self.examples(item), siblings=siblings)
+
+    @functools.cached_property
+    def _documented(self) -> dict[str, Tool]:
+        """Tool name -> the tool on the same path with a documented example request, for tools without
+        one (an update learns its codes from the create of the same rows)."""
+        by_path: dict[str, Tool] = {}
+        for tool in self.catalog:
+            if spec_example(tool) is not None:
+                known = by_path.get(tool.binding.path)
+                if known is None or (
+                    tool.binding.method.upper() == "POST" and known.binding.method.upper() != "POST"
+                ):
+                    by_path[tool.binding.path] = tool
+        return {
+            tool.name: by_path[tool.binding.path]
+            for tool in self.catalog
+            if tool.binding.path in by_path
+            and spec_example(tool) is None
+            and tool.parameters.get("properties")
+        }
 
     async def generate_item(self, item: WorkItem) -> Sample | dict[str, Any]:
         """One item: a Sample, or a failure dict. Never raises (but for cancellation)."""

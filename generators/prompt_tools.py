@@ -9,7 +9,9 @@ and the allowed values of each target, all within a size bound.
   description only: the teacher must write a query that does *not* call them, which needs what they
   do, not their fields.
 * **The spec's example** of each target: the arguments of the API's documented request (first
-  example of each argument; a map of rows keeps its first row when the whole is long).
+  example of each argument; a map of rows keeps its first row when the whole is long). A target the
+  documentation has no example for shows its sibling's (``siblings``: GEN NX documents the create of a
+  table, not its update; both write the same rows), named as such.
 * **Allowed values** of each target: ``enum`` fields and fields whose only values are the spec's
   example codes (:mod:`schemas.field_values`), so the teacher uses real codes instead of guessing.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from typing import Any
 
 from schemas.field_values import field_values
@@ -170,7 +173,13 @@ def tool_entries(
 
 
 def tools_section(
-    offered: list[Tool], targets: list[str], *, variants: int, seed: int, spec_examples: bool = True
+    offered: list[Tool],
+    targets: list[str],
+    *,
+    variants: int,
+    seed: int,
+    spec_examples: bool = True,
+    siblings: Mapping[str, Tool] | None = None,
 ) -> str:
     """The prompt's part about tools: the ``<tools>`` block, then each target's example and values."""
     target_set = set(targets)
@@ -185,13 +194,19 @@ def tools_section(
         if tool.name not in target_set or tool.name in seen:
             continue
         seen.add(tool.name)
-        example = spec_example(tool) if spec_examples else None
+        # A tool the documentation gives no example (an update) learns from the one that writes the
+        # same rows (its create), named as such.
+        source = tool
+        if spec_example(tool) is None and siblings and tool.name in siblings:
+            source = siblings[tool.name]
+        example = spec_example(source) if spec_examples else None
         if example is not None:
+            whose = tool.name if source is tool else f"{source.name} (it writes the same rows as {tool.name})"
             parts.append(
-                f"The API documentation's own example request for {tool.name} (learn its codes and "
+                f"The API documentation's own example request for {whose} (learn its codes and "
                 f"structure from it; write your own values):\n{_compact(example)}"
             )
-        lines = allowed_values(tool)
+        lines = allowed_values(source)
         if lines:
             parts.append(f"Allowed values for {tool.name} (use exactly these codes, never similar ones):")
             parts += lines

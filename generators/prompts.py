@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from generators.plan import WorkItem
@@ -134,6 +134,7 @@ def _user_message(
     *,
     variants: int,
     with_spec_example: bool = True,
+    siblings: Mapping[str, Tool] | None = None,
 ) -> str:
     style = Style(item.style)
     task = STYLE_TASKS[style].format(
@@ -147,7 +148,12 @@ def _user_message(
     )
     parts = [
         tools_section(
-            offered, list(item.targets), variants=variants, seed=item.seed, spec_examples=with_spec_example
+            offered,
+            list(item.targets),
+            variants=variants,
+            seed=item.seed,
+            spec_examples=with_spec_example,
+            siblings=siblings,
         ),
         "",
         f"Style: {style.value}. {task}",
@@ -176,10 +182,16 @@ def _user_message(
 
 
 def build_messages(
-    item: WorkItem, offered: list[Tool], *, subject: Tool | None = None, examples: Sequence[SeedExample] = ()
+    item: WorkItem,
+    offered: list[Tool],
+    *,
+    subject: Tool | None = None,
+    examples: Sequence[SeedExample] = (),
+    siblings: Mapping[str, Tool] | None = None,
 ) -> list[dict[str, str]]:
     """System and user messages asking for the sample ``item`` describes (user message at most
-    :data:`MAX_PROMPT_CHARS` characters when any reduction gets it there)."""
+    :data:`MAX_PROMPT_CHARS` characters when any reduction gets it there). ``siblings``: for a target
+    without a documented example, the tool writing the same rows that has one."""
     examples = list(examples)
     attempts = [
         (VARIANTS_SHOWN, len(examples), True),
@@ -191,7 +203,13 @@ def build_messages(
     user = ""
     for variants, shown, with_example in attempts:
         user = _user_message(
-            item, offered, subject, examples[:shown], variants=variants, with_spec_example=with_example
+            item,
+            offered,
+            subject,
+            examples[:shown],
+            variants=variants,
+            with_spec_example=with_example,
+            siblings=siblings,
         )
         if len(user) <= MAX_PROMPT_CHARS:
             break

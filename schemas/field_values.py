@@ -36,7 +36,7 @@ _CODE = re.compile(r"^(?=[0-9]*[A-Z])[A-Z0-9][A-Z0-9_+\-.()/]{0,23}$")
 # Fields whose value is free text or a user's own name for something even when an example looks like a
 # code (a load case NAME or LCNAME "DL"); a database's or design code's name (DB_NAME) is a code.
 _TEXT_FIELD = re.compile(
-    r"^(?!.*(DB|CODE))(.*NAME(_.*)?|.*(DESC|TITLE|MEMO|COMMENT|LABEL|GROUP|PATH|FILE|NOTE|REMARK).*)$", re.I
+    r"^(?!.*(DB|CODE))(.*NAME(_.*)?|.*(DESC|TITLE|MEMO|COMMENT|LABEL|GROUP|LANE|PATH|FILE|NOTE|REMARK).*)$", re.I
 )
 
 
