@@ -35,12 +35,12 @@ from pydantic import ValidationError
 
 from generators.parsing import JSONExtractionError, parse_json_object
 from generators.plan import WorkItem
-from generators.prompt_tools import spec_example
 from generators.prompts import PROMPT_VERSION, RESPONSE_SCHEMA, build_messages
 from generators.seed_pool import SeedExample, SeedPool
 from generators.teacher import Teacher
 from generators.teacher_errors import TeacherError
 from schemas.catalog import Catalog
+from schemas.field_values import documented_siblings
 from schemas.models import Provenance, Sample, Tool, ToolCall
 
 _EXCERPT = 400
@@ -180,23 +180,9 @@ class LLMGenerator:
 
     @functools.cached_property
     def _documented(self) -> dict[str, Tool]:
-        """Tool name -> the tool on the same path with a documented example request, for tools without
+        """Tool name -> the tool with the same rows and a documented example request, for tools without
         one (an update learns its codes from the create of the same rows)."""
-        by_path: dict[str, Tool] = {}
-        for tool in self.catalog:
-            if spec_example(tool) is not None:
-                known = by_path.get(tool.binding.path)
-                if known is None or (
-                    tool.binding.method.upper() == "POST" and known.binding.method.upper() != "POST"
-                ):
-                    by_path[tool.binding.path] = tool
-        return {
-            tool.name: by_path[tool.binding.path]
-            for tool in self.catalog
-            if tool.binding.path in by_path
-            and spec_example(tool) is None
-            and tool.parameters.get("properties")
-        }
+        return documented_siblings(self.catalog)
 
     async def generate_item(self, item: WorkItem) -> Sample | dict[str, Any]:
         """One item: a Sample, or a failure dict. Never raises (but for cancellation)."""

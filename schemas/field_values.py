@@ -21,7 +21,7 @@ definition already on the path (recursion), and at most :data:`MAX_FIELDS` field
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,8 @@ _CODE = re.compile(r"^(?=[0-9]*[A-Z])[A-Z0-9][A-Z0-9_+\-.()/]{0,23}$")
 # Fields whose value is free text or a user's own name for something even when an example looks like a
 # code (a load case NAME or LCNAME "DL"); a database's or design code's name (DB_NAME) is a code.
 _TEXT_FIELD = re.compile(
-    r"^(?!.*(DB|CODE))(.*NAME(_.*)?|.*(DESC|TITLE|MEMO|COMMENT|LABEL|GROUP|LANE|PATH|FILE|NOTE|REMARK).*)$", re.I
+    r"^(?!.*(DB|CODE))(.*NAME(_.*)?|.*(DESC|TITLE|MEMO|COMMENT|LABEL|GROUP|LANE|PATH|FILE|NOTE|REMARK).*)$",
+    re.I,
 )
 
 
@@ -161,3 +162,41 @@ def values_at(arguments: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str
             stack.extend((v, at + 1, (*keys, str(i))) for i, v in reversed(list(enumerate(value))))
         elif isinstance(value, dict) and step in value:
             stack.append((value[step], at + 1, (*keys, step)))
+
+
+def _without_examples(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_examples(v) for k, v in schema.items() if k != "examples"}
+    if isinstance(schema, list):
+        return [_without_examples(v) for v in schema]
+    return schema
+
+
+def has_examples(parameters: dict[str, Any]) -> bool:
+    """Whether a tool's top-level arguments carry spec examples (request examples land there)."""
+    properties = parameters.get("properties")
+    return isinstance(properties, dict) and any(
+        isinstance(p, dict) and isinstance(p.get("examples"), list) and p["examples"]
+        for p in properties.values()
+    )
+
+
+def documented_siblings(tools: Iterable[Any]) -> dict[str, Any]:
+    """Tool name -> the tool whose examples stand for it: for a tool without request examples, another
+    on the same path with them and the same schema otherwise (a create documented, its update not:
+    GEN NX documents ``POST /db/EPMT`` and ``PUT`` writes the same rows). A ``POST`` wins a choice."""
+    tools = list(tools)
+    documented: dict[str, list[Any]] = {}
+    for tool in tools:
+        if has_examples(tool.parameters):
+            documented.setdefault(tool.binding.path, []).append(tool)
+    out: dict[str, Any] = {}
+    for tool in tools:
+        candidates = documented.get(tool.binding.path)
+        if not candidates or has_examples(tool.parameters) or not tool.parameters.get("properties"):
+            continue
+        shape = _without_examples(tool.parameters)
+        same = [c for c in candidates if _without_examples(c.parameters) == shape]
+        if same:
+            out[tool.name] = min(same, key=lambda c: (c.binding.method.upper() != "POST", c.name))
+    return out

@@ -34,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas.catalog import Catalog
+from schemas.field_values import documented_siblings
 from schemas.models import Sample, Style, Tool, ToolCall, Verdict, infer_style
 from verifiers.arguments import Issue, compiled
 from verifiers.base import VerifyContext
@@ -154,15 +155,21 @@ class _CatalogValidators:
         self.tools = catalog.by_name
         self.names = frozenset(self.tools)
         self.direct: dict[str, tuple[Callable[..., Any], Any]] = {}
-        # Only tools with fields to check for codes the spec does not show (most have none).
+        # Only tools with fields to check for codes the spec does not show (most have none); a tool the
+        # spec gives no example for is checked against the examples of the one writing the same rows.
         self.codes: dict[str, CodeFields] = {}
+        self.catalog = catalog
+
+    @functools.cached_property
+    def siblings(self) -> dict[str, Tool]:
+        return documented_siblings(self.catalog)
 
     def resolve(self, names: Collection[str]) -> None:
         """Compile (or look up) the validators of the ``names`` the catalog has and not yet resolved."""
         for name in names:
             tool = self.tools.get(name) if isinstance(name, str) else None
             if tool is not None and name not in self.direct:
-                fields = code_fields(tool)
+                fields = code_fields(self.siblings.get(name, tool))
                 if fields:
                     self.codes[name] = fields
                 self.direct[name] = _direct(compiled(tool).raising)
