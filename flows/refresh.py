@@ -144,23 +144,16 @@ def refresh(
         out["report"] = out["assemble"]["report"]
         if config.train:
             from flows.evaluate import evaluate_flow
-            from flows.train import train_flow
+            from flows.train import train_flow, trained_models
 
             with tags("stage:train"):
                 out["train"] = train_flow(
                     out["dataset_dir"],
                     base_model=config.base_model,
                     settings=config.train_settings,
+                    announce=False,  # evaluated just below, not by the evaluation trigger
                 )
-            trained = out["train"]
-            models = [
-                {
-                    "label": "fine-tuned",
-                    "model": trained["model_path"] or trained["base_model"],
-                    "adapter": trained["adapter_path"],
-                },
-                {"label": "base", "model": trained["base_model"]},
-            ]
+            models = trained_models(out["train"])
             with tags("stage:evaluate"):
                 out["evaluate"] = evaluate_flow(
                     out["dataset_dir"],
