@@ -203,29 +203,9 @@ def test_the_refresh_run_carries_its_summary(finished: dict[str, Any]) -> None:
     assert text == "**" + text.split("**")[1] + "**\n\n" + Path(finished["report"]).read_text("utf-8")
 
 
-def _logs(flow_run_id: Any) -> list[str]:
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-
-    async def read() -> list[Any]:
-        async with get_client() as client:
-            return await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
-
-    deadline = time.monotonic() + 20  # logs are shipped to the server in batches
-    while not (found := [entry.message for entry in asyncio.run(read())]) or not any(
-        m.startswith("refresh ") for m in found
-    ):
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    return found
-
-
 def test_the_refresh_run_closes_with_its_numbers(finished: dict[str, Any]) -> None:
-    [line] = [
-        m
-        for m in _logs(_refresh_run(finished).id)
-        if m.startswith(f"refresh {finished['run_name']} finished")
-    ]
+    closing = f"refresh {finished['run_name']} finished"
+    [line] = [m for m in _logs_containing(_refresh_run(finished).id, closing) if m.startswith(closing)]
     verify = finished["verify"]
     assert f"verify {verify['accepted']} of {verify['samples']} accepted" in line
     rates = next(part for part in line.split("; ") if part.startswith("pass rates "))
