@@ -108,9 +108,12 @@ def train_flow(
         description=f"fine-tune of {result.base_model} on {dataset}",
     )
     print(f"weights: {result.weights_path}")
-    out = result.model_dump(mode="json")
+    trained = result.model_dump(mode="json")
     if announce:
         monitoring.emit_trained(
-            dataset_name_of(dataset), str(dataset.resolve()), trained_models(out), runtime_flow_run.name or ""
+            dataset_name_of(dataset),
+            str(dataset.resolve()),
+            trained_models(trained),
+            runtime_flow_run.name or "",
         )
-    return out
+    return trained
