@@ -15,16 +15,20 @@ summary, ``report.md`` and the closing line always agree.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import httpx
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import ArtifactUpdate
 from prefect.context import FlowRunContext
+from prefect.exceptions import PrefectHTTPStatusError
 
 from flows import monitoring
 from flows.config import RunConfig
@@ -64,9 +68,9 @@ class RunSummary:
         flow_run = context.flow_run if context else None
         if flow_run is not None:
             tags = sorted(set(flow_run.tags) | set(run_tags(config)))
-            with get_client(sync_client=True) as client:
+            with _reported("name and tag the refresh run"), get_client(sync_client=True) as client:
                 client.update_flow_run(flow_run.id, name=config.run_name, tags=tags)
-            flow_run.name, flow_run.tags = config.run_name or flow_run.name, tags
+                flow_run.name, flow_run.tags = config.run_name or flow_run.name, tags
         artifact_id: UUID | None = create_markdown_artifact(  # type: ignore[assignment]  # sync call: a UUID
             markdown=f"**starting** `{config.run_name}`\n",
             key=monitoring.artifact_key(config.slug, "run-summary"),
@@ -92,7 +96,7 @@ class RunSummary:
         status = status or running_status(manifest)
         markdown = f"**{status}**\n\n" + render_report(manifest, self.config.run_dir, examples=examples)
         if self.artifact_id is not None:
-            with get_client(sync_client=True) as client:
+            with _reported("update the run summary"), get_client(sync_client=True) as client:
                 client.update_artifact(self.artifact_id, ArtifactUpdate(data=markdown))
         return markdown
 
@@ -121,6 +125,15 @@ class RunSummary:
         with _lock:
             for key in [k for k, v in _open.items() if v is self]:
                 del _open[key]
+
+
+@contextlib.contextmanager
+def _reported(what: str) -> Iterator[None]:
+    """Monitoring never fails a refresh: an API error here (after the client's own retries) is logged."""
+    try:
+        yield
+    except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
+        monitoring.log.warning("could not %s: %s", what, exc)
 
 
 def on_refresh_failure(flow: Any, flow_run: Any, state: Any) -> None:
