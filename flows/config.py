@@ -169,6 +169,8 @@ class RunConfig(_Section):
             updates["dataset_name"] = self.slug[:64].strip("-") or "spec"
         if self.assemble.datasets_root is None:
             updates["datasets_root"] = Path(self.data_root) / "datasets"
+        elif not self.assemble.datasets_root.is_absolute():
+            updates["datasets_root"] = self.assemble.datasets_root.expanduser().resolve()
         if updates:
             self.assemble = self.assemble.model_copy(update=updates)
         return self

@@ -55,7 +55,9 @@ def test_data_paths_are_absolute_whatever_the_cwd(tmp_path: Path, monkeypatch: p
     assert config.run_dir.is_absolute() and config.run_dir.parent.parent == tmp_path / "data"
     assert config.store_path == tmp_path / "elsewhere" / "store"
     assert config.generate.teacher.cache_dir == tmp_path / "data" / "cache" / "teacher"
-    assert Path(config.assemble.datasets_root or "").is_absolute()
+    assert config.datasets_dir == tmp_path / "data" / "datasets" / "gennx"
+    named = RunConfig.resolve(overrides={"assemble": {"datasets_root": "published"}})
+    assert named.datasets_dir == tmp_path / "published" / "gennx"
     # Passed to a subflow or a worker, the config keeps the same paths (validation is idempotent).
     monkeypatch.chdir("/")
     again = RunConfig.model_validate(config.model_dump(mode="json"))
