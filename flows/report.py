@@ -74,7 +74,7 @@ def render_report(manifest: RunManifest, run_dir: Path, *, examples: bool = True
 
 
 def changes_section(changes: VersionChanges) -> str:
-    """ "Changes since the previous version": tools added / changed / removed, samples per split."""
+    """The section on changes since the previous version: tools added / changed / removed, samples per split."""
     against = f"version `{changes.previous}`" if changes.previous else "nothing (the first version)"
     return "\n".join(
         [

@@ -56,10 +56,10 @@ def verify_shard_task(
 ) -> dict[str, Any]:
     """Verify one candidate shard; return its counts and its ``VerdictSummary`` dict."""
     run_dir = Path(job.run_dir)
+    shard = run_dir / job.inputs["candidates"]
+    require_input(shard, job)  # first: a worker that cannot see the run fails here, not on the catalog
     catalog = load_catalog(run_dir / CATALOG_DIR)
     verifiers = registry.load_verifiers(verifier_names, verifier_options)
-    shard = run_dir / job.inputs["candidates"]
-    require_input(shard, job)
     return verify_candidate_shard(
         run_dir, shard, job.shard_index, catalog, verifiers, sandbox_url=sandbox_url
     )
