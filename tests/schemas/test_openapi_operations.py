@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import pytest
 
 from schemas.models import ParamLocation
@@ -472,3 +473,29 @@ def test_body_examples_are_capped_and_an_oversized_one_is_left_out_with_a_warnin
     examples = found["post_db_x"].parameters["properties"]["Assign"]["examples"]
     assert examples == [{"0": {"X": 0}}, {"1": {"X": 1}}, {"2": {"X": 2}}]
     assert any(w.code == "oversized_value" and "examples/big" in w.pointer for w in report.warnings)
+
+
+def test_discriminator_without_mapping_keeps_a_branchs_own_value(tools):
+    # OpenAI's spec: no mapping, and each branch fixes the property itself ("type": "function" under the
+    # schema FunctionTool). Pinning the schema's name beside that enum would leave no valid value.
+    function_tool = {
+        "type": "object",
+        "required": ["type", "name"],
+        "properties": {"type": {"type": "string", "enum": ["function"]}, "name": {"type": "string"}},
+    }
+    plain = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}}
+    body = {
+        "oneOf": [{"$ref": "#/components/schemas/FunctionTool"}, {"$ref": "#/components/schemas/Plain"}],
+        "discriminator": {"propertyName": "type"},
+    }
+    found, _ = tools(
+        {"/p": {"post": {"requestBody": json_body(body), "responses": OK}}},
+        components={"schemas": {"FunctionTool": function_tool, "Plain": plain}},
+    )
+    parameters = found["post_p"].parameters
+    first, second = parameters["properties"]["body"]["oneOf"]
+    assert "properties" not in first  # not pinned: its own enum says "function"
+    assert second["properties"]["type"]["enum"] == ["Plain"]  # no value of its own: the schema's name
+    validator = jsonschema.Draft202012Validator(parameters)
+    assert validator.is_valid({"body": {"type": "function", "name": "f"}})
+    assert not validator.is_valid({"body": {"type": "FunctionTool", "name": "f"}})
