@@ -13,8 +13,8 @@ asks for one piece of work across the tools, or plainly separate asks where the 
 
 Size: a prompt's user message is at most :data:`MAX_PROMPT_CHARS` characters. The tools to call are
 shown with at most :data:`~generators.prompt_tools.VARIANTS_SHOWN` variants each; over the bound the
-prompt is rebuilt with fewer variants, then fewer few-shot examples, then without the spec example,
-and :func:`prompt_size_report` measures a plan's prompts against it.
+prompt is rebuilt with fewer variants, then fewer few-shot examples, then without the spec example
+(``benchmarks/teacher_replay.py`` measures a whole plan's prompts against the bound).
 
 :data:`PROMPT_VERSION` enters the teacher cache key: change it whenever the wording changes, so cached
 answers to the old prompt are not reused for the new one.
@@ -37,9 +37,9 @@ from schemas.models import Style, Tool
 
 PROMPT_VERSION = "apigen-v2"
 
-# Measured over a 3,000-item GEN NX plan (benchmarks/teacher_replay.py prints it): the median prompt is
-# ~4k characters and the largest target (SECT, 17 row kinds) ~14k with three kinds shown; 24,000
-# characters (~8k tokens) leaves any 16k-context teacher room to answer.
+# 24,000 characters (~8k tokens) leaves any 16k-context teacher room to answer. Measured over the whole
+# GEN NX plan (10,063 items; benchmarks/teacher_replay.py prints it): median 3,535 characters, largest
+# 23,942 once the reductions below apply (a parallel_multiple of three large row schemas).
 MAX_PROMPT_CHARS = 24_000
 
 RESPONSE_SCHEMA: dict[str, Any] = {
