@@ -8,7 +8,7 @@ Every item ends as exactly one of:
 * a failure dict ``{item_id, code, message, details}``, ``code`` one of: the teacher's error codes
   (``teacher_error_rate_limited``, ``teacher_http_500``, ``teacher_error_timeout``, …),
   ``malformed_json`` (no JSON object in the reply), ``too_large`` / ``too_deep`` (the reply exceeds
-  ``generators.parsing``'s size or nesting limits), ``wrong_shape`` (JSON, but not ``{query, calls}``),
+  ``generators.parsing``'s size or nesting limits), ``wrong_shape`` (JSON, but not ``{query, calls}``; a call with ``parameters`` and no ``arguments``),
   ``wrong_calls`` (calls other than the planned targets), ``invalid_sample`` (the Sample contract
   refused it), ``unknown_tool`` (the item names a tool the catalog lacks), ``generator_error`` (a bug).
 
