@@ -82,7 +82,7 @@ def _summarise_variants(parameters: dict[str, Any], keep: int, seed: int) -> tup
 def _reachable(parameters: dict[str, Any]) -> set[str]:
     defs = parameters.get("$defs") or {}
     seen: set[str] = set()
-    stack = [{k: v for k, v in parameters.items() if k != "$defs"}]
+    stack: list[Any] = [{k: v for k, v in parameters.items() if k != "$defs"}]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):

@@ -72,7 +72,7 @@ class FieldValues:
 
 def field_values(parameters: dict[str, Any]) -> list[FieldValues]:
     """Every field of ``parameters`` (a tool's JSON Schema) with allowed values or example values."""
-    walker = _Walker(parameters.get("$defs") if isinstance(parameters.get("$defs"), dict) else {})
+    walker = _Walker(defs if isinstance(defs := parameters.get("$defs"), dict) else {})
     walker.walk(parameters, (), [], (), 0)
     return list(walker.found.values())
 
