@@ -126,6 +126,12 @@ def from_trl(record: Mapping[str, Any], *, provenance: Provenance | None = None)
     users = [m for m in messages if m.get("role") == "user"]
     if not users:
         raise RecordError(f"{where}: no message with role 'user'")
+    if len(users) > 1:
+        # flattening every turn's calls into one list would make a wrong single-turn sample
+        raise RecordError(
+            f"{where}: a multi-turn conversation ({len(users)} user messages); a Sample holds one query. "
+            "Read it as a trajectory (schemas.trajectories.trajectory_from_trl)"
+        )
     calls: list[ToolCall] = []
     for i, message in enumerate(messages):
         for j, tc in enumerate(message.get("tool_calls") or []):
