@@ -15,6 +15,9 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from schemas.catalog import Catalog
 from schemas.errors import CallforgeError, ConfigError, RecordError
@@ -47,38 +50,23 @@ def verify_trajectory_file(
     spec_root: str | Path | None = None,
     check_references: bool = False,
     sandbox_mode: str = "process",
+    sandbox_url: str | None = None,
 ) -> TrajectorySummary:
-    """Verify every record of ``path`` (see the module docstring); malformed lines get a verdict too."""
-    from verifiers.sandbox import SandboxServer
+    """Verify every record of ``path`` (see the module docstring); malformed lines get a verdict too.
+
+    ``sandbox_url``: a sandbox already serving the catalog's specs (else one is started and stopped)."""
 
     items = []
     for number, item in read_trajectories(path):
         items.append((f"line-{number}", item) if isinstance(item, RecordError) else item)
-    specs = [entry.file for entry in catalog.manifest.specs] if catalog.manifest else []
-    if not specs:
-        specs = sorted({tool.source.file for tool in catalog})
-    if not specs:
-        raise ConfigError(f"the catalog names no spec file to serve; cannot replay {path}")
-    server = SandboxServer(specs, root=spec_root, mode=sandbox_mode)  # type: ignore[arg-type]
-    try:
-        server.start()
-    except ConfigError:
-        raise
-    except CallforgeError as exc:
-        raise ConfigError(f"verify-trajectories: cannot start the sandbox: {exc}") from exc
-    try:
-        health = server.health()
-        errors_as_200 = {
-            str(s[k]) for s in health.get("specs", []) if s.get("errors_as_200") for k in ("key", "file")
-        }
-        replay = SandboxReplay(server.base_url, catalog, errors_as_200=errors_as_200)
+    if sandbox_url:
+        verdicts = _verify(items, catalog, sandbox_url.rstrip("/"), check_references)
+    else:
+        server = _start_sandbox(catalog, path, spec_root, sandbox_mode)
         try:
-            verifier = TrajectoryVerifier(replay, catalog, check_references=check_references)
-            verdicts = verifier.verify_all(items)
+            verdicts = _verify(items, catalog, server.base_url, check_references)
         finally:
-            replay.close()
-    finally:
-        server.stop()
+            server.stop()
     summary = TrajectorySummary(total=len(verdicts), verdicts=verdicts)
     for verdict in verdicts:
         if verdict.valid:
@@ -88,6 +76,38 @@ def verify_trajectory_file(
     if out_dir is not None:
         write_outputs(Path(out_dir), verdicts)
     return summary
+
+
+def _start_sandbox(catalog: Catalog, path: str | Path, spec_root: str | Path | None, mode: str) -> Any:
+    from verifiers.sandbox import SandboxServer
+
+    specs = [entry.file for entry in catalog.manifest.specs] if catalog.manifest else []
+    if not specs:
+        specs = sorted({tool.source.file for tool in catalog})
+    if not specs:
+        raise ConfigError(f"the catalog names no spec file to serve; cannot replay {path}")
+    server = SandboxServer(specs, root=spec_root, mode=mode)  # type: ignore[arg-type]
+    try:
+        server.start()
+    except ConfigError:
+        raise
+    except CallforgeError as exc:
+        raise ConfigError(f"verify-trajectories: cannot start the sandbox: {exc}") from exc
+    return server
+
+
+def _verify(
+    items: list[Any], catalog: Catalog, base_url: str, check_references: bool
+) -> list[TrajectoryVerdict]:
+    health = httpx.get(base_url + "/_sandbox/health", timeout=30, trust_env=False).json()
+    errors_as_200 = {
+        str(s[k]) for s in health.get("specs", []) if s.get("errors_as_200") for k in ("key", "file")
+    }
+    replay = SandboxReplay(base_url, catalog, errors_as_200=errors_as_200)
+    try:
+        return TrajectoryVerifier(replay, catalog, check_references=check_references).verify_all(items)
+    finally:
+        replay.close()
 
 
 def write_outputs(out_dir: Path, verdicts: list[TrajectoryVerdict]) -> None:
