@@ -112,7 +112,7 @@ def test_values_follow_paths_conditions_and_row_keys() -> None:
     ],
 )
 def test_a_bad_references_document_is_refused_with_where(document: dict, fragment: str) -> None:
-    with pytest.raises(ConfigError, match="refs.yaml") as err:
+    with pytest.raises(ConfigError, match=r"refs\.yaml") as err:
         parse_references(document, where="refs.yaml")
     assert fragment in str(err.value)
 
@@ -120,7 +120,7 @@ def test_a_bad_references_document_is_refused_with_where(document: dict, fragmen
 def test_a_references_file_that_is_not_yaml_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "references.yaml"
     bad.write_text("version: 1\ntables: [unclosed\n")
-    with pytest.raises(ConfigError, match="references.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"references\.yaml: not valid YAML"):
         load_references(bad)
 
 
