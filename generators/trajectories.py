@@ -97,9 +97,10 @@ class TrajectoryGenerator:
         made = 0
         index = 0
         while made < count:
+            # every table early; over rounds, every table in every category and language
             table = keys[index % len(keys)]
-            category = CATEGORIES[(index // len(keys)) % len(CATEGORIES)]
-            language = LANGUAGES[index % len(LANGUAGES)]
+            category = CATEGORIES[(index + index // len(keys)) % len(CATEGORIES)]
+            language = LANGUAGES[(index // len(CATEGORIES) + index // len(keys)) % len(LANGUAGES)]
             index += 1
             blueprint_seed = rng.randrange(1 << 30)
             try:

@@ -78,6 +78,7 @@ class SandboxApp:
         self.unavailable = dict(unavailable or {})
         self.strict_query = strict_query
         self.store = AssignTableStore(references=_spec_references(specs))
+        self._known_tables: set[str] | None = None
         self.by_key: dict[str, LoadedSpec] = {}
         for spec in specs:
             self.by_key[spec.key] = spec
@@ -295,7 +296,9 @@ class SandboxApp:
             return error_response(
                 400, "invalid_seed", ["'state' is strict or lenient; 'check_references' a boolean"]
             )
-        known = {t for spec in self.specs for t in spec.assign_tables}
+        if self._known_tables is None:  # assign_tables walks every operation: once per app, not per seed
+            self._known_tables = {t for spec in self.specs for t in spec.assign_tables}
+        known = self._known_tables
         try:
             rows = self.store.seed(
                 session,

@@ -12,6 +12,7 @@ session header names the session, and its mode is the seed's (strict unless told
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,12 @@ class SandboxReplay:
         self.base_url = base_url.rstrip("/")
         self.catalog = catalog
         self.errors_as_200 = errors_as_200
-        self.client = httpx.Client(timeout=timeout_s, trust_env=False)
+        # one pooled connection per verifying thread (TrajectoryVerifier.workers)
+        self.client = httpx.Client(
+            timeout=timeout_s,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -68,7 +74,9 @@ class SandboxReplay:
 
     def forget(self, *sessions: str) -> None:
         for session in sessions:
-            self.client.post(self.base_url + "/_sandbox/reset", params={"session": session})
+            # a session left behind costs memory only; the sandbox drops the oldest past its cap
+            with contextlib.suppress(httpx.HTTPError):
+                self.client.post(self.base_url + "/_sandbox/reset", params={"session": session})
 
     def state(self, session: str) -> dict[str, Any]:
         tables = self.client.get(self.base_url + "/_sandbox/state", params={"session": session}).json()

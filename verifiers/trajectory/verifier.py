@@ -25,9 +25,11 @@ calls and user words as an earlier valid record: one record per blueprint and ph
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,39 +75,58 @@ def blueprint_key(trajectory: Trajectory) -> str:
 class TrajectoryVerifier:
     """Replays trajectories against a running sandbox (see the module docstring)."""
 
-    def __init__(self, replay: SandboxReplay, catalog: Catalog, *, check_references: bool = False) -> None:
+    def __init__(
+        self, replay: SandboxReplay, catalog: Catalog, *, check_references: bool = False, workers: int = 4
+    ) -> None:
         self.replay = replay
         self.catalog = catalog
         self.check_references = check_references
+        self.workers = workers
         self._seen: set[str] = set()
         self._nonce = uuid.uuid4().hex[:10]
-        self._count = 0
+        self._count = itertools.count(1)  # next() is atomic under the GIL: session names stay unique
 
     def verify_all(
         self, items: Iterable[Trajectory | RecordError | tuple[str, RecordError]]
     ) -> list[TrajectoryVerdict]:
-        return [self.verify(item) for item in items]
+        """Verdicts in input order. Records replay concurrently (``workers`` threads, one session pair
+        each), so the sandbox's core and this one's overlap; duplicates are then judged in order."""
+        items = list(items)
+        if self.workers <= 1 or len(items) < 2:
+            judged = [self._judge(item) for item in items]
+        else:
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                judged = list(pool.map(self._judge, items))
+        return [self._dedup(verdict, item) for verdict, item in zip(judged, items, strict=True)]
 
     def verify(self, item: Trajectory | RecordError | tuple[str, RecordError]) -> TrajectoryVerdict:
-        if isinstance(item, tuple):
-            return TrajectoryVerdict(item[0], False, "malformed_record", None, str(item[1]))
-        if isinstance(item, RecordError):
-            return TrajectoryVerdict("?", False, "malformed_record", None, str(item))
-        self._count += 1
-        gold_session = f"{self._nonce}-{self._count}-gold"
-        own_session = f"{self._nonce}-{self._count}-traj"
-        try:
-            filled = self._replay(item, gold_session, own_session)
-        except _Rejected as rejection:
-            return TrajectoryVerdict(item.id, False, rejection.reason, rejection.turn, rejection.message)
-        finally:
-            self.replay.forget(gold_session, own_session)
+        return self._dedup(self._judge(item), item)
+
+    def _dedup(self, verdict: TrajectoryVerdict, item: object) -> TrajectoryVerdict:
+        if not verdict.valid or not isinstance(item, Trajectory):
+            return verdict
         key = blueprint_key(item)  # among accepted records only: a rejected one has its own reason
         if key in self._seen:
             return TrajectoryVerdict(
                 item.id, False, "duplicate_trajectory", None, "same as an earlier valid record"
             )
         self._seen.add(key)
+        return verdict
+
+    def _judge(self, item: Trajectory | RecordError | tuple[str, RecordError]) -> TrajectoryVerdict:
+        if isinstance(item, tuple):
+            return TrajectoryVerdict(item[0], False, "malformed_record", None, str(item[1]))
+        if isinstance(item, RecordError):
+            return TrajectoryVerdict("?", False, "malformed_record", None, str(item))
+        number = next(self._count)
+        gold_session = f"{self._nonce}-{number}-gold"
+        own_session = f"{self._nonce}-{number}-traj"
+        try:
+            filled = self._replay(item, gold_session, own_session)
+        except _Rejected as rejection:
+            return TrajectoryVerdict(item.id, False, rejection.reason, rejection.turn, rejection.message)
+        finally:
+            self.replay.forget(gold_session, own_session)
         return TrajectoryVerdict(item.id, True, trajectory=filled)
 
     # ------------------------------------------------------------------------------------ replay
