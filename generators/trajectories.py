@@ -48,7 +48,7 @@ _PREAMBLE = {
 }
 _FRAMES = {
     "en": ("{}.", "Please {}.", "Next, {}.", "Could you {}?"),
-    "ko": ("{}", "{} 부탁해.", "이번엔 {}", "{}"),
+    "ko": ("{}", "{} 부탁해.", "이번엔 {}", "그리고 {}"),
 }
 
 
@@ -222,9 +222,9 @@ class TrajectoryGenerator:
                     reply = "Which values should it have?" if language == "en" else "어떤 값으로 넣을까요?"
                     messages += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
                     turns.append({"gold_calls": [], "outputs": []})
-                    text = self._clause(step, language, rng)
+                    text = self._clause(step, language, rng, variant, call_number)
                 else:
-                    text = self._clause(step, language, rng)
+                    text = self._clause(step, language, rng, variant, call_number)
                     reply = (
                         f"I can't create {ask} records with the tools I have right now."
                         if language == "en"
@@ -239,7 +239,7 @@ class TrajectoryGenerator:
                         else "이제 될 거야, 다시 해줘."
                     )
             else:
-                text = self._clause(step, language, rng)
+                text = self._clause(step, language, rng, variant, call_number)
             if not messages and category == "long_context":
                 text = f"{_PREAMBLE[language]} {text}"
             call = {"name": step["tool"], "arguments": self._arguments(step)}
@@ -275,10 +275,14 @@ class TrajectoryGenerator:
             return {"Assign": {"1": {}}}
         return {}
 
-    def _clause(self, step: dict[str, Any], language: str, rng: random.Random) -> str:
+    def _clause(
+        self, step: dict[str, Any], language: str, rng: random.Random, variant: int, turn: int
+    ) -> str:
         _, book = self.kit(step["tool"])
         clause = book.clause(self._arguments(step), language, rng)
-        frame = rng.choice(_FRAMES[language])
+        # variant v frames turn k with frame (v + k): two variants of one blueprint never read the same
+        frames = _FRAMES[language]
+        frame = frames[(variant + turn) % len(frames)]
         text = frame.format(clause)
         return text[:1].upper() + text[1:] if language == "en" else text
 

@@ -80,3 +80,11 @@ def test_the_verifier_accepts_what_the_generator_writes(tmp_path: Path) -> None:
     path.write_text("".join(t.to_json_line() + "\n" for t in drawn))
     summary = verify_trajectory_file(path, gennx_catalog(), tmp_path / "out", sandbox_mode="thread")
     assert summary.valid == summary.total == 48, summary.lines()
+
+
+def test_surface_variants_of_a_blueprint_never_read_the_same() -> None:
+    from verifiers.trajectory import blueprint_key
+
+    drawn = _draw(4 * 207)
+    keys = Counter(blueprint_key(t) for t in drawn)
+    assert max(keys.values()) == 1  # the verifier would reject a repeat as duplicate_trajectory
