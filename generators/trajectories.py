@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from generators.phrasing import Phrasebook
+from generators.phrasing import Phrasebook, render_scalar
 from generators.values import SchemaTooLarge, ValueOptions, compile_schema
 from schemas.catalog import Catalog
 from schemas.references import Reference, ReferenceGraph
@@ -155,14 +155,35 @@ class TrajectoryGenerator:
         else:
             created = {}
         row = self._row(table.post, rng)
-        row_id = self._point(row, refs, state, created, rng) or "1"
+        keyed = any(r.field == "@id" for r in refs)
+        neighbours: dict[str, Any] = {}
+        if not keyed and rng.random() < 0.5:  # rows of T already there: the user names ours by a property
+            for i in ("1", "2"):
+                neighbour = self._row(table.post, rng)
+                self._point(neighbour, refs, state, created, rng)
+                neighbours[i] = neighbour
+        row_id = self._point(row, refs, state, created, rng) or str(len(neighbours) + 1)
+        if neighbours:
+            state[key] = neighbours
         turns.append({"kind": "create", "tool": table.post, "id": row_id, "row": row, "main": True})
-        turns.append({"kind": "read", "tool": table.get, "id": row_id})
+        turns.append({"kind": "read", "tool": table.get, "id": row_id, "ids": [*neighbours, row_id]})
+        # state-dependent: the row to change is a row that was already there, named by a property that
+        # only it has, so its id comes from reading the table (the gold turn starts with that read)
+        target, by = row_id, None
+        for neighbour_id, neighbour in neighbours.items():
+            others = [r for i, r in neighbours.items() if i != neighbour_id] + [row]
+            if found := _distinguishing(neighbour, others):
+                target, by = neighbour_id, found
+                break
         update = self._row(table.put, rng)
-        self._point(update, refs, state, created, rng, row_id=row_id)
-        turns.append({"kind": "update", "tool": table.put, "id": row_id, "row": update})
+        self._point(update, refs, state, created, rng, row_id=target)
+        turns.append(
+            {"kind": "update", "tool": table.put, "id": target, "row": update, "by": by, "get": table.get}
+        )
         if category == "base" and rng.random() < 0.5:
             turns.append({"kind": "clear", "tool": table.delete})
+            if len(turns) < 5 and rng.random() < 0.5:  # at most 5 user turns
+                turns.append({"kind": "read", "tool": table.get, "id": None, "ids": []})
         return {"table": key, "state": state, "turns": turns, "tools": self._offered(key, refs)}
 
     def _point(
@@ -238,22 +259,22 @@ class TrajectoryGenerator:
                         if language == "en"
                         else "이제 될 거야, 다시 해줘."
                     )
+            elif step.get("by"):
+                text = self._by_property(step, language, table.key)
             else:
                 text = self._clause(step, language, rng, variant, call_number)
             if not messages and category == "long_context":
                 text = f"{_PREAMBLE[language]} {text}"
-            call = {"name": step["tool"], "arguments": self._arguments(step)}
-            outputs = [step["id"]] if step["kind"] == "read" else []
-            said = self._said(step, language, table.key)
-            messages += [
-                {"role": "user", "content": text},
-                {
-                    "role": "assistant",
-                    "tool_calls": [{"id": f"call_{call_number}", "type": "function", "function": call}],
-                },
-                {"role": "assistant", "content": said},
-            ]
-            turns.append({"gold_calls": [call], "outputs": outputs})
+            calls = [{"name": step["tool"], "arguments": self._arguments(step)}]
+            if step.get("by"):  # which row has that property is in the table, not in the words
+                calls.insert(0, {"name": step["get"], "arguments": {}})
+            outputs = [step["id"]] if step["kind"] == "read" and step["id"] else []
+            messages.append({"role": "user", "content": text})
+            for i, call in enumerate(calls):  # one after the other: a later call uses an earlier result
+                tool_call = {"id": f"call_{call_number}_{i}", "type": "function", "function": call}
+                messages.append({"role": "assistant", "tool_calls": [tool_call]})
+            messages.append({"role": "assistant", "content": self._said(step, language, table.key)})
+            turns.append({"gold_calls": calls, "outputs": outputs})
         record = {
             "id": f"gen-{plan['table']}-{category}-{language}-{rng.randrange(1 << 40):010x}-v{variant}",
             "spec": self.spec,
@@ -283,15 +304,49 @@ class TrajectoryGenerator:
         # variant v frames turn k with frame (v + k): two variants of one blueprint never read the same
         frames = _FRAMES[language]
         frame = frames[(variant + turn) % len(frames)]
+        if "please" in clause and "Please" in frame:  # the clear phrasings already say it
+            frame = "{}."
         text = frame.format(clause)
         return text[:1].upper() + text[1:] if language == "en" else text
 
+    def _by_property(self, step: dict[str, Any], language: str, key: str) -> str:
+        """An update that names its row by a property ("the ELEM row whose MATL is 3")."""
+        _, book = self.kit(step["tool"])
+        field, value = step["by"]
+        values = book.describe(step["row"], book.shape.child("Assign").child(""), language)
+        shown = render_scalar(value)
+        if language == "en":
+            return f"In the {key} row whose {field} is {shown}, set {values}."
+        return f"{field} 값이 {shown}인 {key} 행을 찾아서 {values}(으)로 바꿔줘."
+
     def _said(self, step: dict[str, Any], language: str, key: str) -> str:
         if step["kind"] == "read":
+            ids = ", ".join(step["ids"])
             if language == "en":
-                return f"{key} has row {step['id']} now."
-            return f"{key} 테이블에는 지금 {step['id']}번 행이 있습니다."
+                return f"{key} holds rows {ids} now." if ids else f"{key} is empty now."
+            return (
+                f"{key} 테이블에는 지금 {ids}번 행이 있습니다."
+                if ids
+                else f"{key} 테이블은 이제 비어 있습니다."
+            )
+        if step.get("by"):
+            return (
+                f"That was row {step['id']}; it is updated."
+                if language == "en"
+                else f"{step['id']}번 행이었고, 변경했습니다."
+            )
         return "Done." if language == "en" else "완료했습니다."
+
+
+def _distinguishing(row: dict[str, Any], others: Any) -> tuple[str, Any] | None:
+    """A top-level scalar field of ``row`` whose value no other row has (number or text, not a flag)."""
+    others = list(others)
+    for field, value in row.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | str) or value in ("", 0):
+            continue
+        if all(other.get(field) != value for other in others):
+            return field, value
+    return None
 
 
 class _Skip(ValueError):

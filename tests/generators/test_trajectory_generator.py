@@ -88,3 +88,23 @@ def test_surface_variants_of_a_blueprint_never_read_the_same() -> None:
     drawn = _draw(4 * 207)
     keys = Counter(blueprint_key(t) for t in drawn)
     assert max(keys.values()) == 1  # the verifier would reject a repeat as duplicate_trajectory
+
+
+def test_a_state_dependent_turn_reads_first_and_changes_a_row_named_by_a_property() -> None:
+    found = 0
+    for t in _draw(2 * 207):
+        for user, turn in zip([m for m in t.messages if m["role"] == "user"], t.turns, strict=True):
+            names = [c.name for c in turn.gold_calls]
+            if len(names) != 2:
+                continue
+            found += 1
+            assert names[0].startswith("get_db_") and names[1].startswith("put_db_")
+            (row_id,) = turn.gold_calls[1].arguments["Assign"]
+            table = gennx_catalog()[names[1]].binding.path[len("/db/") :]
+            seeded = t.initial_state[table][row_id]  # a row that was there before the conversation
+            assert row_id not in user["content"].split()  # named by a property, not by its id
+            assert any(
+                f"{field} " in user["content"] and str(value) in user["content"]
+                for field, value in seeded.items()
+            )
+    assert found >= 20
