@@ -96,7 +96,7 @@ def _refusal(language: str) -> str:
     return "None of the available tools can do this, so I cannot perform this request."
 
 
-def _decode_arguments(raw: Any, where: str) -> dict[str, Any]:
+def decode_arguments(raw: Any, where: str) -> dict[str, Any]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw) if raw.strip() else {}
@@ -139,7 +139,7 @@ def from_trl(record: Mapping[str, Any], *, provenance: Provenance | None = None)
             calls.append(
                 ToolCall(
                     name=fn["name"],
-                    arguments=_decode_arguments(
+                    arguments=decode_arguments(
                         fn.get("arguments"), f"{where}: messages[{i}].tool_calls[{j}]"
                     ),
                 )
@@ -198,7 +198,7 @@ def from_xlam(record: Mapping[str, Any], *, provenance: Provenance | None = None
     offered = _decode_json_field(record, "tools", where) or []
     answers = _decode_json_field(record, "answers", where) or []
     calls = [
-        ToolCall(name=a["name"], arguments=_decode_arguments(a.get("arguments"), f"{where}: answers[{i}]"))
+        ToolCall(name=a["name"], arguments=decode_arguments(a.get("arguments"), f"{where}: answers[{i}]"))
         for i, a in enumerate(answers)
     ]
     return _sample_from(record, query, [t["name"] for t in offered], calls, provenance)
@@ -225,6 +225,6 @@ def to_flat(sample: Sample) -> dict[str, Any]:
 
 def from_flat(record: Mapping[str, Any], *, provenance: Provenance | None = None) -> Sample:
     where = f"flat record {record.get('id') or '?'}"
-    call = ToolCall(name=record["tool_name"], arguments=_decode_arguments(record.get("arguments"), where))
+    call = ToolCall(name=record["tool_name"], arguments=decode_arguments(record.get("arguments"), where))
     tools = _decode_json_field(record, "tools", where) or [call.name]
     return _sample_from(record, record["query"], list(tools), [call], provenance)

@@ -31,6 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from schemas.errors import RecordError
+from schemas.records import decode_arguments
 
 Category = Literal["base", "miss_param", "miss_func", "long_context"]
 MAX_LINE_BYTES = 4 << 20  # one trajectory line; GEN NX tools offered in full stay well below
@@ -150,14 +151,8 @@ def _tool_call(call: Any, where: str) -> dict[str, Any]:
         raise ValueError(
             f"{where}: expected {{'id', 'type': 'function', 'function': {{'name', 'arguments'}}}}"
         )
-    arguments = fn.get("arguments", {})
-    if isinstance(arguments, str):  # OpenAI's wire form; the record keeps objects
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}.function.arguments: not valid JSON ({exc})") from exc
-    if not isinstance(arguments, dict):
-        raise ValueError(f"{where}.function.arguments: expected an object")
+    # a JSON string (OpenAI's wire form) is decoded: the record keeps objects
+    arguments = decode_arguments(fn.get("arguments", {}), f"{where}.function.arguments")
     return {"id": call["id"], "type": "function", "function": {"name": fn["name"], "arguments": arguments}}
 
 
