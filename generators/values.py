@@ -75,7 +75,7 @@ class SchemaCompiler:
     def __init__(self, root: dict[str, Any], options: ValueOptions | None = None) -> None:
         self.root = root
         self.options = options or ValueOptions()
-        self._memo: dict[tuple[str, int], Sampler] = {}
+        self._memo: dict[tuple[str, int, bool], Sampler] = {}
 
     # -- references and combinators --------------------------------------------------------------------
 

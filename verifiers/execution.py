@@ -58,40 +58,50 @@ DETAIL_CHARS = 200  # a response excerpt in verdict details (the full, truncated
 
 
 class ExecutionOptions(VerifierOptions):
-    target: Literal["sandbox", "real"] = Field("sandbox", description="where requests go")
+    target: Literal["sandbox", "real"] = Field(default="sandbox", description="where requests go")
     base_url: str | None = Field(
-        None, description="sandbox URL, or the real API's base URL (replaces server_url)"
+        default=None, description="sandbox URL, or the real API's base URL (replaces server_url)"
     )
     allowed_hosts: list[str] = Field(
         default_factory=list, description="real: hosts (or host:port) that may be called"
     )
     allow_mutations: bool = Field(
-        False, description="real: send POST/PUT/PATCH/DELETE (else mutation_refused)"
+        default=False, description="real: send POST/PUT/PATCH/DELETE (else mutation_refused)"
     )
-    auth_header: str | None = Field(None, description="real: header carrying the secret, e.g. MAPI-Key")
-    auth_env: str | None = Field(None, description="real: environment variable holding the secret")
-    timeout_s: float = Field(10.0, gt=0, description="per-request timeout")
-    concurrency: int = Field(16, ge=1, description="requests in flight at once (one pooled connection each)")
-    rate_per_host: float | None = Field(None, gt=0, description="requests per second per host (token bucket)")
-    retries: int = Field(2, ge=0, le=10, description="extra attempts after a 5xx or a transport error")
-    backoff_s: float = Field(0.2, ge=0, description="first retry delay; doubles per attempt")
-    max_response_chars: int = Field(2048, ge=0, description="response text kept per call")
+    auth_header: str | None = Field(
+        default=None, description="real: header carrying the secret, e.g. MAPI-Key"
+    )
+    auth_env: str | None = Field(default=None, description="real: environment variable holding the secret")
+    timeout_s: float = Field(default=10.0, gt=0, description="per-request timeout")
+    concurrency: int = Field(
+        default=16, ge=1, description="requests in flight at once (one pooled connection each)"
+    )
+    rate_per_host: float | None = Field(
+        default=None, gt=0, description="requests per second per host (token bucket)"
+    )
+    retries: int = Field(
+        default=2, ge=0, le=10, description="extra attempts after a 5xx or a transport error"
+    )
+    backoff_s: float = Field(default=0.2, ge=0, description="first retry delay; doubles per attempt")
+    max_response_chars: int = Field(default=2048, ge=0, description="response text kept per call")
     state: Literal["lenient", "strict"] = Field(
-        "lenient",
+        default="lenient",
         description="sandbox tables: lenient lets an update create an unknown id (a sample may assume one)",
     )
-    spec_root: str | None = Field(None, description="directory relative spec paths resolve against (sandbox)")
+    spec_root: str | None = Field(
+        default=None, description="directory relative spec paths resolve against (sandbox)"
+    )
     allowed_root: str | None = Field(
-        None,
+        default=None,
         description="sandbox: folder the specs' file $refs must stay inside (default: each spec's folder)",
     )
     errors_as_200: Literal["spec", "always", "never"] = Field(
-        "spec",
+        default="spec",
         description="a 2xx body {'error': ...} fails as api_error: where the spec declares "
         "x-callforge-errors-as-200: true (GEN NX), always, or never",
     )
     sandbox_mode: Literal["process", "thread"] = Field(
-        "process", description="how an auto-started sandbox runs"
+        default="process", description="how an auto-started sandbox runs"
     )
 
     @model_validator(mode="after")
@@ -185,9 +195,7 @@ class ExecutionVerifier:
         return SandboxSpecs(errors_as_200=frozenset(flagged))
 
     def _spec_files(self, samples: list[Sample], ctx: VerifyContext) -> list[str]:
-        used = {
-            ctx.catalog.get(c.name).source.file for s in samples for c in s.calls if ctx.catalog.get(c.name)
-        }
+        used = {tool.source.file for s in samples for c in s.calls if (tool := ctx.catalog.get(c.name))}
         ordered = [e.file for e in ctx.catalog.manifest.specs if e.file in used]
         return ordered + sorted(used - set(ordered))
 
@@ -383,8 +391,8 @@ class SandboxSpecs:
 
     @classmethod
     def from_health(cls, health: dict[str, Any]) -> SandboxSpecs:
-        specs = health.get("specs") if isinstance(health.get("specs"), list) else []
-        gone = health.get("unavailable") if isinstance(health.get("unavailable"), list) else []
+        specs = listed if isinstance(listed := health.get("specs"), list) else []
+        gone = missing if isinstance(missing := health.get("unavailable"), list) else []
         return cls(
             unavailable={str(u.get("key")): str(u.get("reason")) for u in gone if isinstance(u, dict)},
             errors_as_200=frozenset(
@@ -421,9 +429,9 @@ def declares_errors_as_200(spec_file: str, spec_root: str | None) -> bool:
     return isinstance(tree, dict) and tree.get(ERRORS_AS_200) is True
 
 
-def _wire_headers(headers: dict[str, str]) -> list[tuple[str, bytes]]:
+def _wire_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     # UTF-8 bytes: httpx would refuse a non-ASCII str header value outright
-    return [(k, v.encode("utf-8")) for k, v in headers.items()]
+    return [(k.encode("utf-8"), v.encode("utf-8")) for k, v in headers.items()]
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:

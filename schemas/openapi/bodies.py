@@ -100,7 +100,7 @@ def openapi3_body(spec: Spec, raw: Any, file: Path, pointer: str) -> Body | None
             if required:
                 raise UnsupportedBody(f"required {media} body has no object schema with properties")
             return None
-        encoding = media_node.get("encoding") if isinstance(media_node.get("encoding"), dict) else {}
+        encoding = declared if isinstance(declared := media_node.get("encoding"), dict) else {}
         props, required_props = fields
         for name, prop in props.items():
             argument = _form_argument(
@@ -211,8 +211,8 @@ def _collect_fields(
 def _form_argument(
     converter: SchemaConverter, name: str, schema: Any, required: bool, media: str, encoding: dict[str, Any]
 ) -> Argument:
-    enc = encoding.get(name) if isinstance(encoding.get(name), dict) else {}
-    content_type = enc.get("contentType") if isinstance(enc.get("contentType"), str) else None
+    enc = declared if isinstance(declared := encoding.get(name), dict) else {}
+    content_type = part_type if isinstance(part_type := enc.get("contentType"), str) else None
     if media == MULTIPART:
         return Argument(
             name,
@@ -221,7 +221,7 @@ def _form_argument(
             required,
             content_type=content_type or _part_type(converter, schema),
         )
-    style = enc.get("style") if isinstance(enc.get("style"), str) else "form"
+    style = declared_style if isinstance(declared_style := enc.get("style"), str) else "form"
     explode = enc["explode"] if isinstance(enc.get("explode"), bool) else style == "form"
     return Argument(name, ParamLocation.FORM, schema, required, style, explode, content_type)
 

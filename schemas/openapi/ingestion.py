@@ -77,8 +77,7 @@ def ingest(
     drafts: list[tuple[int, Spec, OperationDraft]] = []
     for index, path in enumerate(paths):
         spec = open_spec(path, warnings, allowed_root=allowed_root, budgets=budgets)
-        report = _ingest_spec(spec, index, include_deprecated, drafts)
-        specs.append((spec, report))
+        specs.append((spec, _ingest_spec(spec, index, include_deprecated, drafts)))
     keys = [(d.path, d.method, i) for i, _, d in drafts]
     names = unique_names(
         naming, keys, [base_name(naming, d.method, d.path, d.operation_id) for _, _, d in drafts]
@@ -93,9 +92,9 @@ def ingest(
             category = rule_category or category
         tools.append(_tool(name, spec, draft, tier, category))
     per_spec = Counter(index for index, _, _ in drafts)
-    for index, (spec, report) in enumerate(specs):
-        report.tools = per_spec[index]
-        report.warnings = warnings.count_for(spec.docs.display_name(f) for f in spec.docs.files)
+    for index, (spec, spec_report) in enumerate(specs):
+        spec_report.tools = per_spec[index]
+        spec_report.warnings = warnings.count_for(spec.docs.display_name(f) for f in spec.docs.files)
     tiers = _counts(tools, lambda t: "none" if t.tier is None else str(t.tier))
     manifest = CatalogManifest(
         naming=naming,

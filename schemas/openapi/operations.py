@@ -224,8 +224,8 @@ def tool_description(op: dict[str, Any], method: str, path: str, operation_id: s
     Without both: the ``operationId`` made readable (``listGuildMembers`` -> "List guild members"),
     then ``METHOD path`` as the last resort.
     """
-    summary = op.get("summary").strip() if isinstance(op.get("summary"), str) else ""
-    text = op.get("description").strip() if isinstance(op.get("description"), str) else ""
+    summary = raw.strip() if isinstance(raw := op.get("summary"), str) else ""
+    text = raw.strip() if isinstance(raw := op.get("description"), str) else ""
     if summary and text and not text.startswith(summary):
         text = f"{summary}\n\n{text}"
     text = text or summary or readable_operation_id(operation_id) or f"{method.upper()} {path}"

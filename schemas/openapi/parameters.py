@@ -252,7 +252,7 @@ def _serialisation(spec: Spec, param: RawParameter, schema: dict[str, Any]) -> t
                 style = "simple"
             return style, explode
         return default_style, default_style == "form"
-    style = node.get("style") if isinstance(node.get("style"), str) else default_style
+    style = declared if isinstance(declared := node.get("style"), str) else default_style
     explode = node["explode"] if isinstance(node.get("explode"), bool) else style == "form"
     return style, explode
 

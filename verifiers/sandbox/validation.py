@@ -52,7 +52,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -274,7 +274,7 @@ class _CachingSchemaCastersFactory(SchemaCastersFactory):
         return found
 
 
-_STYLE_LOADERS = {
+_STYLE_LOADERS: dict[str, Callable[[bool, str, str, Mapping[str, Any]], Any]] = {
     **style_deserializers,
     "spaceDelimited": partial(delimited_loads, delimiter=" "),
     "tabDelimited": partial(delimited_loads, delimiter="\t"),
