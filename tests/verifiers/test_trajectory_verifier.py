@@ -42,7 +42,7 @@ def test_the_set_is_big_and_varied_enough() -> None:
     items = entries()
     assert len(items) >= 40
     good = [e for e in items if e["expect"]["valid"]]
-    assert Counter(e["language"] for e in good) == {"en": 12, "ko": 11}
+    assert Counter(e["language"] for e in good) == {"en": 12, "ko": 12}
     assert {e["category"] for e in good} == {"base", "miss_param", "miss_func", "long_context"}
     kinds = Counter(e.get("defect") for e in items if not e["expect"]["valid"])
     for kind in ("wrong_reference", "wrong_order", "invented_value", "fabricated_result"):
@@ -190,7 +190,7 @@ def test_the_cli_writes_verdicts_and_verified_files(
     )
     assert code == 0
     printed = capsys.readouterr().out
-    assert f"trajectories {len(entries())}, valid 23" in printed
+    assert f"trajectories {len(entries())}, valid 24" in printed
     verdicts = [json.loads(line) for line in (tmp_path / "out" / "verdicts.jsonl").read_text().splitlines()]
     assert {v["id"]: (v["valid"], v["reason"], v["failed_turn"]) for v in verdicts} == {
         k: (v["valid"], v["reason"], v["failed_turn"]) for k, v in expected().items()

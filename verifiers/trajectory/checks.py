@@ -1,7 +1,7 @@
 """The per-turn checks of a trajectory that need no sandbox: values grounded across turns, outputs said.
 
-Grounding across turns: every value of a call (``verifiers.grounding.leaves`` / ``grounded``, the
-semantic verifier's rules) must be stated by an earlier or the current user turn, a tool result the
+Grounding across turns: every value of a call (``verifiers.grounding.leaves``, read by the semantic
+verifier's ``call_values.grounding_issues`` with the spec's lexicon) must be stated by an earlier or the current user turn, a tool result the
 assistant has seen, or the initial state. Row ids under ``Assign`` are exempt: choosing the id of a new
 row is the caller's job, and a wrong id of an existing row changes state, which the replay catches.
 
@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from schemas.models import Tool
-from verifiers.grounding import QueryFacts, as_number, grounded, leaves
+from verifiers.call_values import grounding_issues
+from verifiers.grounding import QueryFacts, as_number, leaves
 from verifiers.lexicon import fold
-
-_ASSIGN = "Assign"
+from verifiers.spec_lexicon import lexicon_for
 
 
 class TurnContext:
@@ -44,19 +44,22 @@ class TurnContext:
 
 
 def ungrounded(tool: Tool, arguments: Mapping[str, Any], context: TurnContext) -> str | None:
-    """A message naming the first value of the call that nothing told the assistant; None when all are."""
+    """A message naming the first value of the call that nothing told the assistant; None when all are.
+
+    The semantic verifier's reading (``verifiers.call_values.grounding_issues`` with the spec's
+    lexicon): values stated the way engineers state them count ("fixed" = ``1111111``, "downward
+    20 kN" = ``FZ: -20``, "1500 mm" for a field in m), and so do its refusals (a wrong sign or unit).
+    """
     facts = context.facts
-    for leaf in leaves(arguments, tool.parameters):
-        if leaf.is_key and len(leaf.path) == 2 and leaf.path[0] == _ASSIGN:
+    call_leaves = leaves(arguments, tool.parameters)
+    for problem in grounding_issues(0, tool.name, call_leaves, facts, lexicon_for(tool), 0.75):
+        if _ROW_KEY.match(problem.get("pointer", "")):
             continue  # a row id: see the module docstring
-        if not grounded(leaf, facts):
-            where = "/".join(str(p) for p in leaf.path)
-            return (
-                f"{tool.name} {where} = {leaf.value!r} comes from no user turn, tool result or initial state"
-            )
+        return f"{problem['message']} (at {problem.get('pointer') or '/'})"
     return None
 
 
+_ROW_KEY = re.compile(r"^/Assign/[^/]+$")
 _SPACES = re.compile(r"\s+")
 
 
