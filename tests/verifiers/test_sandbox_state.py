@@ -154,3 +154,29 @@ def test_a_put_is_reference_checked_too(sandbox: SandboxServer) -> None:
         ]
     )
     assert "error" not in call(sandbox, "s12", "PUT", "ELEM", {"Assign": {"1": {**BEAM, "ANGLE": 90}}})
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"{not json", "not JSON"),
+        (b'{"tables": {}, "mode": "strict"}', "expected {'tables'"),
+        (b'{"tables": {}, "state": "loose"}', "strict or lenient"),
+        (b'{"tables": {}, "check_references": "yes"}', "a boolean"),
+    ],
+)
+def test_a_seed_request_the_sandbox_cannot_read_is_a_400_with_why(
+    sandbox: SandboxServer, body: bytes, fragment: str
+) -> None:
+    answer = httpx.post(
+        f"{sandbox.base_url}/_sandbox/seed", params={"session": "x"}, content=body, timeout=10
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_seed"
+    assert fragment in answer.json()["error"]["message"]
+
+
+def test_reset_forgets_a_seeded_sessions_mode_too(sandbox: SandboxServer) -> None:
+    sandbox.seed("s13", SEED, state="lenient")
+    sandbox.reset("s13")
+    assert "error" in call(sandbox, "s13", "PUT", "NODE", {"Assign": {"1": {"X": 1}}})  # strict again

@@ -140,54 +140,13 @@ class TrajectoryVerifier:
             if refused:
                 raise _Rejected("invalid_seed", None, f"the sandbox refused initial_state: {refused}")
         context = TurnContext(t.initial_state)
-        every_tool = set(t.tool_names())
         messages: list[dict[str, Any]] = [m for m in t.messages if m["role"] == "system"]
         for index, ((user, rest), turn) in enumerate(zip(t.turn_messages(), t.turns, strict=True)):
-            offered = t.offered(index)
             context.add(user["content"])
             messages.append(user)
-            own_results: list[Any] = []
-            said: list[str] = []
-            given = {m["tool_call_id"]: m for m in rest if m["role"] == "tool"}
-            used: set[str] = set()
-            for message in rest:
-                if message["role"] == "tool":
-                    continue  # placed after the call it answers, below
-                messages.append(message)
-                if message.get("content"):
-                    said.append(message["content"])
-                for call in message.get("tool_calls") or []:
-                    outcome = self._own_call(
-                        t, index, call, offered, every_tool, not turn.gold_calls, context, own_session
-                    )
-                    present = given.get(call["id"])
-                    if present is not None:
-                        used.add(call["id"])
-                        if present["name"] != call["function"]["name"] or not _same_result(
-                            present["content"], outcome
-                        ):
-                            raise _Rejected(
-                                "tool_result_mismatch",
-                                index,
-                                f"the tool message for {call['id']} is not what {call['function']['name']} answered "
-                                f"on replay ({outcome.text[:160]!r})",
-                            )
-                    messages.append(
-                        present
-                        or {
-                            "role": "tool",
-                            "tool_call_id": call["id"],
-                            "name": call["function"]["name"],
-                            "content": outcome.text,
-                        }
-                    )
-                    own_results.append(outcome.value)
-                    context.add(outcome.text)
-            orphans = sorted(set(given) - used)
-            if orphans:
-                raise _Rejected(
-                    "tool_result_mismatch", index, f"tool messages answer no call of the turn: {orphans}"
-                )
+            own_results, said = self._own_turn(
+                t, index, rest, not turn.gold_calls, context, own_session, messages
+            )
             gold_results = self._gold_turn(t, index, turn.gold_calls, gold_session)
             difference = state_difference(self.replay.state(gold_session), self.replay.state(own_session))
             if difference:
@@ -201,6 +160,55 @@ class TrajectoryVerifier:
             if lacking := missing_outputs(turn.outputs, "\n".join(said)):
                 raise _Rejected("missing_output", index, f"the assistant did not say {lacking}")
         return t.model_copy(update={"messages": messages})
+
+    def _own_turn(
+        self,
+        t: Trajectory,
+        index: int,
+        rest: list[dict[str, Any]],
+        gold_expects_none: bool,
+        context: TurnContext,
+        session: str,
+        messages: list[dict[str, Any]],
+    ) -> tuple[list[Any], list[str]]:
+        """Replay the assistant's calls of one turn (appending the messages, each call followed by its
+        tool message, given or filled in); the responses and what the assistant said."""
+        offered = t.offered(index)
+        every_tool = set(t.tool_names())
+        own_results: list[Any] = []
+        said: list[str] = []
+        given = {m["tool_call_id"]: m for m in rest if m["role"] == "tool"}
+        used: set[str] = set()
+        for message in rest:
+            if message["role"] == "tool":
+                continue  # placed after the call it answers, below
+            messages.append(message)
+            if message.get("content"):
+                said.append(message["content"])
+            for call in message.get("tool_calls") or []:
+                name = call["function"]["name"]
+                outcome = self._own_call(
+                    t, index, call, offered, every_tool, gold_expects_none, context, session
+                )
+                present = given.get(call["id"])
+                if present is not None:
+                    used.add(call["id"])
+                    if present["name"] != name or not _same_result(present["content"], outcome):
+                        raise _Rejected(
+                            "tool_result_mismatch",
+                            index,
+                            f"the tool message for {call['id']} is not what {name} answered on replay "
+                            f"({outcome.text[:160]!r})",
+                        )
+                filled = {"role": "tool", "tool_call_id": call["id"], "name": name, "content": outcome.text}
+                messages.append(present or filled)
+                own_results.append(outcome.value)
+                context.add(outcome.text)
+        if orphans := sorted(set(given) - used):
+            raise _Rejected(
+                "tool_result_mismatch", index, f"tool messages answer no call of the turn: {orphans}"
+            )
+        return own_results, said
 
     def _own_call(
         self,
