@@ -158,10 +158,10 @@ class TrajectoryGenerator:
         keyed = any(r.field == "@id" for r in refs)
         neighbours: dict[str, Any] = {}
         if not keyed and rng.random() < 0.5:  # rows of T already there: the user names ours by a property
-            for i in ("1", "2"):
+            for neighbour_id in ("1", "2"):
                 neighbour = self._row(table.post, rng)
                 self._point(neighbour, refs, state, created, rng)
-                neighbours[i] = neighbour
+                neighbours[neighbour_id] = neighbour
         row_id = self._point(row, refs, state, created, rng) or str(len(neighbours) + 1)
         if neighbours:
             state[key] = neighbours

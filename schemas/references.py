@@ -17,9 +17,10 @@ objects whose sibling field has one of the values. Empty strings and 0 name noth
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +41,7 @@ class Reference:
     field: str
     target: str
     holds: Holds = "id"
-    when: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    when: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
     source: Source = "checked"
     note: str = ""
 
@@ -83,9 +84,9 @@ def _fits(holder: Any, when: Mapping[str, tuple[Any, ...]]) -> bool:
 class ReferenceGraph:
     """References by table, plus which tables were checked by hand."""
 
-    references: list[Reference] = field(default_factory=list)
-    checked_tables: set[str] = field(default_factory=set)
-    manual: dict[str, str] = field(default_factory=dict)
+    references: list[Reference] = dataclasses.field(default_factory=list)
+    checked_tables: set[str] = dataclasses.field(default_factory=set)
+    manual: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def of(self, table: str) -> list[Reference]:
         return [r for r in self.references if r.table == table]

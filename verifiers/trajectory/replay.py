@@ -101,7 +101,8 @@ class SandboxReplay:
         headers["X-Callforge-Spec"] = quote(tool.source.file, safe="/:")
         headers["X-Callforge-Session"] = session
         url = self.base_url + logical.url[len(origin) :]
-        wire = [(k, v.encode("utf-8")) for k, v in headers.items()]
+        # UTF-8 bytes: httpx refuses a non-ASCII str header value outright
+        wire = [(k.encode("ascii"), v.encode("utf-8")) for k, v in headers.items()]
         try:
             answer = self.client.request(logical.method, url, headers=wire, content=logical.content)
         except httpx.HTTPError as exc:
