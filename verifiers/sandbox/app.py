@@ -18,7 +18,8 @@ A request whose ``X-Callforge-Spec`` names a spec that could not be loaded (a de
 Admin routes under ``/_sandbox/``: ``GET health`` (specs served, and ``unavailable`` ones with reasons), ``POST reset[?session=]``, ``GET state?session=``,
 ``GET stats``, and ``POST seed?session=`` with ``{"tables": {TABLE: {ROW_ID: row}}, "state": "strict" |
 "lenient", "check_references": false}``: the session starts over from that state, in that mode
-(references are those of a ``references.yaml`` beside a spec; see ``assign_tables.py``). Errors are JSON ``{"error": {"code", "message", "errors": [...]}}``.
+(references are those of a ``references.yaml`` beside a spec; see ``assign_tables.py``).
+Errors are JSON ``{"error": {"code", "message", "errors": [...]}}``.
 """
 
 from __future__ import annotations
