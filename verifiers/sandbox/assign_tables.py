@@ -21,8 +21,9 @@ State is kept per *session* (the ``X-Callforge-Session`` header), so samples ver
 never see each other's records; the least recently used sessions are dropped past ``max_sessions``.
 
 A session can be *seeded* (``seed``) with an initial state and its own settings: ``strict`` (the
-default without a seed too: PUT/DELETE of a missing row is an API error, as the live server answers)
-or ``lenient``, and ``check_references`` (off by default). With references checked, a POST or PUT
+default without a seed too: a PUT of a missing row, and a per-row ``DELETE /db/KEY/{id}`` of one, are
+API errors, as the live server answers; a whole-table DELETE names no row that could be missing) or
+``lenient``, and ``check_references`` (off by default). With references checked, a POST or PUT
 whose row names a row of another table that does not exist (``ELEM`` on node 99, a nodal load on a
 load case nobody created) is answered ``{"error": {"message": "Key Not Exist: NODE 99 ..."}}``. That
 is an *assumption* about the live server, which checks some references (``NMAS`` on a missing node:
