@@ -126,8 +126,11 @@ def generated(catalog, tmp: Path, count: int, seed: int) -> None:
     kept = [t for t in trajectories if t.id in valid_ids]
     tables = {t.id[len("gen-") :].rsplit("-", 4)[0] for t in kept}
     print(
-        f"generated {len(trajectories)} trajectories ({len(skipped)} blueprints skipped) in {gen_s:.2f} s: {len(trajectories) / gen_s:,.0f}/s"
+        f"generated {len(trajectories)} trajectories ({len(skipped)} draws skipped) in {gen_s:.2f} s: "
+        f"{len(trajectories) / gen_s:,.0f}/s"
     )
+    for reason, n in Counter(s.split(": ", 1)[1] for s in skipped).most_common(3):
+        print(f"  skipped {n}: {reason}")
     print(
         f"verified {summary.total} in {verify_s:.1f} s (sandbox start included): {summary.valid} valid, {per_s:.1f}/s"
     )

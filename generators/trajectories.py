@@ -27,6 +27,7 @@ from typing import Any
 
 from generators.phrasing import Phrasebook, render_scalar
 from generators.values import SchemaTooLarge, ValueOptions, compile_schema
+from schemas.canonical import canonical_json
 from schemas.catalog import Catalog
 from schemas.references import Reference, ReferenceGraph
 from schemas.trajectories import Trajectory
@@ -96,6 +97,7 @@ class TrajectoryGenerator:
         keys = sorted(self.tables)
         made = 0
         index = 0
+        seen: set[str] = set()
         while made < count:
             # every table early; over rounds, every table in every category and language
             table = keys[index % len(keys)]
@@ -110,8 +112,18 @@ class TrajectoryGenerator:
                 made += 1
                 continue
             for variant in range(min(variants, count - made)):
-                yield self._render(plan, language, category, random.Random(blueprint_seed + variant), variant)
+                drawn = self._render(
+                    plan, language, category, random.Random(blueprint_seed + variant), variant
+                )
                 made += 1
+                # a table whose rows carry no values to vary (open rows drawn empty) repeats itself:
+                # the same record twice teaches nothing, and the verifier would reject it as a duplicate
+                key = canonical_json(drawn.to_record() | {"id": ""})
+                if key in seen:
+                    yield f"{table}: the same trajectory again (its rows have no values to vary)"
+                    continue
+                seen.add(key)
+                yield drawn
 
     # --------------------------------------------------------------------------------------- plan
 
