@@ -95,6 +95,11 @@ class TrajectoryGenerator:
         blueprint that could not be drawn (its table and why), so the caller can count them."""
         rng = random.Random(seed)
         keys = sorted(self.tables)
+        if not keys:
+            raise ValueError(
+                "the catalog has no /db table with all four tools named post_/get_/put_/delete_db_<table> "
+                "(ingest the GEN NX spec with naming 'snake')"
+            )
         made = 0
         index = 0
         seen: set[str] = set()
@@ -250,7 +255,9 @@ class TrajectoryGenerator:
                 ask = book.names.en if language == "en" else book.names.ko
                 if category == "miss_param":
                     user = (
-                        f"I want to add a {ask} record." if language == "en" else f"{ask} 하나 추가하고 싶어."
+                        f"I want to add a new {ask} record."
+                        if language == "en"
+                        else f"{ask} 하나 추가하고 싶어."
                     )
                     reply = "Which values should it have?" if language == "en" else "어떤 값으로 넣을까요?"
                     messages += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]

@@ -108,3 +108,12 @@ def test_a_state_dependent_turn_reads_first_and_changes_a_row_named_by_a_propert
                 for field, value in seeded.items()
             )
     assert found >= 20
+
+
+def test_a_catalog_without_crud_tables_is_refused_with_what_to_do() -> None:
+    from schemas.catalog import Catalog
+    from schemas.references import ReferenceGraph
+
+    empty = TrajectoryGenerator(Catalog([gennx_catalog()["get_db_node"]]), ReferenceGraph())
+    with pytest.raises(ValueError, match="naming 'snake'"):
+        next(iter(empty.generate(1)))
