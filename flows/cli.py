@@ -27,6 +27,8 @@ COMMANDS = (
     "evaluate",
     "score",
     "refresh",
+    "serve",
+    "tiny_model",
 )
 
 

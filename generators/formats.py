@@ -6,6 +6,7 @@ query can quote them verbatim.
 
 from __future__ import annotations
 
+import base64
 import random
 import string
 import uuid
@@ -109,3 +110,14 @@ def fit_length(value: str, min_length: int, max_length: int | None, rng: random.
     if max_length is not None and len(value) > max_length:
         value = value[: max(int(max_length), 0)]
     return value
+
+
+def encoded_bytes(rng: random.Random, min_length: int, max_length: int, *, url: bool = False) -> str:
+    """Base64 (or base64url) text of a few random bytes, within the length bounds (multiples of 4)."""
+    raw = bytes(draw_int(rng, 0, 255) for _ in range(draw_int(rng, 3, 12)))
+    text = (base64.urlsafe_b64encode if url else base64.b64encode)(raw).decode("ascii")
+    while len(text) < min_length:
+        text += "AAAA"
+    if len(text) > max_length:
+        text = text[: max(0, max_length - max_length % 4)]
+    return text

@@ -96,12 +96,18 @@ class OfflineGenerator:
         return kit
 
     def _distinct(self, kit: _ToolKit, count: int, rng: random.Random) -> list[dict[str, Any]]:
-        """``count`` argument sets that differ from each other (parallel calls doing the same twice
-        would teach nothing); fewer when the schema cannot give that many."""
+        """``count`` argument sets that differ from each other and touch no row twice (parallel calls
+        doing the same twice teach nothing, and two writes of one row depend on their order); fewer
+        when the schema cannot give that many."""
         found: dict[str, dict[str, Any]] = {}
+        touched: set[tuple[str, ...]] = set()
         for _ in range(count * _DISTINCT_TRIES):
             args = kit.sampler(rng)
-            found.setdefault(canonical_json(args), args)
+            rows = kit.phrasebook.rows(args)
+            if rows & touched or canonical_json(args) in found:
+                continue
+            found[canonical_json(args)] = args
+            touched |= rows
             if len(found) == count:
                 break
         return list(found.values())

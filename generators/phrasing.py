@@ -1,14 +1,20 @@
 """Natural-language queries, in English and Korean, that state every argument value of a call.
 
-A :class:`Phrasebook` is built once per tool from its description, HTTP method, path and parameter
-schemas. ``clause(arguments, language, rng)`` renders one call as an imperative sentence; every leaf
-value (and every map key, e.g. a GEN NX node id) appears in the text verbatim -- strings quoted,
-numbers as Python prints them, booleans as ``true``/``false`` -- so a grounding check can find each one.
+A :class:`Phrasebook` is built once per tool from its names (:mod:`generators.names`: each tool's own
+English and Korean name and request kind), HTTP method and parameter schemas. ``clause(arguments,
+language, rng)`` renders one call as an imperative sentence; every leaf value (and every map key, e.g. a
+GEN NX node id) appears in the text verbatim -- strings quoted, numbers as Python prints them, booleans
+as ``true``/``false`` -- so a grounding check can find each one.
 
-English takes the intent from the tool's description ("Create nodes in the model" -> "create nodes in
-the model"); Korean takes a noun from a small structural-engineering glossary (path segment or
-description keyword, e.g. NODE -> 절점) and a verb from the HTTP method (POST -> 추가해줘, GET ->
-조회해줘, …), and labels fields by their keys, as GEN NX users write them ("X 0, Y 3").
+English takes the intent from the tool's summary ("Create Node (NODE) records"); Korean names the tool by
+its Korean name and picks a verb by request kind (create -> 추가해줘, get -> 조회해줘, a whole-table
+clear -> 모두 삭제해줘, a command whose name ends in an action noun -> "구조 해석 실행해줘"). Fields are
+labelled by their keys, as GEN NX users write them ("X 0, Y 3").
+
+Nested values have one rendering path per language (:meth:`Phrasebook.describe`): an id-keyed map is
+"NODE 12 (X 0, Y 3)" / "12번(X 0, Y 3)", a list of objects is bracketed with ordinal items
+("[first: A 1; second: A 2]" / "[첫째: A 1; 둘째: A 2]"), so a parent's later keys never read as part of
+the last item, and an empty item is said to be empty rather than left out.
 """
 
 from __future__ import annotations
@@ -17,50 +23,34 @@ import random
 import re
 from typing import Any
 
+from generators.names import tool_names
 from generators.values import SchemaCompiler
 from schemas.models import Tool
 
-_CLAUSE_SPLIT = re.compile(r"[.;:(\n]| - | where | which | that ")
-_VERB_FORMS = {
-    "create", "add", "insert", "register", "define", "assign", "update", "modify", "change", "edit", "set",
-    "delete", "remove", "clear", "get", "retrieve", "read", "list", "return", "fetch", "show", "display",
-    "run", "perform", "execute", "export", "import", "save", "open", "close", "apply", "calculate",
-    "compute", "generate", "upload", "download", "send", "check", "find", "search", "replace", "load",
-    "capture", "make", "build", "start", "stop", "reset", "copy", "move", "rename", "query", "select",
-}  # fmt: skip
 # How an English request for a call without arguments is framed ("{intent}" is the tool's intent).
 # Each also reads well as one clause of a longer request ("please X, then Y").
 _EN_BARE_FRAMES = (
     "{intent}",
     "please {intent}",
     "I need you to {intent}",
-    "go ahead and {intent}",
-    "now {intent}",
+    "{intent}, please",
 )
-_CREATE_VERBS = {"create", "add", "insert", "register", "define", "assign", "make", "build"}
-_METHOD_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+_EN_CLEAR = ("clear all {en} records", "delete every {en} record", "delete all {en} records")
 
 KO_VERBS = {
-    "create": (("추가해줘", "생성해줘", "만들어줘"), "추가"),
+    "create": (("추가해줘", "생성해줘", "입력해줘"), "추가"),
     "update": (("수정해줘", "변경해줘", "업데이트해줘"), "수정"),
     "get": (("조회해줘", "보여줘", "불러와줘"), "조회"),
     "delete": (("삭제해줘", "지워줘"), "삭제"),
     "action": (("실행해줘", "수행해줘"), "실행"),
 }
-# Path segments and description words of structural-analysis APIs (GEN NX first), longest match wins.
-KO_GLOSSARY = {
-    "NODE": "절점", "ELEM": "요소", "MATL": "재료", "SECT": "단면", "THIK": "두께", "CONS": "지점 경계조건",
-    "STLD": "정적 하중 케이스", "BODF": "자중", "CNLD": "절점 하중", "BMLD": "보 하중", "PRES": "압력 하중",
-    "GRUP": "구조 그룹", "BNGR": "경계 그룹", "LDGR": "하중 그룹", "UNIT": "단위계", "PJCF": "프로젝트 정보",
-    "STOR": "층 정보", "LCOM": "하중 조합", "ANAL": "해석", "SPRG": "스프링 지점", "ELNK": "탄성 연결",
-    "RIGD": "강체 연결", "NMAS": "절점 질량", "TABLE": "결과 표", "CAPTURE": "화면 캡처",
-    "load combination": "하중 조합", "load case": "하중 케이스", "boundary": "경계조건", "support": "지점",
-    "material": "재료", "section": "단면", "element": "요소", "node": "절점", "analysis": "해석",
-    "thickness": "두께", "result": "결과", "project": "프로젝트", "group": "그룹", "story": "층",
-    "spring": "스프링", "mass": "질량", "pressure": "압력", "load": "하중", "beam": "보", "file": "파일",
-    "unit": "단위계", "view": "화면", "table": "표",
-}  # fmt: skip
-_GLOSSARY_WORDS = sorted((k for k in KO_GLOSSARY if not k.isupper()), key=len, reverse=True)
+_KO_CLEAR = ("{ko}{p} 모두 삭제해줘", "{ko} 데이터를 전부 지워줘", "{ko} 전체 삭제 부탁해")
+_EN_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+_KO_ORDINALS = ("첫째", "둘째", "셋째", "넷째", "다섯째", "여섯째", "일곱째", "여덟째")
+_EN_COUNTS = {2: "two", 3: "three", 4: "four", 5: "five"}
+_KO_COUNTS = {2: "두", 3: "세", 4: "네", 5: "다섯"}
+_PAREN = re.compile(r"\([^)]*\)$")
+_CLAUSE_SPLIT = re.compile(r"[.;:(\n]| - | where | which | that ")
 
 
 def render_scalar(value: Any) -> str:
@@ -82,17 +72,16 @@ def object_particle(word: str) -> str:
     return "을(를)"
 
 
-def _third_to_base(word: str) -> str:
-    lowered = word.lower()
-    for candidate in (lowered, lowered[:-1], lowered[:-2], lowered[:-3] + "y"):
-        if candidate in _VERB_FORMS and (candidate == lowered or lowered.endswith("s")):
-            return candidate
-    return lowered
-
-
 def _short(text: str, max_words: int) -> str:
     first = _CLAUSE_SPLIT.split(text.strip(), maxsplit=1)[0].strip().rstrip(",")
     return first if 0 < len(first.split()) <= max_words else ""
+
+
+def _ordinal(index: int, language: str) -> str:
+    words = _KO_ORDINALS if language == "ko" else _EN_ORDINALS
+    if index < len(words):
+        return words[index]
+    return f"{index + 1}번째" if language == "ko" else f"item {index + 1}"
 
 
 class Phrasebook:
@@ -100,35 +89,16 @@ class Phrasebook:
 
     def __init__(self, tool: Tool) -> None:
         self.tool = tool
+        self.names = tool_names(tool)
         self._schemas = SchemaCompiler(tool.parameters)
         self.shape = _Shape(self, tool.parameters, "")
-        method = tool.binding.method
         words = [s for s in tool.binding.path.split("/") if s and not s.startswith("{")]
         self.resource = words[-1] if words else tool.name
-        description = (tool.description or "").strip()
-        first = _short(description, 14)
-        verb = _third_to_base(first.split()[0]) if first else ""
-        if first and verb in _VERB_FORMS:
-            self.intent_en = verb + first[len(first.split()[0]) :]
-        else:
-            noun = first[:1].lower() + first[1:] if first else " ".join(words) or tool.name
-            self.intent_en = f"{_METHOD_VERBS.get(method, 'call')} the {noun}"
-            verb = _METHOD_VERBS.get(method, "action")
-        kind = {"GET": "get", "PUT": "update", "PATCH": "update", "DELETE": "delete"}.get(method)
-        if kind is None:
-            kind = "create" if (verb in _CREATE_VERBS or "/db/" in tool.binding.path.lower()) else "action"
-        self.ko_verbs, self.ko_noun = KO_VERBS[kind]
-        self.resource_ko = self._korean_resource(description)
-
-    def _korean_resource(self, description: str) -> str:
-        upper = self.resource.upper()
-        if upper in KO_GLOSSARY:
-            return KO_GLOSSARY[upper]
-        lowered = description.lower()
-        for word in _GLOSSARY_WORDS:
-            if word in lowered:
-                return KO_GLOSSARY[word]
-        return f"{self.resource} 항목"
+        kind = self.names.kind
+        self.intent_en = self.names.intent_en
+        self.resource_ko = self.names.ko
+        self.ko_action = self.names.ko_action
+        self.ko_verbs, self.ko_noun = KO_VERBS["delete" if kind == "clear" else kind]
 
     # -- schema lookup, compiled lazily into shapes ----------------------------------------------------
 
@@ -147,8 +117,10 @@ class Phrasebook:
 
     # -- rendering ----------------------------------------------------------------------------------
 
-    def describe(self, value: Any, shape: _Shape, language: str) -> str:
-        """``value`` (whatever its shape) as words; every leaf appears verbatim."""
+    def describe(self, value: Any, shape: _Shape, language: str, top: bool = False) -> str:
+        """``value`` (whatever its shape) as words; every leaf appears verbatim. ``top``: ``value`` is the
+        whole argument set, whose map or undescribed wrapper (GEN NX ``Assign``, ``Argument``) goes
+        unnamed; deeper objects are always named by their key, so two nested NAMEs stay apart."""
         if isinstance(value, dict):
             if not value:
                 return ""
@@ -178,8 +150,10 @@ class Phrasebook:
                 text = self.describe(sub_value, child, language)
                 if not isinstance(sub_value, dict):
                     parts.append(f"{label} {text}")
-                elif child.is_map(sub_value) or not child.described:
-                    parts.append(text)  # a map or an undescribed wrapper (GEN NX Assign, Argument): no label
+                elif not text:
+                    continue  # a fixed part with nothing to state (a whole-table DELETE's placeholder row)
+                elif top and (child.is_map(sub_value) or not child.described):
+                    parts.append(text)  # the body's wrapper (GEN NX Assign, Argument): no label
                 else:
                     parts.append(f"{label} ({text})")
             return ", ".join(p for p in parts if p)
@@ -187,42 +161,91 @@ class Phrasebook:
             if not value:
                 return "[]"
             items = shape.items()
-            rendered = [self.describe(v, items, language) for v in value]
-            if isinstance(value[0], dict | list) or any(isinstance(v, dict | list) for v in value):
-                return "; ".join(f"[{i}] {text}" for i, text in enumerate(rendered, 1) if text)
-            return "[" + ", ".join(rendered) + "]"
+            if not any(isinstance(v, dict | list) for v in value):
+                return "[" + ", ".join(self.describe(v, items, language) for v in value) + "]"
+            empty = "빈 항목" if language == "ko" else "an empty item"
+            rendered = [self.describe(v, items, language) or empty for v in value]
+            return (
+                "[" + "; ".join(f"{_ordinal(i, language)}: {text}" for i, text in enumerate(rendered)) + "]"
+            )
         return render_scalar(value)
 
+    def rows(self, arguments: dict[str, Any]) -> set[tuple[str, ...]]:
+        """The rows a call touches: each key of an id-keyed map, with the path to that map
+        (``{"Assign": {"3": {...}}}`` -> ``{("Assign", "3")}``). Two calls that share one write it twice."""
+        found: set[tuple[str, ...]] = set()
+
+        def walk(value: Any, shape: _Shape, path: tuple[str, ...]) -> None:
+            if not isinstance(value, dict) or len(path) > 6:
+                return
+            if shape.is_map(value):
+                found.update((*path, str(key)) for key in value)
+                return
+            for key, sub in value.items():
+                walk(sub, shape.child(key), (*path, key))
+
+        walk(arguments, self.shape, ())
+        return found
+
     def arguments(self, arguments: dict[str, Any], language: str) -> str:
-        return self.describe(arguments, self.shape, language) if arguments else ""
+        return self.describe(arguments, self.shape, language, top=True) if arguments else ""
+
+    def _ko_request(self, rng: random.Random) -> tuple[str, str]:
+        """(what is asked for, the verb) in Korean: ("절점을", "추가해줘") or ("구조 해석", "실행해줘")."""
+        res = self.resource_ko
+        if self.ko_action:
+            return res, (" 해줘" if _PAREN.sub("", res).strip().endswith("기") else "해줘")
+        return f"{res}{object_particle(res)}", " " + rng.choice(self.ko_verbs)
+
+    def _ko_subject(self) -> str:
+        """The request as a noun phrase: "절점 추가", "구조 해석 실행"."""
+        return self.resource_ko if self.ko_action else f"{self.resource_ko} {self.ko_noun}"
 
     def clause(self, arguments: dict[str, Any], language: str, rng: random.Random) -> str:
-        """One call as a request, e.g. "create nodes in the model with NODE 12 (X 0, Y 3, Z 0)"."""
+        """One call as a request, e.g. "create Node (NODE) records with NODE 12 (X 0, Y 3, Z 0)"."""
         args = self.arguments(arguments, language)
+        kind = self.names.kind
         if language == "ko":
-            verb = rng.choice(self.ko_verbs)
-            res = self.resource_ko
+            if kind == "clear" and not args:
+                res = self.resource_ko
+                return rng.choice(_KO_CLEAR).format(ko=res, p=object_particle(res))
+            what, verb = self._ko_request(rng)
             if not args:
-                return f"{res}{object_particle(res)} {verb}"
+                return f"{what}{verb}"
             form = rng.randrange(3)
             if form == 0:
-                return f"{res}{object_particle(res)} 다음 값으로 {verb}: {args}"
+                return f"다음 값으로 {what}{verb}: {args}"
             if form == 1:
-                return f"{res} {self.ko_noun} 부탁해 - {args}"
-            return f"{args} 조건으로 {res}{object_particle(res)} {verb}"
+                return f"{self._ko_subject()} 부탁해 - {args}"
+            return f"{args} 조건으로 {what}{verb}"
+        intent = self.intent_en
+        if kind == "clear" and not args:
+            intent = rng.choice(_EN_CLEAR).format(en=self.names.en)
         if not args:
             # No values to vary, so vary the framing: a tool without arguments is asked for several times.
-            return rng.choice(_EN_BARE_FRAMES).format(intent=self.intent_en)
+            return rng.choice(_EN_BARE_FRAMES).format(intent=intent)
         glue = rng.choice((" with ", " using ", ": "))
-        return f"{self.intent_en}{glue}{args}"
+        return f"{intent}{glue}{args}"
 
     def repeated(self, calls: list[dict[str, Any]], language: str, rng: random.Random) -> str:
-        """Several calls of this tool (parallel style) in one request, numbered."""
-        listed = "; ".join(f"({i}) {self.arguments(a, language) or '-'}" for i, a in enumerate(calls, 1))
+        """Several calls of this tool (parallel style) in one request: one request per set of values."""
+        listed = [self.arguments(a, language) or "-" for a in calls]
+        n = len(calls)
         if language == "ko":
-            noun = self.ko_noun
-            return f"{self.resource_ko} {noun}{object_particle(noun)} {len(calls)}번 각각 따로 해줘: {listed}"
-        return f"{self.intent_en}, {len(calls)} separate times: {listed}"
+            what, verb = self._ko_request(rng)
+            count = _KO_COUNTS.get(n, str(n))
+            if rng.random() < 0.5:
+                items = "; ".join(f"{_ordinal(i, 'ko')} {text}" for i, text in enumerate(listed))
+                return f"{self._ko_subject()} 요청을 {count} 번으로 나눠서 보내줘 - {items}"
+            rest = ", ".join(listed[1:])
+            return f"{listed[0]} 조건으로 {what}{verb}. {rest} 조건으로도 각각 따로 요청해줘"
+        intent = self.intent_en
+        count = _EN_COUNTS.get(n, str(n))
+        if rng.random() < 0.5:
+            items = "; ".join(f"{_ordinal(i, 'en')} {text}" for i, text in enumerate(listed))
+            return f"{intent} in {count} separate requests: {items}"
+        rest = " and ".join(f"with {text}" for text in listed[1:])
+        return f"{intent} with {listed[0]}, and send a separate request {rest}"
 
 
 class _Shape:
@@ -231,7 +254,9 @@ class _Shape:
     Children are built on first use, so a recursive schema costs only as deep as values go.
     """
 
-    __slots__ = ("_book", "_children", "_items", "_node", "described", "has_one_of", "label_en", "prop_names")
+    __slots__ = (
+        "_book", "_children", "_items", "_node", "described", "has_one_of", "label_en", "map_like", "prop_names",
+    )  # fmt: skip
 
     def __init__(self, book: Phrasebook, schema: Any, key: str) -> None:
         node = book.resolve(schema)
@@ -242,13 +267,21 @@ class _Shape:
         branches = [node, *(book.resolve(b) for k in ("oneOf", "anyOf") for b in node.get(k, []))]
         self.prop_names = {name for b in branches for name in (b.get("properties") or {})}
         self.has_one_of = bool(node.get("oneOf"))
+        # Only a schema that declares id-keyed entries is rendered as a map ("NODE 12 (...)"); an
+        # undeclared key of a row is a field, never an id (that once printed "Y_VAR번(80)").
+        self.map_like = any(
+            isinstance(b.get("additionalProperties"), dict)
+            or b.get("patternProperties")
+            or b.get("propertyNames")
+            for b in branches
+        )
         self.described = bool(node.get("description"))
         short = _short(str(node.get("description") or node.get("title") or ""), 5)
         self.label_en = short[:1].lower() + short[1:] if short and not short[:2].isupper() else short
 
     def is_map(self, value: dict[str, Any]) -> bool:
         """A dict keyed by ids (map values), not by declared property names."""
-        return bool(value) and not self.has_one_of and self.prop_names.isdisjoint(value)
+        return bool(value) and self.map_like and not self.has_one_of and self.prop_names.isdisjoint(value)
 
     def child(self, key: str) -> _Shape:
         """The shape of ``key`` (a declared property, or else the map's value schema under ``""``)."""

@@ -35,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from generators.config import DEFAULT_TIER_QUOTAS, PlanConfig
+from generators.names import tool_names
 from schemas.canonical import content_hash
 from schemas.catalog import Catalog
 from schemas.models import Style, Tool
@@ -107,6 +108,14 @@ class _Catalogue:
         self.category_of = {t.name: t.category for t in catalog}
         # Tools whose call cannot vary (no values to give): asked once per tool, not once per item.
         self.fixed_calls = {t.name for t in catalog if not takes_values(t.parameters)}
+        # How a query names each tool, per language: (kind, name). Two tools with the same label in a
+        # language cannot be told apart by a query in it, so they never meet as target and distractor.
+        self.labels: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {}
+        for tool in catalog:
+            names = tool_names(tool)
+            self.labels[tool.name] = (("en", names.intent_en.lower()), names.ko_label)
+        self.redrawn = 0  # distractors skipped because a query could not tell them from the target
+        self.dropped = 0  # items left without a distractor after that (irrelevance made simple)
         self._hashes: dict[str, dict[str, int]] = {}
         self._cache_target: str | None = None
         self._cache: dict[tuple[str | None, str], list[str]] = {}
@@ -133,15 +142,30 @@ class _Catalogue:
             self._hashes[salt] = {n: stable_seed(self.config.seed, salt, n) for n in self.all_names}
         return self._hashes[salt]
 
+    def clash(self, a: str, b: str) -> bool:
+        """Whether a query for ``a`` could as well be asking for ``b`` (same kind and name, in English or
+        in Korean)."""
+        la, lb = self.labels.get(a), self.labels.get(b)
+        return la is not None and lb is not None and (la[0] == lb[0] or la[1] == lb[1])
+
     def pick(self, target: str, count: int, exclude: Collection[str], salt: str) -> list[str]:
-        """``count`` others, from the target's category first, then from the rest of the catalog."""
+        """``count`` others, from the target's category first, then from the rest of the catalog.
+
+        A candidate the target's query could not be told from (:meth:`clash`) is skipped and the next
+        one in rank order is drawn instead (counted in ``redrawn``)."""
         chosen: list[str] = []
+        skipped: set[str] = set()
         for pool in (self.category_of.get(target), "*"):
             for name in self.ranked(target, pool, salt):
                 if len(chosen) >= count:
                     return chosen
-                if name not in exclude and name not in chosen:
-                    chosen.append(name)
+                if name in exclude or name in chosen or name in skipped:
+                    continue
+                if self.clash(target, name):
+                    skipped.add(name)
+                    self.redrawn += 1
+                    continue
+                chosen.append(name)
         return chosen
 
     def siblings(self, name: str) -> set[str]:
@@ -154,8 +178,14 @@ def takes_values(schema: Any, depth: int = 0) -> bool:
     """Whether a schema admits more than one value (False for ``{}`` and objects of empty objects)."""
     if not isinstance(schema, dict) or depth > 20:
         return False
-    if "$ref" in schema or isinstance(schema.get("additionalProperties"), dict) or "items" in schema:
+    if "$ref" in schema or "items" in schema:
         return True
+    # extra keys count only where nothing is declared (a declared fixed body -- GEN NX's whole-table
+    # DELETE {"Assign": {"1": {}}} -- is one call however open its schema is)
+    if isinstance(schema.get("additionalProperties"), dict) and not schema.get("properties"):
+        return True
+    if schema.get("maxProperties") == 0:
+        return False
     if "enum" in schema or "const" in schema:
         return len(schema.get("enum", [])) > 1
     if any(takes_values(s, depth + 1) for key in ("oneOf", "anyOf", "allOf") for s in schema.get(key, [])):
@@ -206,7 +236,8 @@ def _plan_item(tool: Tool, index: int, cat: _Catalogue) -> WorkItem:
         low, high = config.distractors
         offered = cat.pick(name, rng.randint(max(1, low), max(1, high)), exclude, "irrelevant")
         targets = []
-        if not offered:  # a catalog of one path cannot make an irrelevance item
+        if not offered:  # a catalog of one path (or of look-alikes) cannot make an irrelevance item
+            cat.dropped += 1
             style, targets, offered = Style.SIMPLE, [name], [name]
     rng.shuffle(offered)
     return WorkItem(
@@ -229,12 +260,15 @@ def build_plan(
     *,
     satisfied: Mapping[str, int] | None = None,
     done: Collection[str] | None = None,
+    stats: dict[str, int] | None = None,
 ) -> list[WorkItem]:
     """Every work item the catalog needs, minus what ``satisfied`` and ``done`` already cover.
 
     ``satisfied`` maps tool name -> accepted samples already held; that many of the tool's items are
     skipped (its first ones, so a resumed plan is a suffix of the full one). ``done`` is a collection of
-    item ids already generated (read from candidate shards); those are skipped too.
+    item ids already generated (read from candidate shards); those are skipped too. ``stats``, when
+    given, receives how many distractors were redrawn because a query could not tell them from the
+    target, and how many items were left without one.
     """
     config = config or PlanConfig()
     satisfied = satisfied or {}
@@ -248,6 +282,8 @@ def build_plan(
             item = _plan_item(tool, index, cat)
             if item.id not in done:
                 items.append(item)
+    if stats is not None:
+        stats.update(distractors_redrawn=cat.redrawn, items_without_distractor=cat.dropped)
     return items
 
 

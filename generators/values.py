@@ -48,6 +48,17 @@ class ValueOptions:
     map_entries: tuple[int, int] = (1, 3)  # entries of an additionalProperties map (GEN NX: ids)
     array_items: tuple[int, int] = (1, 3)
     max_ref_depth: int = 3  # $refs followed before objects shrink to their required properties
+    # Caps that keep any spec's values small (a real Adyen spec declares maxItems: 2147483647). A
+    # schema's upper bounds are clipped to these; a lower bound above a hard limit fails the tool with
+    # SchemaTooLarge rather than allocating it.
+    max_array_items: int = 8  # drawn array length never exceeds this (nor a schema's maxItems)
+    max_string_length: int = 64  # drawn strings never exceed this (nor a schema's maxLength)
+    max_sample_chars: int = 20_000  # a whole drawn value, as JSON, is redrawn (then refused) above this
+    hard_limit: int = 1_000  # minItems / minLength / minProperties above this make a tool unusable
+
+
+class SchemaTooLarge(ValueError):
+    """A schema whose smallest valid value exceeds the sampler's limits (or whose draws keep doing so)."""
 
 
 _MERGE_MAX = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties")
@@ -64,7 +75,7 @@ class SchemaCompiler:
     def __init__(self, root: dict[str, Any], options: ValueOptions | None = None) -> None:
         self.root = root
         self.options = options or ValueOptions()
-        self._memo: dict[tuple[str, int], Sampler] = {}
+        self._memo: dict[tuple[str, int, bool], Sampler] = {}
 
     # -- references and combinators --------------------------------------------------------------------
 
@@ -100,16 +111,19 @@ class SchemaCompiler:
 
     # -- the compiler ---------------------------------------------------------------------------------
 
-    def compile(self, schema: Any, depth: int = 0) -> Sampler:
+    def compile(self, schema: Any, depth: int = 0, filled: bool = False) -> Sampler:
+        """A sampler for ``schema``. ``filled``: the value is a row or a list item, which an empty object
+        would leave unstated (``[{}, {...}]``, a node without coordinates), so an object with properties
+        always gets at least one."""
         if schema is True or not isinstance(schema, dict):
             return _const("value")
         if "$ref" in schema:
-            return self._ref(schema, depth)
+            return self._ref(schema, depth, filled)
         schema = self.merge_all_of(schema)
         if "const" in schema:
             return _const(schema["const"])
-        base = self._base(schema, depth)
-        examples = self._valid_examples(schema)
+        base = self._base(schema, depth, filled)
+        examples = [e for e in self._valid_examples(schema) if not (filled and e == {})]
         if examples:
             p = self.options.example_p
             if any(isinstance(e, dict | list) for e in examples):
@@ -118,9 +132,9 @@ class SchemaCompiler:
             return lambda rng: pick(rng, examples) if rng.random() < p else base(rng)
         return base
 
-    def _ref(self, schema: dict[str, Any], depth: int) -> Sampler:
+    def _ref(self, schema: dict[str, Any], depth: int, filled: bool = False) -> Sampler:
         ref = schema["$ref"]
-        key = (ref, depth)
+        key = (ref, depth, filled)
         if key not in self._memo:
             target = self.resolve(ref)
             if target is None or depth > self.options.max_ref_depth + 3:
@@ -128,7 +142,7 @@ class SchemaCompiler:
             else:
                 siblings = {k: v for k, v in schema.items() if k != "$ref"}
                 self._memo[key] = _const({})  # a placeholder while the target compiles
-                self._memo[key] = self.compile({**target, **siblings}, depth + 1)
+                self._memo[key] = self.compile({**target, **siblings}, depth + 1, filled)
         return self._memo[key]
 
     def _valid_examples(self, schema: dict[str, Any]) -> list[Any]:
@@ -138,7 +152,10 @@ class SchemaCompiler:
         if not found:
             return []
         check = self.validator({k: v for k, v in schema.items() if k not in ("examples", "example")})
-        return [e for e in found if e is not None and check.is_valid(e)]
+        # Keys the request schema does not declare (readOnly ones, dropped at ingestion) are left out of
+        # examples: a server that checks the body refuses them (422).
+        found = [_declared_only(self, e, schema) for e in found if e is not None]
+        return [e for e in found if check.is_valid(e)]
 
     @staticmethod
     def _keeps_format(schema: dict[str, Any], value: Any) -> bool:
@@ -147,10 +164,10 @@ class SchemaCompiler:
         fmt = schema.get("format")
         return not isinstance(fmt, str) or _FORMATS.conforms(value, fmt)
 
-    def _base(self, schema: dict[str, Any], depth: int) -> Sampler:
+    def _base(self, schema: dict[str, Any], depth: int, filled: bool = False) -> Sampler:
         for key in ("oneOf", "anyOf"):
             if schema.get(key):
-                return self._choice(schema, key, depth)
+                return self._choice(schema, key, depth, filled)
         if schema.get("enum"):
             choices = list(schema["enum"])
             non_null = [c for c in choices if c is not None] or choices
@@ -163,7 +180,9 @@ class SchemaCompiler:
             "integer": self._integer,
             "number": self._number,
         }.get(kind)
-        if sampler is not None:
+        if kind == "object":
+            base = self._object(schema, depth, filled)
+        elif sampler is not None:
             base = sampler(schema, depth)
         elif kind == "boolean":
             base = lambda rng: rng.random() < 0.5  # noqa: E731
@@ -178,14 +197,14 @@ class SchemaCompiler:
             return lambda rng: default if rng.random() < p else base(rng)
         return base
 
-    def _choice(self, schema: dict[str, Any], key: str, depth: int) -> Sampler:
+    def _choice(self, schema: dict[str, Any], key: str, depth: int, filled: bool = False) -> Sampler:
         parent = {k: v for k, v in schema.items() if k not in ("oneOf", "anyOf")}
         branches = []
         for branch in schema[key]:
             if "$ref" in branch:  # siblings of the $ref hold too (a discriminator's value, for one)
                 rest = {k: v for k, v in branch.items() if k != "$ref"}
                 branch = _merge(self.merge_all_of(self.resolve(branch["$ref"]) or {}), rest)
-            branches.append(self.compile(_merge(parent, self.merge_all_of(branch)), depth))
+            branches.append(self.compile(_merge(parent, self.merge_all_of(branch)), depth, filled))
         if key == "anyOf":
             return lambda rng: pick(rng, branches)(rng)
         check = self.validator(schema)
@@ -200,7 +219,7 @@ class SchemaCompiler:
 
         return one_of
 
-    def _object(self, schema: dict[str, Any], depth: int) -> Sampler:
+    def _object(self, schema: dict[str, Any], depth: int, filled: bool = False) -> Sampler:
         props: dict[str, Any] = schema.get("properties") or {}
         required = [r for r in schema.get("required", []) if r in props]
         shrink = depth > self.options.max_ref_depth
@@ -244,8 +263,15 @@ class SchemaCompiler:
                 # keep the schema's order, whatever order they were drawn in
                 for name in sorted(rng.sample(optional, k), key=position.__getitem__):
                     value = compiled[name](rng)
-                    if value != {} and value != []:  # an empty optional says nothing a query could state
+                    if not _hollow(value):  # an empty optional ({}, [{}]) says nothing a query could state
                         out[name] = value
+            if filled and not out and optional:
+                # a row or list item must state something: take optional properties until one has a value
+                for name in rng.sample(optional, len(optional)):
+                    value = compiled[name](rng)
+                    if value is not None and not _hollow(value):
+                        out[name] = value
+                        break
             pending = [d for name in out for d in dependent.get(name, ())]
             while pending:
                 name = pending.pop()
@@ -261,9 +287,9 @@ class SchemaCompiler:
         pattern = names.get("pattern") if isinstance(names, dict) else None
         if not isinstance(extra, dict) and pattern_props:
             pattern, extra = next(iter(pattern_props.items()))
-        value = self.compile(extra, depth)
+        value = self.compile(extra, depth, filled=True)
         low, high = self.options.map_entries
-        low = max(low, int(schema.get("minProperties", 0)))
+        low = max(low, self._bounded(schema, "minProperties"))
         high = max(low, min(high, int(schema.get("maxProperties", high))))
         if depth > self.options.max_ref_depth:
             high = low = max(1, int(schema.get("minProperties", 0))) if schema.get("minProperties") else 0
@@ -289,16 +315,24 @@ class SchemaCompiler:
 
         return sample
 
+    def _bounded(self, schema: dict[str, Any], key: str) -> int:
+        """A lower bound (``minItems``, ``minLength``, ``minProperties``) within the hard limit."""
+        value = int(schema.get(key, 0))
+        if value > self.options.hard_limit:
+            raise SchemaTooLarge(f"{key}={value} exceeds the sampler's hard_limit={self.options.hard_limit}")
+        return value
+
     def _array(self, schema: dict[str, Any], depth: int) -> Sampler:
-        prefix = [self.compile(s, depth) for s in schema.get("prefixItems", [])]
+        prefix = [self.compile(s, depth, filled=True) for s in schema.get("prefixItems", [])]
         items = (
-            self.compile(schema.get("items", {"type": "integer"}), depth)
+            self.compile(schema.get("items", {"type": "integer"}), depth, filled=True)
             if schema.get("items") is not False
             else None
         )
-        low = int(schema.get("minItems", 0))
+        low = self._bounded(schema, "minItems")
         default_low, default_high = self.options.array_items
         high = int(schema.get("maxItems", max(low, default_high) if low else default_high))
+        high = max(low, min(high, self.options.max_array_items))
         low = low if "minItems" in schema else min(default_low, high)
         if depth > self.options.max_ref_depth:
             high = low
@@ -323,8 +357,15 @@ class SchemaCompiler:
         return sample
 
     def _string(self, schema: dict[str, Any], depth: int) -> Sampler:
-        min_len = int(schema.get("minLength", 0))
-        max_len = schema.get("maxLength")
+        min_len = self._bounded(schema, "minLength")
+        max_len = max(
+            min_len,
+            min(int(schema.get("maxLength", self.options.max_string_length)), self.options.max_string_length),
+        )
+        if str(schema.get("contentEncoding", "")).lower() in ("base64", "base64url"):
+            # encoded bytes: the text must decode (a server that checks contentEncoding refuses words)
+            url = str(schema["contentEncoding"]).lower() == "base64url"
+            return lambda rng: formats.encoded_bytes(rng, min_len, max_len, url=url)
         if schema.get("pattern"):
             try:
                 return compile_pattern(schema["pattern"], min_length=min_len, max_length=max_len)
@@ -347,6 +388,15 @@ _NAME_HINT = "x-callforge-name"
 def _named(schema: Any, name: str) -> Any:
     """The property's schema carrying its name, so a string field called NAME gets a name-like value."""
     return {**schema, _NAME_HINT: name} if isinstance(schema, dict) and "type" in schema else schema
+
+
+def _hollow(value: Any) -> bool:
+    """Whether ``value`` is only empty containers (``{}``, ``[]``, ``[{}]``): nothing a query could state."""
+    if isinstance(value, dict):
+        return all(_hollow(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_hollow(v) for v in value)
+    return False
 
 
 def _binomial_cdf(n: int, p: float) -> list[float]:
@@ -392,12 +442,64 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         elif key in _MERGE_MIN and not isinstance(value, bool):
             out[key] = min(out[key], value)
         elif key == "enum":
-            out[key] = [v for v in out[key] if v in value] or value
+            # disjoint enums: keep the first schema's (a oneOf branch's own allowed value, e.g. "function",
+            # wins over the discriminator pin ingestion adds, which may be the branch's schema name)
+            out[key] = [v for v in out[key] if v in value] or out[key]
         else:
             out[key] = value
     return out
 
 
 def compile_schema(parameters: dict[str, Any], options: ValueOptions | None = None) -> Sampler:
-    """One sampler for a tool's whole ``parameters`` schema."""
-    return SchemaCompiler(parameters, options).compile(parameters)
+    """One sampler for a tool's whole ``parameters`` schema, whose draws stay under ``max_sample_chars``
+    (redrawn up to three times, then :class:`SchemaTooLarge`)."""
+    options = options or ValueOptions()
+    inner = SchemaCompiler(parameters, options).compile(parameters)
+    limit = options.max_sample_chars
+
+    def sample(rng: random.Random) -> Any:
+        for _ in range(4):
+            value = inner(rng)
+            if _size_within(value, limit):
+                return value
+        raise SchemaTooLarge(f"drawn arguments keep exceeding max_sample_chars={limit} (as JSON)")
+
+    return sample
+
+
+def _size_within(value: Any, limit: int) -> bool:
+    """Whether ``value`` as JSON is at most ``limit`` characters (counted without serialising it all)."""
+    budget = [limit]
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, dict):
+            budget[0] -= 2
+            return all(walk(k) and walk(v) for k, v in node.items())
+        if isinstance(node, list):
+            budget[0] -= 2
+            return all(walk(v) for v in node)
+        budget[0] -= len(node) + 3 if isinstance(node, str) else 6
+        return budget[0] >= 0
+
+    return walk(value) and budget[0] >= 0
+
+
+def _declared_only(compiler: SchemaCompiler, value: Any, schema: dict[str, Any], depth: int = 0) -> Any:
+    """``value`` without object keys that ``schema`` does not declare, where it declares properties and
+    allows nothing else (no ``additionalProperties``/``patternProperties``); nested objects likewise."""
+    if depth > 16:
+        return value
+    if "$ref" in schema:
+        schema = compiler.resolve(schema["$ref"]) or {}
+    schema = compiler.merge_all_of(schema)
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_declared_only(compiler, v, schema["items"], depth + 1) for v in value]
+    props = schema.get("properties")
+    if not isinstance(value, dict) or not isinstance(props, dict) or not props:
+        return value
+    open_ended = "patternProperties" in schema or schema.get("additionalProperties") not in (None, False)
+    return {
+        k: _declared_only(compiler, v, props[k], depth + 1) if isinstance(props.get(k), dict) else v
+        for k, v in value.items()
+        if k in props or open_ended
+    }

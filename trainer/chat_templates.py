@@ -4,7 +4,8 @@
 so ``training_template(tokenizer)`` picks, in order:
 
 1. the tokenizer's own template, when it already has the markers (the tiny model's does);
-2. a template packaged in ``trainer/templates/`` for a known original (Llama 3.1, which TRL lacks);
+2. a template packaged in ``trainer/templates/`` for a known original (Llama 3.1 and 3.2, whose
+   training variants TRL lacks);
 3. TRL's training variant of a known original (Qwen2.5, Qwen3, Llama 3, Gemma, Phi, …).
 
 Otherwise it raises ``ConfigError`` saying how to proceed. The rendering of the variants is the
@@ -23,7 +24,10 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 _GENERATION = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
 # Our training variants, keyed by the file name of the original in trl/chat_templates/.
-_PACKAGED = {"llama3_1.jinja": "llama3_1_training.jinja"}
+_PACKAGED = {
+    "llama3_1.jinja": "llama3_1_training.jinja",
+    "llama3_2.jinja": "llama3_2_training.jinja",  # Llama 3.2 1B / 3B Instruct (the APIGen-FC seed)
+}
 
 
 def has_generation_markers(template: str | None) -> bool:

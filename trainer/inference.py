@@ -19,20 +19,34 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import ConfigError
+from trainer.context import ContextBudget
 from trainer.loading import (
     DeviceInfo,
     detect_device,
     load_model,
     load_tokenizer,
+    match_vocabulary,
     tokenizer_source,
     torch_dtype,
+    training_record,
 )
 from trainer.replies import ParsedReply, parse_tool_calls
 
-__all__ = ["LocalModel", "ParsedReply", "parse_tool_calls"]
+__all__ = ["Generation", "LocalModel", "ParsedReply", "parse_tool_calls"]
 
+PROMPT_FORMATS = ("template", "apigen_text")
 Messages = list[dict[str, Any]]
 ToolSchemas = list[dict[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One reply with its token counts; ``stopped`` is False when ``max_new_tokens`` cut it off."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    stopped: bool
 
 
 @dataclass
@@ -43,6 +57,9 @@ class LocalModel:
     tokenizer: Any
     device: DeviceInfo
     source: str
+    # "template": tools through the chat template's ``tools`` (the TRL export); "apigen_text": tools in the
+    # system prompt and calls as <tool_call>[...]</tool_call> text (the APIGen export, trainer.dataset.apigen_text).
+    prompt_format: str = "template"
 
     @classmethod
     def load(
@@ -52,24 +69,34 @@ class LocalModel:
         adapter: Path | None = None,
         device: str = "auto",
         dtype: str = "auto",
-        load_in_4bit: bool = False,
+        load_in_4bit: bool | None = None,
         trust_remote_code: bool = False,
+        attn_implementation: str | None = None,
+        prompt_format: str = "template",
     ) -> LocalModel:
         """Load a model (hub id or directory), optionally with a LoRA adapter directory on top.
 
         ``device``: auto (CUDA when available), cuda or cpu. ``dtype``: auto (bf16/fp16 on CUDA, fp32
-        on CPU), bfloat16, float16 or float32. ``load_in_4bit`` loads the base as QLoRA trained it (NF4,
-        double quantisation): an 8B model then fits a small GPU, at some cost in speed.
+        on CPU), bfloat16, float16 or float32. ``load_in_4bit`` loads the base in 4-bit NF4: an 8B model
+        then fits a small GPU, at some cost in speed. ``None`` (the default) does what the adapter's
+        training did (recorded in its ``callforge_training.json``): a QLoRA adapter is run on the 4-bit
+        base it was trained on, not on a full-precision one that differs from it; without an adapter
+        or a record, the base loads unquantised.
         """
+        if prompt_format not in PROMPT_FORMATS:
+            raise ConfigError(f"prompt format {prompt_format!r}: expected one of {list(PROMPT_FORMATS)}")
         info = detect_device(device)
+        trained = training_record(adapter)
+        if load_in_4bit is None:
+            load_in_4bit = bool(trained.get("quantize"))
         quantization = None
         if load_in_4bit:
             from transformers import BitsAndBytesConfig
 
             quantization = BitsAndBytesConfig(
                 load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_use_double_quant=True,
+                bnb_4bit_quant_type=trained.get("quant_type", "nf4"),
+                bnb_4bit_use_double_quant=trained.get("double_quant", True),
                 bnb_4bit_compute_dtype=torch_dtype(dtype, info),
             )
         source = str(path_or_id)
@@ -83,22 +110,33 @@ class LocalModel:
             dtype=torch_dtype(dtype, info),
             quantization=quantization,
             trust_remote_code=trust_remote_code,
+            attn_implementation=attn_implementation,
         )
         if adapter_dir is not None:
             from peft import PeftModel
 
+            match_vocabulary(model, tokenizer)  # tokens added in training (model.add_tokens)
             model = PeftModel.from_pretrained(model, str(adapter_dir))
         model.eval()
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"  # batched generation continues every row from its last real token
-        return cls(model=model, tokenizer=tokenizer, device=info, source=source)
+        return cls(model=model, tokenizer=tokenizer, device=info, source=source, prompt_format=prompt_format)
 
     def render(self, messages: Messages, tools: ToolSchemas) -> str:
         """The prompt text for one conversation, ending where the assistant's reply begins."""
+        if self.prompt_format == "apigen_text":
+            from trainer.dataset.apigen_text import apigen_messages
+
+            messages, tools = apigen_messages(messages, tools), None
         return self.tokenizer.apply_chat_template(
             messages, tools=tools or None, tokenize=False, add_generation_prompt=True
         )
+
+    @property
+    def context(self) -> ContextBudget:
+        """How many tokens the model's context holds and what a prompt spends of it."""
+        return ContextBudget.of(self.model, self.tokenizer)
 
     def generate(
         self,
@@ -109,6 +147,20 @@ class LocalModel:
         temperature: float = 0.0,
     ) -> list[str]:
         """One reply text per conversation, in order. Greedy when ``temperature`` is 0."""
+        generations = self.generate_detailed(
+            batch_of_messages, tools_per_example, max_new_tokens=max_new_tokens, temperature=temperature
+        )
+        return [g.text for g in generations]
+
+    def generate_detailed(
+        self,
+        batch_of_messages: Sequence[Messages],
+        tools_per_example: Sequence[ToolSchemas],
+        *,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+    ) -> list[Generation]:
+        """Like ``generate``, with token counts and whether each reply ended by itself (one batch)."""
         import torch
 
         if len(batch_of_messages) != len(tools_per_example):
@@ -120,20 +172,29 @@ class LocalModel:
         prompts = [self.render(m, t) for m, t in zip(batch_of_messages, tools_per_example, strict=True)]
         # The template already wrote any BOS token; adding special tokens again would double it.
         encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
         encoded = {k: v.to(self.model.device) for k, v in encoded.items()}
         sampling: dict[str, Any] = {"do_sample": False}
         if temperature > 0:
             sampling = {"do_sample": True, "temperature": temperature}
+        stop_ids = self._stop_ids()
         with torch.inference_mode():
             output = self.model.generate(
                 **encoded,
                 max_new_tokens=max_new_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self._stop_ids(),
+                eos_token_id=stop_ids,
                 **sampling,
             )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        results = []
+        for text, row, prompt in zip(texts, new_tokens, prompt_tokens, strict=True):
+            # generate pads finished rows with the pad token (often an eos itself): count up to the first stop.
+            end = next((i for i, token in enumerate(row) if token in stop_ids), None)
+            used = len(row) if end is None else end + 1
+            results.append(Generation(text.strip(), int(prompt), used, end is not None))
+        return results
 
     def _stop_ids(self) -> list[int]:
         """End-of-turn tokens: the tokenizer's eos plus the generation config's (Llama 3 has several)."""

@@ -149,6 +149,42 @@ def load_model(
     return model
 
 
+TRAINING_RECORD = "callforge_training.json"  # written into each adapter by training: how the base was loaded
+
+
+def training_record(adapter: Path | None) -> dict[str, Any]:
+    """What training recorded in an adapter about its base (``{}`` for adapters made elsewhere)."""
+    import json
+
+    if adapter is None or not (Path(adapter) / TRAINING_RECORD).is_file():
+        return {}
+    try:
+        record = json.loads((Path(adapter) / TRAINING_RECORD).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def add_missing_tokens(tokenizer: Any, tokens: list[str]) -> list[int]:
+    """Add each of ``tokens`` the vocabulary lacks, as a normal (not special) token so decoding keeps it;
+    return the new ids. ``<tool_call>`` is five tokens in Llama 3's vocabulary and one after this."""
+    from tokenizers import AddedToken
+
+    missing = [t for t in dict.fromkeys(tokens) if t not in tokenizer.get_vocab()]
+    if not missing:
+        return []
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in missing])
+    return [tokenizer.convert_tokens_to_ids(t) for t in missing]
+
+
+def match_vocabulary(model: Any, tokenizer: Any) -> None:
+    """Grow the model's embeddings to the tokenizer's size when tokens were added in training (their trained
+    rows come with the adapter); new rows start at the mean embedding, not at random."""
+    rows = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > rows:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+
+
 def torch_dtype(name: str, device: DeviceInfo) -> torch.dtype:
     """A config dtype name as a torch dtype; ``auto`` is bf16 or fp16 on CUDA and fp32 on CPU."""
     import torch

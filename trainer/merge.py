@@ -15,7 +15,14 @@ from pathlib import Path
 
 from schemas import atomic
 from schemas.errors import ConfigError
-from trainer.loading import detect_device, load_model, load_tokenizer, tokenizer_source, torch_dtype
+from trainer.loading import (
+    detect_device,
+    load_model,
+    load_tokenizer,
+    match_vocabulary,
+    tokenizer_source,
+    torch_dtype,
+)
 
 
 def adapter_base_model(adapter_dir: Path) -> str | None:
@@ -55,11 +62,12 @@ def merge_adapter(
         revision=revision,
         trust_remote_code=trust_remote_code,
     )
-    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     source = tokenizer_source(base, adapter_dir)
     tokenizer = load_tokenizer(
         source, revision=revision if source == base else None, trust_remote_code=trust_remote_code
     )
+    match_vocabulary(model, tokenizer)  # tokens added in training: their rows come with the adapter
+    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     with atomic.directory(out_dir) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)

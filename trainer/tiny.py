@@ -61,6 +61,12 @@ def training_chat_template() -> str:
 
 
 def _train_tokenizer(corpus: list[str], vocab_size: int):  # -> tokenizers.Tokenizer
+    return _train_tokenizer_with(corpus, vocab_size, SPECIAL_TOKENS)
+
+
+def _train_tokenizer_with(
+    corpus: list[str], vocab_size: int, special: tuple[str, ...]
+):  # -> tokenizers.Tokenizer
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
@@ -75,7 +81,7 @@ def _train_tokenizer(corpus: list[str], vocab_size: int):  # -> tokenizers.Token
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=list(special),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte stays encodable
         show_progress=False,
     )
@@ -147,7 +153,96 @@ def build_tiny_model(
 
 def _force_qwen2_tokenizer_class(directory: Path) -> None:
     """Declare the tokenizer as Qwen2's, so Auto classes rebuild it as a real Qwen2 tokenizer does."""
+    _set_tokenizer_class(directory, "Qwen2Tokenizer")
+
+
+def _set_tokenizer_class(directory: Path, name: str) -> None:
     path = directory / "tokenizer_config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
-    config["tokenizer_class"] = "Qwen2Tokenizer"
+    config["tokenizer_class"] = name
     atomic.write_text(path, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+
+
+# Llama 3's special tokens (the ones its chat template and padding use); no <tool_call> tokens, as in Llama.
+LLAMA_SPECIAL_TOKENS = (
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|python_tag|>",
+    "<|finetune_right_pad_id|>",
+)
+
+
+def build_tiny_llama(
+    out_dir: Path, *, corpus: Iterable[str] | None = None, seed: int = 0, vocab_size: int = 1024
+) -> Path:
+    """A random-weight Llama-architecture model with Llama 3.2 Instruct's chat template and special tokens.
+
+    What a Llama 3.2 1B fine-tune looks like, in miniature: the template is the one Meta ships (TRL's
+    ``llama3_2.jinja``, *without* ``{% generation %}`` markers, so training must swap in
+    ``trainer/templates/llama3_2_training.jinja``), BOS ``<|begin_of_text|>``, end of turn ``<|eot_id|>``,
+    pad ``<|finetune_right_pad_id|>``, and no ``<tool_call>`` tokens. The tokenizer is saved as a plain
+    ``PreTrainedTokenizerFast``, as Llama 3's is, so it reloads with the same ids.
+    """
+    import torch
+    import trl
+    from tokenizers import processors
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    llama_text = (
+        "<|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\nCutting Knowledge Date: December 2023\n"
+        "Today Date: 26 Jul 2024\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nGiven the following "
+        "functions, please respond with a JSON for a function call with its proper arguments that best answers "
+        'the given prompt.\n\nRespond in the format {"name": function name, "parameters": dictionary of argument '
+        "name and its value}.Do not use variables.\n\n<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
+    raw = _train_tokenizer_with(
+        [llama_text, *_DEFAULT_CORPUS[1:], *(corpus or ())], vocab_size, LLAMA_SPECIAL_TOKENS
+    )
+    bos = raw.token_to_id("<|begin_of_text|>")
+    # Llama 3 tokenizers prepend BOS when encoding plain text; the chat template writes it itself.
+    raw.post_processor = processors.TemplateProcessing(
+        single="<|begin_of_text|> $A",
+        pair="<|begin_of_text|> $A <|begin_of_text|> $B",
+        special_tokens=[("<|begin_of_text|>", bos)],
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        bos_token="<|begin_of_text|>",
+        eos_token="<|eot_id|>",
+        pad_token="<|finetune_right_pad_id|>",
+        model_max_length=131072,
+        clean_up_tokenization_spaces=False,
+    )
+    tokenizer.chat_template = (Path(trl.__file__).parent / "chat_templates" / "llama3_2.jinja").read_text(
+        encoding="utf-8"
+    )
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,  # as Llama 3.2 1B
+        bos_token_id=bos,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        bos_token_id=bos,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        do_sample=False,
+    )
+    with atomic.directory(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        _set_tokenizer_class(tmp, "PreTrainedTokenizerFast")
+    return Path(out_dir)

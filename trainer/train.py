@@ -6,10 +6,12 @@
                    TrainerConfig.default(), Path("data/runs/gennx/model"))
     result.adapter_path, result.metrics_path, result.train_loss, result.eval_loss
 
-TRL's ``SFTTrainer`` renders each record's ``messages`` and ``tools`` through the base model's chat template
-(swapped for a variant with ``{% generation %}`` markers, see ``trainer.chat_templates``) and computes the
-loss on the assistant's turns only. Early stopping watches the validation loss; the best checkpoint is
-the one kept. ``OUT`` receives:
+Each record's ``messages`` and ``tools`` are rendered through the base model's chat template (swapped for
+a variant with ``{% generation %}`` markers, see ``trainer.chat_templates``) and tokenised with labels on
+the assistant's turns only (``trainer.packing``); TRL's ``SFTTrainer`` trains on those rows, padded or
+packed without padding (``throughput.padding_free``). The batch is fitted to the GPU
+(``trainer.plan.fit_plan``, ``trainer.fitting``).
+Early stopping watches the validation loss; the best checkpoint is the one kept. ``OUT`` receives:
 
     adapter/          the LoRA adapter (safetensors) and the tokenizer with the chat template used
     model/            instead of adapter/ in mode "full": the whole fine-tuned model
@@ -40,8 +42,18 @@ from schemas.errors import ConfigError
 from trainer.chat_templates import training_template
 from trainer.config import TrainerConfig
 from trainer.curves import loss_curves, plot_losses
-from trainer.loading import DeviceInfo, detect_device, load_model, load_tokenizer
-from trainer.plan import TrainingPlan, plan_training
+from trainer.loading import (
+    TRAINING_RECORD,
+    DeviceInfo,
+    add_missing_tokens,
+    detect_device,
+    load_model,
+    load_tokenizer,
+    match_vocabulary,
+    resolve_source,
+)
+from trainer.packing import TokenizedRows, tokenize_records
+from trainer.plan import TrainingPlan, fit_plan, plan_training
 from trainer.plan import checkpointing as plan_checkpointing
 from trainer.trainset import DatasetVersion, dataset_version, load_training_splits, locate_dataset_dict
 
@@ -70,6 +82,8 @@ class TrainResult(BaseModel):
     stopped_early: bool
     truncated_examples: int  # training records longer than sft.max_length (their ends were cut)
     runtime_s: float
+    notes: list[str] = []  # what the plan changed for this machine (e.g. fp32 LoRA instead of 4-bit on CPU)
+    batch: str | None = None  # the micro-batch x accumulation that ran, and why
 
     @property
     def weights_path(self) -> str:
@@ -77,8 +91,15 @@ class TrainResult(BaseModel):
         return self.adapter_path or self.model_path or ""
 
 
-def _prepare_model(base_model: str, config: TrainerConfig, plan: TrainingPlan) -> Any:
-    """Load the base model as the plan says and wrap it in a LoRA unless fine-tuning fully."""
+def _prepare_model(
+    base_model: str, config: TrainerConfig, plan: TrainingPlan, tokenizer: Any | None = None
+) -> Any:
+    """Load the base model as the plan says and wrap it in a LoRA unless fine-tuning fully.
+
+    With ``tokenizer``, the embeddings grow to its size when ``model.add_tokens`` added tokens, and the
+    adapter trains the embedding matrices too (``modules_to_save``, saved with the adapter): new rows that
+    stay at their initial mean could be read but never written. PEFT's cheaper ``trainable_token_indices``
+    is not used because TRL's fused LM head reads the head's weight directly and would miss its rows."""
     import torch
 
     quantization = None
@@ -98,8 +119,13 @@ def _prepare_model(base_model: str, config: TrainerConfig, plan: TrainingPlan) -
         quantization=quantization,
         revision=config.model.revision,
         trust_remote_code=config.model.trust_remote_code,
-        attn_implementation=config.model.attn_implementation,
+        attn_implementation=plan.attn_implementation,
     )
+    new_ids: list[int] = []
+    if tokenizer is not None:
+        rows = model.get_input_embeddings().weight.shape[0]
+        new_ids = [i for i in tokenizer.convert_tokens_to_ids(config.model.add_tokens) if i >= rows]
+        match_vocabulary(model, tokenizer)
     checkpointing, checkpointing_kwargs = plan_checkpointing(plan.sft)
     if checkpointing:
         model.config.use_cache = False  # the KV cache is useless in training and conflicts with checkpointing
@@ -123,8 +149,20 @@ def _prepare_model(base_model: str, config: TrainerConfig, plan: TrainingPlan) -
         target_modules=config.lora.target_modules,
         bias=config.lora.bias,
         task_type="CAUSAL_LM",
+        **(_embedding_training(model) if new_ids else {}),
     )
     return get_peft_model(model, lora)
+
+
+def _embedding_training(model: Any) -> dict[str, Any]:
+    """LoRA settings that train the input and output embeddings (tied ones once, kept tied)."""
+    names = {id(module): name.rsplit(".", 1)[-1] for name, module in model.named_modules()}
+    embed = names[id(model.get_input_embeddings())]
+    head = model.get_output_embeddings()
+    tied = head is None or head.weight is model.get_input_embeddings().weight
+    if tied:
+        return {"modules_to_save": [embed], "ensure_weight_tying": True}
+    return {"modules_to_save": [embed, names[id(head)]]}
 
 
 def _prepare_tokenizer(base_model: str, config: TrainerConfig, plan: TrainingPlan) -> Any:
@@ -137,17 +175,32 @@ def _prepare_tokenizer(base_model: str, config: TrainerConfig, plan: TrainingPla
                 f"model.pad_token: {config.model.pad_token!r} is not in the tokenizer's vocabulary"
             )
         tokenizer.pad_token = config.model.pad_token
-    if plan.sft.get("assistant_only_loss") and not plan.sft.get("chat_template_path"):
+    added = add_missing_tokens(tokenizer, config.model.add_tokens)
+    if added:
+        log.info("added %d token(s) the vocabulary lacked: %s", len(added), config.model.add_tokens)
+    template_path = plan.sft.get("chat_template_path")
+    if template_path:
+        try:
+            tokenizer.chat_template = Path(template_path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"sft.chat_template_path: cannot read {template_path}: {exc}") from exc
+    elif plan.sft.get("assistant_only_loss"):
         tokenizer.chat_template = training_template(tokenizer)
     tokenizer.padding_side = "right"  # training pads right; inference sets left itself
     return tokenizer
 
 
 def _sft_config(plan: TrainingPlan) -> Any:
+    """TRL's config for rows tokenised here: labels already carry the assistant-only mask and the
+    truncation, so TRL neither re-renders nor cuts them; with ``plan.padding_free`` a micro-batch is
+    one sequence of its records instead of a padded matrix."""
     from trl import SFTConfig
 
+    kwargs = dict(plan.sft)
+    kwargs.update(assistant_only_loss=False, max_length=None, padding_free=plan.padding_free)
+    kwargs.pop("chat_template_path", None)
     try:
-        return SFTConfig(**plan.sft)
+        return SFTConfig(**kwargs)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"sft: trl.SFTConfig rejected the settings: {exc}") from exc
 
@@ -167,10 +220,14 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     plan = plan_training(
         config, device, checkpoint_dir=out / "checkpoints", has_validation=splits["validation"] is not None
     )
-    args = _sft_config(plan)
+    _sft_config(plan)  # a bad sft value fails here, before anything is loaded
     tokenizer = _prepare_tokenizer(base_model, config, plan)
-    truncated = count_truncated(tokenizer, splits["train"], plan.sft.get("max_length"))
-    model = _prepare_model(base_model, config, plan)
+    rows = _tokenize(tokenizer, splits["train"], plan)
+    eval_rows = _tokenize(tokenizer, splits["validation"], plan) if splits["validation"] is not None else None
+    fit_plan(plan, config, _model_shape(base_model, config), rows.lengths, free_bytes=_free_gpu_bytes(device))
+    args = _sft_config(plan)
+    truncated = rows.truncated
+    model = _prepare_model(base_model, config, plan, tokenizer)
 
     from transformers import EarlyStoppingCallback, TrainerCallback
     from trl import SFTTrainer
@@ -181,8 +238,8 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     trainer = SFTTrainer(
         model=model,
         args=args,
-        train_dataset=splits["train"],
-        eval_dataset=splits["validation"],
+        train_dataset=rows.dataset,
+        eval_dataset=eval_rows.dataset if eval_rows is not None else None,
         processing_class=tokenizer,
         callbacks=callbacks,
     )
@@ -191,28 +248,44 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     return _write_outputs(trainer, tokenizer, base_model, config, plan, version, out, started, truncated)
 
 
-def count_truncated(tokenizer: Any, dataset: Any, max_length: int | None) -> int:
-    """How many records render longer than ``max_length`` tokens; logs a warning when any do.
+def _tokenize(tokenizer: Any, dataset: Any, plan: TrainingPlan) -> TokenizedRows:
+    return tokenize_records(
+        tokenizer,
+        dataset,
+        max_length=plan.sft.get("max_length"),
+        assistant_only=bool(plan.sft.get("assistant_only_loss")),
+    )
 
-    TRL cuts such records at ``max_length`` without a word, and what is cut is the end: the assistant's
-    tool calls, the very tokens the loss is about.
-    """
-    if not max_length:
-        return 0
-    too_long = 0
-    for record in dataset:
-        ids = tokenizer.apply_chat_template(record["messages"], tools=record["tools"] or None, tokenize=True)
-        if len(ids["input_ids"] if hasattr(ids, "keys") else ids) > max_length:
-            too_long += 1
-    if too_long:
-        log.warning(
-            "%d of %d training records are longer than sft.max_length=%d tokens and will lose the end of "
-            "their assistant turn; raise sft.max_length or offer fewer tools per sample",
-            too_long,
-            len(dataset),
-            max_length,
-        )
-    return too_long
+
+def _model_shape(base_model: str, config: TrainerConfig) -> Any:
+    """The architecture the memory fit sizes for (config.json only; no weights are read)."""
+    from transformers import AutoConfig
+
+    from trainer.fitting import ModelShape
+
+    if config.throughput.profile == "as_configured":
+        return None
+    model_config = AutoConfig.from_pretrained(
+        resolve_source(base_model),
+        revision=config.model.revision,
+        trust_remote_code=config.model.trust_remote_code,
+    )
+    return ModelShape.from_config(model_config)
+
+
+def _free_gpu_bytes(device: DeviceInfo) -> int | None:
+    if device.kind != "cuda":
+        return None
+    import torch
+
+    free, _total = torch.cuda.mem_get_info()
+    return int(free)
+
+
+def count_truncated(tokenizer: Any, dataset: Any, max_length: int | None) -> int:
+    """How many records render longer than ``max_length`` tokens (their ends, the tool calls, are cut);
+    logs a warning when any do."""
+    return tokenize_records(tokenizer, dataset, max_length=max_length, assistant_only=False).truncated
 
 
 def _write_outputs(
@@ -231,6 +304,17 @@ def _write_outputs(
         # For a PeftModel this writes the adapter only (adapter_model.safetensors + adapter_config.json).
         trainer.model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        # How the base was loaded, so inference and evaluation load it the same way (4-bit for QLoRA).
+        record = {
+            "base_model": base_model,
+            "mode": plan.mode,
+            "quantize": plan.quantize,
+            "quant_type": config.quantization.quant_type,
+            "double_quant": config.quantization.double_quant,
+            "compute_dtype": plan.compute_dtype,
+            "added_tokens": config.model.add_tokens,
+        }
+        (tmp / TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     curves = loss_curves(trainer.state.log_history)
     metrics_path = atomic.write_text(out / "metrics.json", json.dumps(curves, indent=2) + "\n")
     plot_path = plot_losses(curves, out / "loss.png", title=f"{Path(base_model).name} ({plan.mode})")
@@ -268,6 +352,11 @@ def _write_outputs(
         stopped_early=state.max_steps > 0 and state.global_step < state.max_steps,
         truncated_examples=truncated,
         runtime_s=round(time.monotonic() - started, 3),
+        notes=plan.notes,
+        batch=plan.fit.reason
+        if plan.fit
+        else f"micro-batch {plan.sft.get('per_device_train_batch_size')} x "
+        f"{plan.sft.get('gradient_accumulation_steps')} accumulation, as configured",
     )
     atomic.write_text(out / "result.json", result.model_dump_json(indent=2) + "\n")
     if not config.keep_checkpoints:

@@ -114,11 +114,14 @@ def _by_labels(a: Leaf, b: Leaf, facts: QueryFacts, reach: int) -> bool:
 
 def _by_tuple(siblings: list[Leaf], facts: QueryFacts) -> list[tuple[Leaf, Leaf]]:
     # Only the numeric siblings form the tuple: "(3, 4, 0)" for X, Y, Z; "1920 by 1080" for WIDTH, HEIGHT.
-    siblings = [leaf for leaf in siblings if as_number(leaf.value) is not None and leaf.order >= 0]
-    numbers = [as_number(leaf.value) for leaf in siblings]
-    if len(siblings) < 2:
+    pairs = [
+        (leaf, number)
+        for leaf in siblings
+        if leaf.order >= 0 and (number := as_number(leaf.value)) is not None
+    ]
+    if len(pairs) < 2:
         return []
-    ordered = sorted(zip(siblings, numbers, strict=True), key=lambda pair: pair[0].order)
+    ordered = sorted(pairs, key=lambda pair: pair[0].order)
     called = [n for _, n in ordered]
     matching = []
     groups = [g.group(1) for g in _TUPLE.finditer(facts.folded)]

@@ -27,6 +27,7 @@ from urllib.parse import unquote
 import fastjsonschema
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
 from schemas.models import Tool
@@ -350,7 +351,7 @@ def _ordered(issues: list[Issue]) -> list[Issue]:
     return sorted(unique, key=lambda i: (rank.get(i.code, len(rank)), i.pointer))
 
 
-def _format_checker(cls: type) -> jsonschema.FormatChecker:
+def _format_checker(cls: type[Validator]) -> jsonschema.FormatChecker:
     checker = jsonschema.FormatChecker(
         formats=[f for f in cls.FORMAT_CHECKER.checkers if f in _CHECKED_FORMATS]
     )

@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import quote
 
@@ -49,7 +49,7 @@ from schemas.errors import CallforgeError, ConfigError
 from schemas.models import ExecutionResult, Sample, Tool, Verdict
 from verifiers.base import EXECUTION_RESULTS_KEY, VerifierOptions, VerifyContext
 from verifiers.execution_client import execution_client
-from verifiers.http_answers import classify
+from verifiers.http_answers import ERRORS_AS_200, classify
 from verifiers.real_target import HostRateLimiter, Redactor, Refusal, TargetPolicy, host_of, secret_from_env
 from verifiers.request import (
     Credentials,
@@ -73,31 +73,50 @@ class TargetUnreachable(RuntimeError):
 
 
 class ExecutionOptions(VerifierOptions):
-    target: Literal["sandbox", "real"] = Field("sandbox", description="where requests go")
+    target: Literal["sandbox", "real"] = Field(default="sandbox", description="where requests go")
     base_url: str | None = Field(
-        None, description="sandbox URL, or the real API's base URL (replaces server_url)"
+        default=None, description="sandbox URL, or the real API's base URL (replaces server_url)"
     )
     allowed_hosts: list[str] = Field(
         default_factory=list, description="real: hosts (or host:port) that may be called"
     )
     allow_mutations: bool = Field(
-        False, description="real: send POST/PUT/PATCH/DELETE (else mutation_refused)"
+        default=False, description="real: send POST/PUT/PATCH/DELETE (else mutation_refused)"
     )
-    auth_header: str | None = Field(None, description="real: header carrying the secret, e.g. MAPI-Key")
-    auth_env: str | None = Field(None, description="real: environment variable holding the secret")
-    timeout_s: float = Field(10.0, gt=0, description="per-request timeout")
-    concurrency: int = Field(16, ge=1, description="requests in flight at once (one pooled connection each)")
-    rate_per_host: float | None = Field(None, gt=0, description="requests per second per host (token bucket)")
-    retries: int = Field(2, ge=0, le=10, description="extra attempts after a 5xx or a transport error")
-    backoff_s: float = Field(0.2, ge=0, description="first retry delay; doubles per attempt")
-    max_response_chars: int = Field(2048, ge=0, description="response text kept per call")
+    auth_header: str | None = Field(
+        default=None, description="real: header carrying the secret, e.g. MAPI-Key"
+    )
+    auth_env: str | None = Field(default=None, description="real: environment variable holding the secret")
+    timeout_s: float = Field(default=10.0, gt=0, description="per-request timeout")
+    concurrency: int = Field(
+        default=16, ge=1, description="requests in flight at once (one pooled connection each)"
+    )
+    rate_per_host: float | None = Field(
+        default=None, gt=0, description="requests per second per host (token bucket)"
+    )
+    retries: int = Field(
+        default=2, ge=0, le=10, description="extra attempts after a 5xx or a transport error"
+    )
+    backoff_s: float = Field(default=0.2, ge=0, description="first retry delay; doubles per attempt")
+    max_response_chars: int = Field(default=2048, ge=0, description="response text kept per call")
     state: Literal["lenient", "strict"] = Field(
-        "lenient",
+        default="lenient",
         description="sandbox tables: lenient lets an update create an unknown id (a sample may assume one)",
     )
-    spec_root: str | None = Field(None, description="directory relative spec paths resolve against (sandbox)")
+    spec_root: str | None = Field(
+        default=None, description="directory relative spec paths resolve against (sandbox)"
+    )
+    allowed_root: str | None = Field(
+        default=None,
+        description="sandbox: folder the specs' file $refs must stay inside (default: each spec's folder)",
+    )
+    errors_as_200: Literal["spec", "always", "never"] = Field(
+        default="spec",
+        description="a 2xx body {'error': ...} fails as api_error: where the spec declares "
+        "x-callforge-errors-as-200: true (GEN NX), always, or never",
+    )
     sandbox_mode: Literal["process", "thread"] = Field(
-        "process", description="how an auto-started sandbox runs"
+        default="process", description="how an auto-started sandbox runs"
     )
     unreachable: Literal["raise", "undecided"] = Field(
         "raise",
@@ -125,6 +144,7 @@ class _Call:
     request: HttpRequest | None  # what goes on the wire
     logical_url: str  # the URL the call means (the API's own, also for the sandbox)
     outcome: tuple[bool | None, str, str] | None = None  # (passed, code, message) decided without sending
+    error_key: bool = False  # a 2xx body {"error": ...} is a failure (the spec says the API answers so)
 
 
 class ExecutionVerifier:
@@ -158,31 +178,52 @@ class ExecutionVerifier:
         if opts.target == "sandbox":
             url = ctx.resources.get("sandbox_url") or opts.base_url
             if url:
-                return self._run(samples, ctx, str(url).rstrip("/"))
+                base = str(url).rstrip("/")
+                return self._run(samples, ctx, base, SandboxSpecs.from_health(_health(base)))
             specs = self._spec_files(samples, ctx)
             if not specs:  # nothing to execute (irrelevance only, or unknown tools): no server needed
-                return self._run(samples, ctx, "")
+                return self._run(samples, ctx, "", SandboxSpecs())
             from verifiers.sandbox import SandboxServer
 
+            # degrade: a spec the sandbox cannot load makes its own samples undecided, not the run fail
+            server = SandboxServer(
+                specs,
+                root=opts.spec_root,
+                mode=opts.sandbox_mode,
+                allowed_root=opts.allowed_root,
+                degrade=True,
+            )
             try:
-                with SandboxServer(specs, root=opts.spec_root, mode=opts.sandbox_mode) as sandbox:
-                    return self._run(samples, ctx, sandbox.base_url)
+                server.start()
             except ConfigError:
                 raise
-            except CallforgeError as exc:  # a spec the sandbox cannot serve is a configuration problem
+            except CallforgeError as exc:  # the sandbox itself did not start: a configuration problem
                 raise ConfigError(f"execution: cannot start the sandbox: {exc}") from exc
-        return self._run(samples, ctx, opts.base_url or "")
+            try:
+                return self._run(samples, ctx, server.base_url, SandboxSpecs.from_health(server.health()))
+            finally:
+                server.stop()
+        return self._run(samples, ctx, opts.base_url or "", self._real_specs(samples, ctx))
+
+    def _real_specs(self, samples: list[Sample], ctx: VerifyContext) -> SandboxSpecs:
+        """Which specs declare errors-as-200, read from the spec files themselves (unreadable: none)."""
+        if self.options.errors_as_200 != "spec":
+            return SandboxSpecs()
+        flagged = {
+            f for f in self._spec_files(samples, ctx) if declares_errors_as_200(f, self.options.spec_root)
+        }
+        return SandboxSpecs(errors_as_200=frozenset(flagged))
 
     def _spec_files(self, samples: list[Sample], ctx: VerifyContext) -> list[str]:
-        used = {
-            ctx.catalog.get(c.name).source.file for s in samples for c in s.calls if ctx.catalog.get(c.name)
-        }
+        used = {tool.source.file for s in samples for c in s.calls if (tool := ctx.catalog.get(c.name))}
         ordered = [e.file for e in ctx.catalog.manifest.specs if e.file in used]
         return ordered + sorted(used - set(ordered))
 
-    def _run(self, samples: list[Sample], ctx: VerifyContext, base: str) -> list[Verdict]:
+    def _run(
+        self, samples: list[Sample], ctx: VerifyContext, base: str, specs: SandboxSpecs
+    ) -> list[Verdict]:
         nonce = uuid.uuid4().hex[:12]  # sandbox sessions unique per verify call: reruns start clean
-        plans = [[self._plan(i, call, ctx, base) for i, call in enumerate(s.calls)] for s in samples]
+        plans = [[self._plan(i, call, ctx, base, specs) for i, call in enumerate(s.calls)] for s in samples]
         sessions = [f"{nonce}-{s.id}" for s in samples]
         results = _run_sync(self._execute(plans, sessions))
         if self.options.unreachable == "raise":
@@ -221,7 +262,7 @@ class ExecutionVerifier:
 
     # ------------------------------------------------------------------------------------ planning
 
-    def _plan(self, index: int, call: Any, ctx: VerifyContext, base: str) -> _Call:
+    def _plan(self, index: int, call: Any, ctx: VerifyContext, base: str, specs: SandboxSpecs) -> _Call:
         tool: Tool | None = ctx.catalog.get(call.name)
         if tool is None:
             return _Call(
@@ -232,6 +273,12 @@ class ExecutionVerifier:
                 (False, "unknown_tool", f"no tool named {call.name!r} in the catalog"),
             )
         sandbox = self.options.target == "sandbox"
+        if sandbox and tool.source.file in specs.unavailable:
+            reason = f"the sandbox could not load {tool.source.file}: {specs.unavailable[tool.source.file]}"
+            return _Call(index, tool.name, None, "", (None, "spec_unavailable", reason))
+        error_key = self.options.errors_as_200 == "always" or (
+            self.options.errors_as_200 == "spec" and tool.source.file in specs.errors_as_200
+        )
         creds = placeholder_credentials(tool.binding) if sandbox else self._real_credentials()
         try:
             logical = build_request(
@@ -243,7 +290,7 @@ class ExecutionVerifier:
             refusal: Refusal | None = self.policy.check(logical.method, logical.url)
             if refusal is not None:
                 return _Call(index, tool.name, None, logical.url, (None, refusal.code, refusal.message))
-            return _Call(index, tool.name, logical, logical.url)
+            return _Call(index, tool.name, logical, logical.url, error_key=error_key)
         origin, _prefix = origin_and_prefix(tool.binding.server_url)
         headers = dict(logical.headers)
         if origin:
@@ -253,7 +300,7 @@ class ExecutionVerifier:
         wire = HttpRequest(
             logical.method, base + logical.url[len(origin) :], headers, logical.content, logical.unbound
         )
-        return _Call(index, tool.name, wire, logical.url)
+        return _Call(index, tool.name, wire, logical.url, error_key=error_key)
 
     def _real_credentials(self) -> Credentials:
         if self.options.auth_header and self._secret:
@@ -334,7 +381,7 @@ class ExecutionVerifier:
         )
         if response is None:
             return None, "transport_error", f"{error} (after {attempt + 1} attempts)", result
-        passed, code, message = classify(response.status_code, text, attempt + 1)
+        passed, code, message = classify(response.status_code, text, attempt + 1, error_key=call.error_key)
         if message:
             result = result.model_copy(update={"error": message})
         return passed, code, message, result
@@ -376,9 +423,57 @@ class ExecutionVerifier:
         return Verdict(sample_id=sample.id, verifier=self.name, passed=True, code="ok", details=details)
 
 
-def _wire_headers(headers: dict[str, str]) -> list[tuple[str, bytes]]:
+@dataclass(frozen=True)
+class SandboxSpecs:
+    """What the target says about the specs: which could not be loaded (file -> reason) and which
+    declare errors-as-200 (``x-callforge-errors-as-200: true``)."""
+
+    unavailable: dict[str, str] = field(default_factory=dict)
+    errors_as_200: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_health(cls, health: dict[str, Any]) -> SandboxSpecs:
+        specs = listed if isinstance(listed := health.get("specs"), list) else []
+        gone = missing if isinstance(missing := health.get("unavailable"), list) else []
+        return cls(
+            unavailable={str(u.get("key")): str(u.get("reason")) for u in gone if isinstance(u, dict)},
+            errors_as_200=frozenset(
+                str(s.get(k))
+                for s in specs
+                if isinstance(s, dict) and s.get("errors_as_200")
+                for k in ("key", "file")
+            ),
+        )
+
+
+def _health(base: str) -> dict[str, Any]:
+    """A running sandbox's health (specs, unavailable ones); {} when it does not answer it."""
+    try:
+        answer = httpx.get(base + "/_sandbox/health", timeout=10, trust_env=False)
+        return answer.json() if answer.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
+def declares_errors_as_200(spec_file: str, spec_root: str | None) -> bool:
+    """True when the spec's top level says ``x-callforge-errors-as-200: true``; False if unreadable."""
+    from schemas.openapi.budgets import SpecBudgets
+    from schemas.openapi.files import RefusedFile, read_spec_file
+    from schemas.openapi.load import parse_text
+    from verifiers.sandbox.routing import resolve_spec_file
+
+    budgets = SpecBudgets.from_env()
+    try:
+        path = resolve_spec_file(spec_file, spec_root)
+        tree = parse_text(read_spec_file(path, budgets.max_file_bytes), str(path), budgets)
+    except (OSError, RefusedFile, CallforgeError):
+        return False
+    return isinstance(tree, dict) and tree.get(ERRORS_AS_200) is True
+
+
+def _wire_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     # UTF-8 bytes: httpx would refuse a non-ASCII str header value outright
-    return [(k, v.encode("utf-8")) for k, v in headers.items()]
+    return [(k.encode("utf-8"), v.encode("utf-8")) for k, v in headers.items()]
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -77,13 +77,13 @@ def _deref(root: Mapping[str, Any], schema: Any, depth: int = 0) -> Mapping[str,
         schema = merged
     if "allOf" in schema and depth < 32:
         merged = dict(schema)
-        for part in schema.get("allOf", []):
-            part = _deref(root, part, depth + 1)
+        for branch in schema.get("allOf", []):
+            resolved = _deref(root, branch, depth + 1)
             merged.setdefault("properties", {})
-            merged["properties"] = {**part.get("properties", {}), **merged["properties"]}
+            merged["properties"] = {**resolved.get("properties", {}), **merged["properties"]}
             for key in ("type", "enum", "default", "additionalProperties", "items", "description", "title"):
-                if key in part and key not in merged:
-                    merged[key] = part[key]
+                if key in resolved and key not in merged:
+                    merged[key] = resolved[key]
         schema = merged
     return schema
 
@@ -179,7 +179,7 @@ class QueryFacts:
     terms: set[str] = field(init=False)
     token_terms: list[tuple[str, ...]] = field(init=False)  # per token: the English words it stands for
     negated: bool = field(init=False)
-    memo: dict[str, dict[Any, Any]] = field(init=False, repr=False, compare=False)
+    memo: dict[str, Any] = field(init=False, repr=False, compare=False)
     """Per-query caches of the checks that ask the same question for many argument pairs."""
 
     def __post_init__(self) -> None:

@@ -1,8 +1,10 @@
 """What an HTTP answer says about a call: passed, failed (with the server's message) or undecided.
 
 In: a status code and the (already redacted) response text. Out: ``(passed, code, message)``:
-- 2xx passes with ``ok`` — unless the body is ``{"error": {...}}`` (or ``{"error": "..."}``), which is how
-  GEN NX reports failures, with HTTP 200: then it fails with ``api_error``;
+- 2xx passes with ``ok`` — unless ``error_key`` is set (the spec declares errors-as-200, as GEN NX's
+  does with ``x-callforge-errors-as-200: true``) and the body is ``{"error": {...}}`` (or
+  ``{"error": "..."}``): then it fails with ``api_error``. Other APIs may well answer a valid call with
+  an ``error`` field (OpenAI's batch objects, Discord's), so the rule is never applied unasked;
 - 4xx fails with ``http_<status>`` and the server's own message (``error.message``, ``message``,
   ``detail``, ``title``, ``errors``, else the text), truncated to ``MESSAGE_CHARS``;
 - 5xx and 3xx are undecided (``passed=None``) with ``http_<status>``: the server, not the call, failed,
@@ -14,12 +16,16 @@ from __future__ import annotations
 import json
 
 MESSAGE_CHARS = 300
+# The spec-level setting (top level of the spec) that turns the ``error``-key rule on for its tools.
+ERRORS_AS_200 = "x-callforge-errors-as-200"
 
 
-def classify(status: int, text: str, attempts: int = 1) -> tuple[bool | None, str, str]:
+def classify(
+    status: int, text: str, attempts: int = 1, *, error_key: bool = False
+) -> tuple[bool | None, str, str]:
     """(passed, code, message) for one HTTP answer (``text`` already redacted)."""
     if 200 <= status < 300:
-        error = api_error_message(text)
+        error = api_error_message(text) if error_key else None
         if error is not None:
             return False, "api_error", error[:MESSAGE_CHARS]
         return True, "ok", ""

@@ -309,9 +309,3 @@ def _english_terms(text: str) -> tuple[str, ...]:
 def english_terms(text: str) -> list[str]:
     """Stemmed content words of ``text``, Korean words translated through ``KO_EN`` (cached)."""
     return list(_english_terms(text))
-
-
-def korean_for(word: str) -> list[str]:
-    """Korean stems whose glossary entry contains the English ``word`` (for matching labels)."""
-    base = stem(word.casefold())
-    return [ko for ko, words in KO_EN.items() if any(stem(w) == base for w in words)]

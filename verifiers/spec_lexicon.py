@@ -196,9 +196,9 @@ def combine(lexicons: Iterable[Lexicon], path: str) -> ToolLexicon:
         negative.extend(lexicon.negative_words)
         positive.extend(lexicon.positive_words)
         bookkeeping |= lexicon.bookkeeping
-        for pattern, words in lexicon.objects:
+        for pattern, nouns in lexicon.objects:
             if pattern.search(path):
-                objects.extend(words)
+                objects.extend(nouns)
     return ToolLexicon(
         units=units,
         direction_fields=frozenset(direction_fields),

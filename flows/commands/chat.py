@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from flows.commands.serve import add_loading_arguments, load_model
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -28,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--system", default=None, help="system prompt (default: the training records' one)")
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--temperature", type=float, default=0.0)
-    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
+    add_loading_arguments(parser)
     parser.add_argument("query", nargs="?", default=None, help="the user's request (default: read stdin)")
     parser.set_defaults(func=run)
 
@@ -38,17 +40,21 @@ def run(args: argparse.Namespace) -> int:
 
     from schemas.errors import ConfigError
     from schemas.records import DEFAULT_SYSTEM_PROMPT
-    from trainer.inference import LocalModel, load_tool_schemas, parse_tool_calls
+    from trainer.inference import load_tool_schemas, parse_tool_calls
 
     query = args.query if args.query is not None else sys.stdin.read()
     if not query.strip():
         raise ConfigError("no query: pass it as an argument or on stdin")
     tools = load_tool_schemas(args.tools, args.tool)
-    model = LocalModel.load(args.model, adapter=args.adapter, device=args.device)
+    model = load_model(args)
     messages = [
         {"role": "system", "content": args.system or DEFAULT_SYSTEM_PROMPT},
         {"role": "user", "content": query.strip()},
     ]
+    # The whole GEN NX catalog renders to ~336k tokens: refuse rather than generate from a cut prompt.
+    model.context.require(
+        model.context.measure(model.render, messages, tools, max_new_tokens=args.max_new_tokens)
+    )
     reply = model.generate(
         [messages], [tools], max_new_tokens=args.max_new_tokens, temperature=args.temperature
     )[0]

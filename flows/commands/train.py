@@ -83,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{result.mode} on {result.device}: {result.global_step} steps, {result.epochs:.2f} epochs, {result.runtime_s:.1f}s"
     )
+    print(f"batch: {result.batch}")
+    for note in result.notes:
+        print(f"note: {note}")
     print(f"losses: train {result.train_loss}, validation {result.eval_loss} (best {result.best_eval_loss})")
     print(f"weights: {result.weights_path}")
     print(f"metrics: {result.metrics_path}" + (f"  plot: {result.plot_path}" if result.plot_path else ""))

@@ -4,12 +4,14 @@
     result = ingest(["petstore.yaml"], naming="snake")
     write_ingest(result, "data/runs/x/catalog")
 
-Modules, in the order data flows through them: ``load`` (files), ``refs`` ($ref and pointers),
+Modules, in the order data flows through them: ``files`` (the allowed root), ``budgets`` (limits
+on untrusted input), ``load`` (files), ``refs`` ($ref and pointers),
 ``spec`` (an opened document), ``convert`` (schemas -> JSON Schema 2020-12), ``parameters`` and
 ``bodies`` (arguments), ``servers`` and ``security`` (binding), ``operations`` (one tool's parts),
 ``naming``, ``ingestion`` (the whole catalog) and ``report``.
 """
 
+from schemas.openapi.budgets import SpecBudgets
 from schemas.openapi.ingestion import REPORT_FILE, IngestResult, ingest, write_ingest
 from schemas.openapi.report import IngestReport, IngestWarning, SkippedOperation, SpecReport
 
@@ -19,6 +21,7 @@ __all__ = [
     "IngestResult",
     "IngestWarning",
     "SkippedOperation",
+    "SpecBudgets",
     "SpecReport",
     "ingest",
     "write_ingest",

@@ -20,7 +20,7 @@ from typing import Any
 from schemas.models import ParamLocation
 from schemas.openapi.convert import SchemaConverter
 from schemas.openapi.parameters import Argument, RawParameter, swagger2_form_argument
-from schemas.openapi.refs import join
+from schemas.openapi.pointers import join
 from schemas.openapi.spec import Spec
 
 JSON = "application/json"
@@ -100,10 +100,12 @@ def openapi3_body(spec: Spec, raw: Any, file: Path, pointer: str) -> Body | None
             if required:
                 raise UnsupportedBody(f"required {media} body has no object schema with properties")
             return None
-        encoding = media_node.get("encoding") if isinstance(media_node.get("encoding"), dict) else {}
+        encoding = declared if isinstance(declared := media_node.get("encoding"), dict) else {}
         props, required_props = fields
         for name, prop in props.items():
-            argument = _form_argument(name, prop, required and name in required_props, media, encoding)
+            argument = _form_argument(
+                spec.converter, name, prop, required and name in required_props, media, encoding
+            )
             body.arguments.append(replace(argument, required_in_body=name in required_props))
         return body
     body.arguments = json_arguments(spec.converter, schema, required, "body", description)
@@ -139,7 +141,8 @@ def swagger2_body(
         arguments = [swagger2_form_argument(spec, p) for p in form_params]
         if media == MULTIPART:  # parts carry a Content-Type, not a form style
             arguments = [
-                replace(a, style=None, explode=None, content_type=_part_type(a.schema)) for a in arguments
+                replace(a, style=None, explode=None, content_type=_part_type(spec.converter, a.schema))
+                for a in arguments
             ]
         return Body(media, any(a.required for a in arguments), arguments)
     return None
@@ -205,31 +208,46 @@ def _collect_fields(
     return True
 
 
-def _form_argument(name: str, schema: Any, required: bool, media: str, encoding: dict[str, Any]) -> Argument:
-    enc = encoding.get(name) if isinstance(encoding.get(name), dict) else {}
-    content_type = enc.get("contentType") if isinstance(enc.get("contentType"), str) else None
+def _form_argument(
+    converter: SchemaConverter, name: str, schema: Any, required: bool, media: str, encoding: dict[str, Any]
+) -> Argument:
+    enc = declared if isinstance(declared := encoding.get(name), dict) else {}
+    content_type = part_type if isinstance(part_type := enc.get("contentType"), str) else None
     if media == MULTIPART:
         return Argument(
-            name, ParamLocation.FORM, schema, required, content_type=content_type or _part_type(schema)
+            name,
+            ParamLocation.FORM,
+            schema,
+            required,
+            content_type=content_type or _part_type(converter, schema),
         )
-    style = enc.get("style") if isinstance(enc.get("style"), str) else "form"
+    style = declared_style if isinstance(declared_style := enc.get("style"), str) else "form"
     explode = enc["explode"] if isinstance(enc.get("explode"), bool) else style == "form"
     return Argument(name, ParamLocation.FORM, schema, required, style, explode, content_type)
 
 
-def _part_type(schema: Any) -> str:
+def _part_type(converter: SchemaConverter, schema: Any, depth: int = 0) -> str:
     """The default Content-Type of a multipart part (OpenAPI 3 encoding defaults).
 
-    An array is sent as one part per item (OpenAPI 3 multipart), so its type is its items' type.
+    An array is sent as one part per item (OpenAPI 3 multipart), so its type is its items' type. A
+    ``$ref`` is looked through (OpenAI's ``response_format: {$ref: AudioResponseFormat}``, a string
+    enum, is text, as a server reads it, not JSON); a schema with no type to go by is JSON.
     """
     if not isinstance(schema, dict):
         return "text/plain"
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and "type" not in schema and depth < 8:
+        name = converter.def_name(ref)
+        target = converter.defs.get(name) if name is not None else None
+        return _part_type(converter, target, depth + 1) if isinstance(target, dict) else JSON
     kind = schema.get("type")
     if kind == "array":
-        return _part_type(schema.get("items"))
+        return _part_type(converter, schema.get("items"), depth + 1)
     if schema.get("format") in ("binary", "base64") or schema.get("contentMediaType"):
         return "application/octet-stream"
-    if kind == "object" or "$ref" in schema:
+    if kind == "object" or (
+        kind is None and any(k in schema for k in ("anyOf", "oneOf", "allOf", "properties"))
+    ):
         return JSON
     return "text/plain"
 

@@ -31,7 +31,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from schemas.openapi.refs import RefResolver, Target, UnresolvedRef, escape, join, mapping_ref, unescape
+from schemas.errors import SpecError
+from schemas.openapi.budgets import ENV_PREFIX, SpecBudgets, count_values
+from schemas.openapi.pointers import escape, join, unescape
+from schemas.openapi.refs import RefResolver, Target, UnresolvedRef, mapping_ref
 from schemas.openapi.report import WarningLog
 
 DEFS_PREFIX = "#/$defs/"
@@ -90,8 +93,21 @@ class SchemaConverter:
     its JSON pointer there (for warnings and for resolving relative ``$ref``s).
     """
 
-    def __init__(self, resolver: RefResolver, warnings: WarningLog, *, openapi_31: bool = False) -> None:
+    def __init__(
+        self,
+        resolver: RefResolver,
+        warnings: WarningLog,
+        *,
+        openapi_31: bool = False,
+        budgets: SpecBudgets | None = None,
+    ) -> None:
         self.resolver = resolver
+        self.budgets = budgets or SpecBudgets()
+        # schemas being converted inside one another, and how many of those were entered by a $ref:
+        # conversion recurses, so both are bounded (budgets max_depth, max_ref_depth) to end in a
+        # SpecError long before Python's recursion limit.
+        self._nesting = 0
+        self._ref_nesting = 0
         self.warnings = warnings
         # 3.0 spellings (boolean exclusive bounds, `nullable`) are honoured everywhere, and
         # flagged in a 3.1 document, where they are invalid (strict validators reject the file).
@@ -109,6 +125,20 @@ class SchemaConverter:
         """The JSON Schema 2020-12 form of ``node`` (a schema or boolean)."""
         if node is True or node is False:
             return node
+        if self._nesting >= self.budgets.max_depth:
+            raise SpecError(
+                self.resolver.name(file),
+                pointer,
+                f"schemas nested more than {self.budgets.max_depth} deep, $refs included (budget "
+                f"max_depth; raise it with {ENV_PREFIX}MAX_DEPTH if the spec is genuine)",
+            )
+        self._nesting += 1
+        try:
+            return self._convert(node, file, pointer)
+        finally:
+            self._nesting -= 1
+
+    def _convert(self, node: Any, file: Path, pointer: str) -> Any:
         if not isinstance(node, dict):
             self._warn(
                 file,
@@ -141,7 +171,18 @@ class SchemaConverter:
             return name
         name = self._new_name(target)
         self._names[key] = name  # named before converting: a recursive reference finds it
-        self.defs[name] = self.convert(target.node, target.file, target.pointer)
+        if self._ref_nesting >= self.budgets.max_ref_depth:
+            raise SpecError(
+                self.resolver.name(file),
+                at,
+                f"more than {self.budgets.max_ref_depth} schema $refs followed inside one another (a chain "
+                f"or a nesting; budget max_ref_depth, {ENV_PREFIX}MAX_REF_DEPTH)",
+            )
+        self._ref_nesting += 1
+        try:
+            self.defs[name] = self.convert(target.node, target.file, target.pointer)
+        finally:
+            self._ref_nesting -= 1
         if self._alias_cycle(name):
             self._warn(
                 target.file,
@@ -217,6 +258,8 @@ class SchemaConverter:
         body = self.defs.get(name)
         while isinstance(body, dict) and len(body) == 1 and "$ref" in body:
             target = self._ref_names.get(body["$ref"])
+            if target is None:
+                return False  # a $ref to something that is not a definition ends the chain
             if target in seen:
                 return True
             seen.add(target)
@@ -282,6 +325,17 @@ class SchemaConverter:
                     out[key] = value
                 else:
                     self._invalid(file, pointer, key, value, "a string")
+            elif (
+                key in _DATA
+                and count_values(value, self.budgets.max_example_nodes) > self.budgets.max_example_nodes
+            ):
+                self._warn(
+                    file,
+                    join(pointer, key),
+                    "oversized_value",
+                    f"{key} holds more than {self.budgets.max_example_nodes:,} values (budget "
+                    "max_example_nodes); dropped",
+                )
             elif key in _DATA and not is_json_value(value):
                 self._invalid(
                     file, pointer, key, value, "plain JSON data (finite numbers, no YAML-only types)"
@@ -404,6 +458,13 @@ class SchemaConverter:
             out["type"] = value
         elif isinstance(value, list) and value and all(isinstance(t, str) and t in JSON_TYPES for t in value):
             out["type"] = list(dict.fromkeys(value))
+            if not self.openapi_31:  # Swagger 2.0 / OpenAPI 3.0 have no type lists, yet specs write them
+                self._warn(
+                    file,
+                    join(pointer, "type"),
+                    "type_list",
+                    f"type {value!r} is a list, which only OpenAPI 3.1 allows; read as any of those types",
+                )
         else:
             self._invalid(file, pointer, "type", value, f"one of {sorted(JSON_TYPES)} or a list of them")
 

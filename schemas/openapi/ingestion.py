@@ -10,18 +10,26 @@ anything is written; everything a readable spec gets wrong becomes a warning in 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from schemas import atomic
 from schemas.catalog import CATALOG_FILE, MANIFEST_FILE, Catalog
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, SpecError
 from schemas.manifest import CatalogManifest, SpecEntry
 from schemas.models import Tool, ToolSource
+from schemas.openapi.budgets import SpecBudgets
 from schemas.openapi.naming import NAMINGS, base_name, category_for, unique_names
-from schemas.openapi.operations import OperationDraft, SkipOperation, build_operation, operation_items
-from schemas.openapi.refs import join
+from schemas.openapi.operations import (
+    OperationDraft,
+    SkipOperation,
+    build_operation,
+    operation_items,
+    operation_target,
+)
+from schemas.openapi.pointers import join
 from schemas.openapi.report import Counts, IngestReport, SkippedOperation, SpecReport, WarningLog
 from schemas.openapi.security import credential_parameters, security_schemes
 from schemas.openapi.spec import Spec, open_spec
@@ -43,13 +51,17 @@ def ingest(
     naming: str = "snake",
     tier_rules: str | Path | None = None,
     include_deprecated: bool = True,
+    allowed_root: str | Path | None = None,
+    budgets: SpecBudgets | None = None,
 ) -> IngestResult:
     """Read ``paths`` (OpenAPI 2.0/3.0/3.1, JSON or YAML) and build one catalog of tools.
 
     ``naming`` is ``snake`` | ``method_path`` | ``operation_id``; ``tier_rules`` a tier-rules YAML
     file (see :mod:`schemas.tiers`); with ``include_deprecated=False`` deprecated operations are
-    skipped (and listed in the report). Raises SpecError for a spec that cannot be read and
-    ConfigError for a bad option or rules file.
+    skipped (and listed in the report). File ``$ref``s may only reach files under ``allowed_root``
+    (default: each spec's own folder tree); ``budgets`` bound what a spec may make us read and
+    walk (default: ``SpecBudgets.from_env()``, see :mod:`schemas.openapi.budgets`). Raises
+    SpecError for a spec that cannot be read and ConfigError for a bad option or rules file.
     """
     if naming not in NAMINGS:
         raise ConfigError(f"naming: expected one of {', '.join(NAMINGS)}, got {naming!r}")
@@ -64,9 +76,8 @@ def ingest(
     specs: list[tuple[Spec, SpecReport]] = []
     drafts: list[tuple[int, Spec, OperationDraft]] = []
     for index, path in enumerate(paths):
-        spec = open_spec(path, warnings)
-        report = _ingest_spec(spec, index, include_deprecated, drafts)
-        specs.append((spec, report))
+        spec = open_spec(path, warnings, allowed_root=allowed_root, budgets=budgets)
+        specs.append((spec, _ingest_spec(spec, index, include_deprecated, drafts)))
     keys = [(d.path, d.method, i) for i, _, d in drafts]
     names = unique_names(
         naming, keys, [base_name(naming, d.method, d.path, d.operation_id) for _, _, d in drafts]
@@ -81,9 +92,9 @@ def ingest(
             category = rule_category or category
         tools.append(_tool(name, spec, draft, tier, category))
     per_spec = Counter(index for index, _, _ in drafts)
-    for index, (spec, report) in enumerate(specs):
-        report.tools = per_spec[index]
-        report.warnings = warnings.count_for(spec.docs.display_name(f) for f in spec.docs.files)
+    for index, (spec, spec_report) in enumerate(specs):
+        spec_report.tools = per_spec[index]
+        spec_report.warnings = warnings.count_for(spec.docs.display_name(f) for f in spec.docs.files)
     tiers = _counts(tools, lambda t: "none" if t.tier is None else str(t.tier))
     manifest = CatalogManifest(
         naming=naming,
@@ -122,14 +133,15 @@ def _ingest_spec(
     credentials = credential_parameters(schemes)
     for path, method, item in operation_items(spec):
         report.operations += 1
-        op = item.node[method]
-        if not include_deprecated and isinstance(op, dict) and op.get("deprecated") is True:
-            report.skipped.append(
-                _skip(path, method, "deprecated", "deprecated operation (--skip-deprecated)")
-            )
-            continue
         try:
-            draft = build_operation(spec, path, method, item, schemes, credentials)
+            with _bounded(spec, join("/paths", path, method)):
+                op = operation_target(spec, item, method).node
+                if not include_deprecated and isinstance(op, dict) and op.get("deprecated") is True:
+                    report.skipped.append(
+                        _skip(path, method, "deprecated", "deprecated operation (--skip-deprecated)")
+                    )
+                    continue
+                draft = build_operation(spec, path, method, item, schemes, credentials)
         except SkipOperation as exc:
             skipped = _skip(path, method, exc.code, exc.reason)
             report.skipped.append(skipped)
@@ -141,10 +153,34 @@ def _ingest_spec(
             "/paths", "no_operations", "the document has no operations under paths (webhooks are not tools)"
         )
     # External files are read lazily while operations are built, so the hash comes last.
-    spec.resolver.load_all_files()
+    with _bounded(spec, "/"):
+        dangling = spec.resolver.load_all_files()
+    # references tools did not need (responses, unused definitions) are warned about too, once
+    warned = {(w.file, w.pointer) for w in spec.warnings.items if w.code == "missing_ref"}
+    for file, pointer, reason in dangling:
+        name = spec.resolver.name(file)
+        if (name, pointer) not in warned and (name, pointer.removesuffix("/$ref")) not in warned:
+            spec.warn(pointer, "missing_ref", f"{reason}; not followed", file)
     report.sha256 = spec.docs.sha256
     report.files = [spec.docs.display_name(f) for f in spec.docs.files]
     return report
+
+
+@contextmanager
+def _bounded(spec: Spec, pointer: str) -> Iterator[None]:
+    """Turn a RecursionError or MemoryError escaping the budgets into a SpecError naming the spot.
+
+    The budgets (``budgets.py``) are meant to stop every hostile spec first; this is the backstop
+    that keeps a traceback from ever reaching the user if one slips through.
+    """
+    try:
+        yield
+    except RecursionError:
+        raise SpecError(
+            spec.name, pointer, "nested too deeply to convert (lower nesting or raise the budgets)"
+        ) from None
+    except MemoryError:
+        raise SpecError(spec.name, pointer, "ran out of memory while converting (budget max_nodes)") from None
 
 
 def _skip(path: str, method: str, code: str, reason: str) -> SkippedOperation:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from schemas.models import ArgumentBinding, HttpBinding, ParamLocation
 from schemas.openapi.bodies import UnsupportedBody, openapi3_body, swagger2_body
 from schemas.openapi.parameters import Argument, merged_parameters, parameter_argument, path_arguments
-from schemas.openapi.refs import Target, join
+from schemas.openapi.pointers import join
+from schemas.openapi.refs import Target, UnresolvedRef
 from schemas.openapi.security import operation_security
 from schemas.openapi.servers import server_for
 from schemas.openapi.spec import Spec
@@ -62,6 +64,22 @@ class OperationDraft:
     binding: HttpBinding
 
 
+def operation_target(spec: Spec, item: Target, method: str) -> Target:
+    """The Operation Object of ``method`` in the path item ``item``, its ``$ref`` chain followed.
+
+    OpenAPI has no Reference Object for operations, yet multi-file specs (DigitalOcean's, 659
+    operations) write ``get: {$ref: 'resources/droplets/list.yml'}`` and tools like Redocly bundle
+    them; the file and pointer returned are where the operation really lives, so its own relative
+    ``$ref``s resolve from there. A reference that leads nowhere raises SkipOperation (a warning).
+    """
+    raw = item.node[method]
+    pointer = join(item.pointer, method)
+    try:
+        return spec.resolver.follow(raw, item.file, pointer)
+    except UnresolvedRef as exc:
+        raise SkipOperation("missing_ref", f"operation $ref: {exc}") from None
+
+
 def build_operation(
     spec: Spec,
     path: str,
@@ -71,26 +89,34 @@ def build_operation(
     credentials: frozenset[tuple[str, str]],
 ) -> OperationDraft:
     """Build the draft for ``method`` of the path item ``item`` (resolved); raises SkipOperation."""
-    op = item.node[method]
-    pointer = join(item.pointer, method)
+    target = operation_target(spec, item, method)
+    op, op_file, pointer = target.node, target.file, target.pointer
+    raw_path = path
+    path, fixed_query = split_path_key(path)
     if not isinstance(op, dict):
         raise SkipOperation("invalid_operation", f"the operation is {type(op).__name__}, not an object")
     params = merged_parameters(
         spec,
         [
             (item.node.get("parameters"), item.file, join(item.pointer, "parameters")),
-            (op.get("parameters"), item.file, join(pointer, "parameters")),
+            (op.get("parameters"), op_file, join(pointer, "parameters")),
         ],
         credentials,
     )
     arguments = [parameter_argument(spec, p) for p in path_arguments(spec, path, params, pointer)]
     for location in ("query", "header", "cookie"):
         arguments += [parameter_argument(spec, p) for p in params if p.location == location]
+    declared_query = {p.name for p in params if p.location == "query"}
+    arguments += [
+        Argument(wire=k, location=ParamLocation.QUERY, schema={"type": "string", "const": v}, required=True)
+        for k, v in fixed_query
+        if k not in declared_query
+    ]
     try:
         if spec.major == 2:
-            body = swagger2_body(spec, params, op, item.file, pointer)
+            body = swagger2_body(spec, params, op, op_file, pointer)
         elif "requestBody" in op:
-            body = openapi3_body(spec, op["requestBody"], item.file, join(pointer, "requestBody"))
+            body = openapi3_body(spec, op["requestBody"], op_file, join(pointer, "requestBody"))
         else:
             body = None
     except UnsupportedBody as exc:
@@ -124,10 +150,10 @@ def build_operation(
     return OperationDraft(
         path=path,
         method=method.upper(),
-        pointer=join("/paths", path, method),  # where it sits in the root document, even via a $ref
+        pointer=join("/paths", raw_path, method),  # where it sits in the root document, even via a $ref
         operation_id=operation_id,
         tags=tags,
-        description=tool_description(op, method, path),
+        description=tool_description(op, method, path, operation_id),
         deprecated=op.get("deprecated") is True,
         parameters=parameters,
         binding=binding,
@@ -192,18 +218,49 @@ def _argument_name(argument: Argument, taken: dict[str, Any]) -> str:
     return candidate
 
 
-def tool_description(op: dict[str, Any], method: str, path: str) -> str:
-    """Summary and description, trimmed to MAX_DESCRIPTION characters; ``METHOD path`` when both are missing."""
-    summary = op.get("summary").strip() if isinstance(op.get("summary"), str) else ""
-    text = op.get("description").strip() if isinstance(op.get("description"), str) else ""
+def tool_description(op: dict[str, Any], method: str, path: str, operation_id: str | None = None) -> str:
+    """Summary and description, trimmed to MAX_DESCRIPTION characters.
+
+    Without both: the ``operationId`` made readable (``listGuildMembers`` -> "List guild members"),
+    then ``METHOD path`` as the last resort.
+    """
+    summary = raw.strip() if isinstance(raw := op.get("summary"), str) else ""
+    text = raw.strip() if isinstance(raw := op.get("description"), str) else ""
     if summary and text and not text.startswith(summary):
         text = f"{summary}\n\n{text}"
-    text = text or summary or f"{method.upper()} {path}"
+    text = text or summary or readable_operation_id(operation_id) or f"{method.upper()} {path}"
     if len(text) > MAX_DESCRIPTION:
         cut = text[: MAX_DESCRIPTION - 1]
         space = cut.rfind(" ")
         text = (cut[:space] if space > MAX_DESCRIPTION // 2 else cut).rstrip() + "…"
     return text
+
+
+_WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|[_\-\s./:]+")
+
+
+def readable_operation_id(operation_id: str | None) -> str:
+    """``listGuildMembers`` / ``list_guild_members`` / ``Droplets-List`` -> "List guild members"; "" if none.
+
+    Acronyms keep their case (``getHTTPLogs`` -> "Get HTTP logs"); an id with no letters gives "".
+    """
+    if not operation_id or not any(c.isalpha() for c in operation_id):
+        return ""
+    words = [w for w in _WORD_BREAK.split(operation_id.strip()) if w]
+    words = [w if w.isupper() and len(w) > 1 else w.lower() for w in words]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:] if words else ""
+
+
+def split_path_key(key: str) -> tuple[str, list[tuple[str, str]]]:
+    """A path key as (path template, fixed query pairs): ``/chat?beta=true`` -> ``/chat``, [("beta", "true")].
+
+    OpenAPI path keys have no query or fragment, yet real specs write them to tell operations apart
+    (``/files?beta=true``, ``/contacts#add``). Sent as written, the ``?`` starts the real query and the
+    ``#`` is never sent at all, so: the query becomes required constant query arguments and the
+    fragment is dropped (``operation_items`` warns about both).
+    """
+    path, _, query = key.partition("#")[0].partition("?")
+    return path, [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)]
 
 
 def operation_items(spec: Spec) -> list[tuple[str, str, Target]]:
@@ -217,6 +274,19 @@ def operation_items(spec: Spec) -> list[tuple[str, str, Target]]:
         if not path.startswith("/"):
             spec.warn(pointer, "invalid_path", f"path {path!r} does not start with '/'; ignored")
             continue
+        if "?" in path or "#" in path:
+            clean, fixed = split_path_key(path)
+            parts = (
+                [f"the query {', '.join(f'{k}={v}' for k, v in fixed)} becomes fixed arguments"]
+                if fixed
+                else []
+            )
+            parts += ["the fragment is dropped (never sent over HTTP)"] if "#" in path else []
+            spec.warn(
+                pointer,
+                "path_with_query_or_fragment",
+                f"path key {path!r} is not a path template; tools call {clean}: {'; '.join(parts)}",
+            )
         item = spec.follow(raw, spec.file, pointer, "path item")
         if item is None:
             continue

@@ -19,7 +19,7 @@ from typing import Any
 
 from schemas.models import ParamLocation
 from schemas.openapi.convert import is_json_value
-from schemas.openapi.refs import join
+from schemas.openapi.pointers import join
 from schemas.openapi.spec import Spec
 
 IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
@@ -252,7 +252,7 @@ def _serialisation(spec: Spec, param: RawParameter, schema: dict[str, Any]) -> t
                 style = "simple"
             return style, explode
         return default_style, default_style == "form"
-    style = node.get("style") if isinstance(node.get("style"), str) else default_style
+    style = declared if isinstance(declared := node.get("style"), str) else default_style
     explode = node["explode"] if isinstance(node.get("explode"), bool) else style == "form"
     return style, explode
 

@@ -1,4 +1,4 @@
-"""JSON pointers and ``$ref`` resolution across the files of one spec.
+"""``$ref`` resolution across the files of one spec (pointer tokens: ``pointers.py``).
 
 A reference is resolved to a :class:`Target`: the node it points at, the (absolute) file that holds
 it and its pointer there. Results are memoised per (file, ref), so a definition referenced from a
@@ -19,30 +19,12 @@ from urllib.parse import unquote
 
 from schemas.errors import SpecError
 from schemas.openapi.load import DocumentSet
+from schemas.openapi.pointers import join, unescape
 
 _MAX_CHAIN = 32  # a $ref to a $ref to …: longer chains are cycles
 # A `$ref` whose value does not start with '#' (JSON or YAML spelling): a cheap test on the bytes
 # that spares walking big single-file specs (Kubernetes) in search of external files.
 _EXTERNAL_REF_TEXT = re.compile(rb"\$ref[\"']?\s*:\s*[\"']?[^#\"'\s{\[]")
-
-
-def escape(token: str) -> str:
-    """Escape one JSON-pointer token (RFC 6901)."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
-
-
-def join(pointer: str, *tokens: str | int) -> str:
-    """``join("/paths", "/pets", "get")`` -> ``"/paths/~1pets/get"``."""
-    for token in tokens:
-        text = str(token)
-        if "~" in text or "/" in text:
-            text = escape(text)
-        pointer = f"{pointer}/{text}"
-    return pointer
 
 
 def mapping_ref(target: str) -> str:
@@ -98,15 +80,16 @@ class RefResolver:
             return hit
         location, _, fragment = ref.partition("#")
         if location:
-            if "://" in location:
+            if _is_remote(location):
                 raise SpecError(
                     self.name(file),
                     at,
                     f"remote $ref {ref!r} is not fetched (ingestion is offline); save that file beside the "
                     "spec and refer to it by a relative path",
                 )
-            target_file = (file.parent / unquote(location)).resolve()
-            tree = self.docs.get(target_file, referrer=(self.name(file), at, ref))
+            referrer = (self.name(file), at, ref)
+            target_file = self.docs.locate(unquote(location), file, referrer)
+            tree = self.docs.get(target_file, referrer=referrer)
         else:
             target_file = file
             tree = self.docs.get(file, referrer=(self.name(file), at, ref))
@@ -134,12 +117,15 @@ class RefResolver:
             node, file, pointer = self.resolve(node["$ref"], file, join(pointer, "$ref"))
         return Target(node, file, pointer)
 
-    def load_all_files(self) -> None:
+    def load_all_files(self) -> list[tuple[Path, str, str]]:
         """Read every external file any ``$ref`` names, not only those tools needed.
 
         Responses and unused definitions can point at files too; reading them makes the spec's
         hash cover all its files and refuses a spec whose references point at missing files.
+        Returns (file, pointer of the $ref, reason) for each reference into a file that was read
+        but whose pointer leads nowhere, for the caller to warn about.
         """
+        dangling: list[tuple[Path, str, str]] = []
         done: set[Path] = set()
         while pending := [f for f in self.docs.files if f not in done]:
             for file in pending:
@@ -150,22 +136,40 @@ class RefResolver:
                     self.docs.get(file, referrer=(self.name(file), "/", "")), ""
                 ):
                     location = ref.partition("#")[0]
-                    if "://" in location:
+                    if _is_remote(location):
                         self.resolve(ref, file, pointer)  # raises the remote-reference SpecError
-                    target = (file.parent / unquote(location)).resolve()
-                    self.docs.get(target, referrer=(self.name(file), pointer, ref))
+                    referrer = (self.name(file), pointer, ref)
+                    target = self.docs.locate(unquote(location), file, referrer)
+                    tree = self.docs.get(target, referrer=referrer)
+                    fragment = unquote(ref.partition("#")[2])
+                    if fragment.startswith("/"):
+                        try:
+                            walk(tree, fragment)
+                        except KeyError as missing:
+                            reason = f"$ref {ref!r}: {self.name(target)} has nothing at {fragment} (no {missing.args[0]!r})"
+                            dangling.append((file, pointer, reason))
+        return dangling
+
+
+def _is_remote(location: str) -> bool:
+    """An http(s)/other URL; ``file:`` URIs are not remote but absolute (refused by the allowed root)."""
+    return "://" in location and not location.lower().startswith("file:")
 
 
 def _external_refs(node: Any, pointer: str) -> Iterator[tuple[str, str]]:
-    """(ref, pointer of the $ref) for every reference to another file under ``node``."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
+    """(ref, pointer of the $ref) for every reference to another file under ``node``.
+
+    Iterative: a file's nesting is bounded by the max_depth budget, but not by Python's stack.
+    """
+    stack: list[tuple[Any, str]] = [(node, pointer)]
+    while stack:
+        current, at = stack.pop()
+        if not isinstance(current, dict | list):
+            continue
+        items = current.items() if isinstance(current, dict) else enumerate(current)
+        for key, value in items:
+            if key == "$ref" and isinstance(value, str) and isinstance(current, dict):
                 if value and not value.startswith("#"):
-                    yield value, join(pointer, key)
+                    yield value, join(at, key)
             elif isinstance(value, dict | list):
-                yield from _external_refs(value, join(pointer, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            if isinstance(value, dict | list):
-                yield from _external_refs(value, join(pointer, index))
+                stack.append((value, join(at, key)))

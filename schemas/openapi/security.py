@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.openapi.refs import join
+from schemas.openapi.pointers import join
 from schemas.openapi.spec import Spec
 
 _SWAGGER2_FLOWS = {
@@ -43,11 +43,11 @@ def security_schemes(spec: Spec) -> dict[str, dict[str, Any]]:
 
 def credential_parameters(schemes: dict[str, dict[str, Any]]) -> frozenset[tuple[str, str]]:
     """(in, name) of every apiKey credential; header names lower-cased (they are case-insensitive)."""
-    found = set()
+    found: set[tuple[str, str]] = set()
     for scheme in schemes.values():
-        if scheme.get("type") == "apiKey" and isinstance(scheme.get("name"), str):
-            where = scheme.get("in")
-            found.add((where, scheme["name"].lower() if where == "header" else scheme["name"]))
+        if scheme.get("type") == "apiKey" and isinstance(name := scheme.get("name"), str):
+            where = str(scheme.get("in"))
+            found.add((where, name.lower() if where == "header" else name))
     return frozenset(found)
 
 
@@ -96,7 +96,7 @@ def _normalise(node: dict[str, Any]) -> dict[str, Any]:
         for key in ("authorizationUrl", "tokenUrl"):
             if isinstance(node.get(key), str):
                 flow[key] = node[key]
-        out = {"type": "oauth2", "flows": {_SWAGGER2_FLOWS.get(node.get("flow"), "implicit"): flow}}
+        out = {"type": "oauth2", "flows": {_SWAGGER2_FLOWS.get(str(node.get("flow")), "implicit"): flow}}
         if "description" in node:
             out["description"] = node["description"]
         return out

@@ -36,7 +36,7 @@ def _server(spec: Spec, server: Any, pointer: str) -> tuple[str, dict[str, Any]]
     if not isinstance(server, dict) or not isinstance(server.get("url"), str):
         spec.warn(pointer, "invalid_server", "a server needs a string 'url'; no base URL used")
         return "", {}
-    raw_vars = server.get("variables") if isinstance(server.get("variables"), dict) else {}
+    raw_vars = raw if isinstance(raw := server.get("variables"), dict) else {}
     variables: dict[str, Any] = {}
     for name, var in raw_vars.items():
         if isinstance(var, dict):
@@ -59,8 +59,8 @@ def _server(spec: Spec, server: Any, pointer: str) -> tuple[str, dict[str, Any]]
 
 
 def _swagger2_url(root: dict[str, Any], operation_schemes: Any = None) -> str:
-    base_path = root.get("basePath") if isinstance(root.get("basePath"), str) else ""
-    host = root.get("host") if isinstance(root.get("host"), str) else ""
+    base_path = path if isinstance(path := root.get("basePath"), str) else ""
+    host = name if isinstance(name := root.get("host"), str) else ""
     if not host:
         return base_path.rstrip("/")
     declared = operation_schemes if isinstance(operation_schemes, list) else root.get("schemes")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import SpecError
+from schemas.openapi.budgets import SpecBudgets
 from schemas.openapi.convert import SchemaConverter
 from schemas.openapi.load import DocumentSet
 from schemas.openapi.refs import RefResolver, Target, UnresolvedRef
@@ -55,9 +56,18 @@ class Spec:
         return info if isinstance(info, dict) else {}
 
 
-def open_spec(path: str | Path, warnings: WarningLog) -> Spec:
-    """Load ``path`` and check it is an OpenAPI/Swagger document (raises SpecError if not)."""
-    docs = DocumentSet(path)
+def open_spec(
+    path: str | Path,
+    warnings: WarningLog,
+    *,
+    allowed_root: str | Path | None = None,
+    budgets: SpecBudgets | None = None,
+) -> Spec:
+    """Load ``path`` and check it is an OpenAPI/Swagger document (raises SpecError if not).
+
+    File ``$ref``s may only reach files under ``allowed_root`` (default: the spec's own folder).
+    """
+    docs = DocumentSet(path, allowed_root=allowed_root, budgets=budgets)
     name = docs.root_name
     root = docs.root
     if not isinstance(root, dict):
@@ -81,7 +91,9 @@ def open_spec(path: str | Path, warnings: WarningLog) -> Spec:
         name=name,
         docs=docs,
         resolver=resolver,
-        converter=SchemaConverter(resolver, warnings, openapi_31=str(openapi).startswith("3.1")),
+        converter=SchemaConverter(
+            resolver, warnings, openapi_31=str(openapi).startswith("3.1"), budgets=docs.budgets
+        ),
         warnings=warnings,
         root=root,
         declared=str(swagger if swagger is not None else openapi if openapi is not None else ""),

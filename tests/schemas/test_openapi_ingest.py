@@ -19,7 +19,9 @@ SEPARATE = "oai_v2_petstore-separate/spec/swagger.json"
 
 
 def test_relative_external_refs_are_resolved_across_files(data_specs):
-    tools = {t.source.operation_id: t for t in ingest([data_specs / SEPARATE]).catalog}
+    tools = {
+        t.source.operation_id: t for t in ingest([data_specs / SEPARATE], allowed_root=data_specs).catalog
+    }
     assert list(tools["findPets"].parameters["properties"]) == ["tags", "limit"]
     assert (
         tools["findPets"].binding.arguments["tags"].style == "form"
@@ -33,7 +35,7 @@ def test_relative_external_refs_are_resolved_across_files(data_specs):
 
 
 def test_report_lists_and_hashes_every_file_of_a_split_spec(data_specs):
-    spec = ingest([data_specs / SEPARATE]).report.specs[0]
+    spec = ingest([data_specs / SEPARATE], allowed_root=data_specs).report.specs[0]
     names = sorted(f.rsplit("/", 2)[-2] + "/" + f.rsplit("/", 1)[-1] for f in spec.files)
     assert names == [
         "common/Error.json",
@@ -128,7 +130,9 @@ def test_readable_but_invalid_spec_is_ingested_with_warnings(write_spec):
 
 
 def test_catalog_round_trips_through_save_and_load(data_specs, tmp_path):
-    result = ingest([data_specs / SEPARATE, data_specs / "readme_3.0_schema-circular.yaml"])
+    result = ingest(
+        [data_specs / SEPARATE, data_specs / "readme_3.0_schema-circular.yaml"], allowed_root=data_specs
+    )
     loaded = Catalog.load(write_ingest(result, tmp_path / "catalog"))
     assert [t.model_dump() for t in loaded] == [t.model_dump() for t in result.catalog]
     assert loaded.manifest == result.catalog.manifest
@@ -136,7 +140,7 @@ def test_catalog_round_trips_through_save_and_load(data_specs, tmp_path):
 
 def test_manifest_records_one_spec_entry_per_spec(data_specs):
     manifest = ingest(
-        [data_specs / SEPARATE, data_specs / "readme_3.0_schema-circular.yaml"]
+        [data_specs / SEPARATE, data_specs / "readme_3.0_schema-circular.yaml"], allowed_root=data_specs
     ).catalog.manifest
     assert [(s.file.rsplit("/", 1)[-1], s.operations, s.tools) for s in manifest.specs] == [
         ("swagger.json", 4, 4),
@@ -155,22 +159,22 @@ def test_report_is_written_and_reads_back(data_specs, tmp_path):
 
 def test_ingest_is_deterministic(data_specs, tmp_path):
     specs = [data_specs / "readme_3.1_schema-types.json", data_specs / SEPARATE]
-    first = write_ingest(ingest(specs), tmp_path / "one") / "catalog.jsonl"
-    second = write_ingest(ingest(specs), tmp_path / "two") / "catalog.jsonl"
+    first = write_ingest(ingest(specs, allowed_root=data_specs), tmp_path / "one") / "catalog.jsonl"
+    second = write_ingest(ingest(specs, allowed_root=data_specs), tmp_path / "two") / "catalog.jsonl"
     assert first.read_bytes() == second.read_bytes()
 
 
 def test_rewrite_replaces_the_previous_catalog(data_specs, tmp_path):
     out = tmp_path / "catalog"
     write_ingest(ingest([data_specs / "readme_2.0_petstore.json"]), out)
-    write_ingest(ingest([data_specs / SEPARATE]), out)
+    write_ingest(ingest([data_specs / SEPARATE], allowed_root=data_specs), out)
     assert len(Catalog.load(out)) == 4
     assert sorted(p.name for p in out.iterdir()) == ["catalog.jsonl", "ingest_report.json", "manifest.json"]
 
 
 def test_writing_into_a_folder_with_other_files_keeps_them(data_specs, tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
-    write_ingest(ingest([data_specs / SEPARATE]), tmp_path)
+    write_ingest(ingest([data_specs / SEPARATE], allowed_root=data_specs), tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "keep me"
     assert len(Catalog.load(tmp_path)) == 4
 
@@ -214,7 +218,8 @@ def test_tier_rules_assign_tiers_and_categories_and_are_recorded(write_spec, mak
 # ---------------------------------------------------------------------------------------------- CLI
 
 
-def test_cli_writes_the_catalog_and_prints_a_summary(data_specs, tmp_path, capsys):
+def test_cli_writes_the_catalog_and_prints_a_summary(data_specs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CALLFORGE_SPEC_ALLOWED_ROOT", str(data_specs))  # the CLI's way to widen it
     out = tmp_path / "catalog"
     code = main(
         [

@@ -111,3 +111,56 @@ def test_four_bit_load_generates_like_the_full_precision_api(
         and len(replies) == 2
         and all(isinstance(r, str) for r in replies)
     )
+
+
+def test_chat_refuses_tools_that_overflow_the_context(
+    tiny_model: Path, tools, tmp_path: Path, capsys
+) -> None:
+    from flows.cli import main
+
+    schema = next(iter(tools.values())).openai_schema()
+    many = [{**schema, "function": {**schema["function"], "name": f"tool_{i}"}} for i in range(400)]
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(many), encoding="utf-8")
+    code = main(
+        ["chat", "--model", str(tiny_model), "--tools", str(path), "--device", "cpu", "Weather in Oslo?"]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "for the 400 offered tools" in err and "context holds 4,096" in err
+
+
+def test_generation_details_count_tokens_and_say_when_cut(model: LocalModel, conversations) -> None:
+    messages, tools = conversations
+    cut = model.generate_detailed(messages[:1], tools[:1], max_new_tokens=3)[0]
+    prompt = len(model.tokenizer(model.render(messages[0], tools[0]), add_special_tokens=False)["input_ids"])
+    assert cut.prompt_tokens == prompt and cut.completion_tokens <= 3
+    assert cut.stopped or cut.completion_tokens == 3  # cut off means the whole budget was spent
+
+
+def test_an_adapter_runs_on_the_base_it_was_trained_on(
+    tiny_model: Path, lora_run: TrainResult, tmp_path: Path
+) -> None:
+    """Training records how the base was loaded; a QLoRA adapter then gets a 4-bit base without being asked
+    (so `callforge evaluate` scores it on the base it was trained on), a LoRA adapter a full-precision one."""
+    import shutil
+
+    import bitsandbytes as bnb
+
+    from trainer.loading import TRAINING_RECORD
+
+    record = json.loads((Path(lora_run.adapter_path) / TRAINING_RECORD).read_text())
+    assert (record["mode"], record["quantize"]) == ("lora", False)
+    plain = LocalModel.load(tiny_model, adapter=Path(lora_run.adapter_path), device="cpu")
+    layer = plain.model.get_base_model().model.layers[0].self_attn.q_proj.base_layer
+    assert not isinstance(layer, bnb.nn.Linear4bit)
+
+    qlora = tmp_path / "adapter"
+    shutil.copytree(lora_run.adapter_path, qlora)
+    (qlora / TRAINING_RECORD).write_text(json.dumps({**record, "mode": "qlora", "quantize": True}))
+    quantised = LocalModel.load(tiny_model, adapter=qlora, device="cpu")
+    layer = quantised.model.get_base_model().model.layers[0].self_attn.q_proj.base_layer
+    assert isinstance(layer, bnb.nn.Linear4bit) and layer.weight.quant_type == record["quant_type"]
+    forced = LocalModel.load(tiny_model, adapter=qlora, device="cpu", load_in_4bit=False)
+    assert not isinstance(
+        forced.model.get_base_model().model.layers[0].self_attn.q_proj.base_layer, bnb.nn.Linear4bit
+    )

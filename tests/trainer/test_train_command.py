@@ -44,6 +44,9 @@ def test_train_command_writes_the_run(tiny_model: Path, small_dataset: Path, tmp
     assert code == 0, captured.err[-2000:]
     assert f"weights: {out / 'adapter'}" in printed
     assert json.loads((out / "result.json").read_text(encoding="utf-8"))["global_step"] == 1
+    # The default config asks for 4-bit; on CPU it trains fp32 LoRA and says so where the user looks.
+    assert "note: no CUDA: training the LoRA in fp32 on CPU (set quantization.on_cpu: true" in printed
+    assert "batch: micro-batch 1 x 8 accumulation, as configured" in printed
 
 
 def test_bad_config_key_fails_with_its_name(

@@ -38,3 +38,20 @@ def test_qlora_base_layers_are_4bit_on_cuda(tiny_model: Path, quick_config) -> N
     layer = model.get_base_model().model.layers[0].mlp.down_proj.base_layer
     assert isinstance(layer, bnb.nn.Linear4bit) and layer.weight.device.type == "cuda"
     assert plan.compute_dtype in ("bfloat16", "float16") and plan.sft["optim"] == "paged_adamw_8bit"
+
+
+def test_the_batch_is_fitted_to_the_gpu(
+    tiny_model: Path, small_dataset: Path, tmp_path: Path, quick_config
+) -> None:
+    """The default profile on CUDA: the fit runs, keeps the effective batch, and is recorded."""
+    import yaml
+
+    from trainer.train import train
+
+    config = quick_config(
+        mode="qlora", sft={"max_steps": 2, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 4}
+    )
+    result = train(small_dataset, str(tiny_model), config, tmp_path / "out")
+    fit = yaml.safe_load(Path(result.config_path).read_text())["resolved"]["fit"]
+    assert fit["micro_batch"] * fit["accumulation"] == 4 and fit["fits"]
+    assert result.batch and "GB of" in result.batch

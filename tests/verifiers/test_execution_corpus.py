@@ -12,18 +12,19 @@ without the corpus, like ``tests/schemas/test_openapi_corpus.py``.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from generators.config import GenerateConfig
 from generators.pipeline import generate
 from generators.plan import build_plan
+from schemas.catalog import Catalog
 from schemas.openapi import ingest
 from tests.schemas.test_openapi_corpus import CORPUS, SHARED_SPECS, needs_corpus
 from verifiers.base import VerifyContext
-from verifiers.execution import ExecutionVerifier
+from verifiers.execution import ExecutionOptions, ExecutionVerifier
 from verifiers.format import FormatVerifier
-from verifiers.sandbox import SandboxServer
 
 SAMPLES_PER_SPEC = 400
 # spec -> (tool, verdict code) pairs that may fail, and why: each is the spec's own inconsistency or a
@@ -58,24 +59,33 @@ KNOWN: dict[str, dict[tuple[str, str], str]] = {
 }
 
 
-def _refused(name: str) -> Counter[tuple[str, str]]:
-    spec = (SHARED_SPECS / name).resolve()
-    catalog = ingest([spec], include_deprecated=True).catalog
+def sandbox_refusals(
+    catalog: Catalog, items: int, allowed_root: Path | None = None
+) -> tuple[int, Counter[tuple[str, str]]]:
+    """(format-valid samples, (tool, code) counts of those the sandbox did not pass) for the offline
+    generator's samples of the first ``items`` plan items (shared with the real-spec suite)."""
     config = GenerateConfig.model_validate(
         {"plan": {"seed": 1, "styles": {"simple": 1}, "languages": {"en": 1}}}
     )
-    items = build_plan(catalog, config.plan)[:SAMPLES_PER_SPEC]
-    samples = list({s.id: s for s in generate(items, catalog, config).samples if s.calls}.values())
+    plan = build_plan(catalog, config.plan)[:items]
+    samples = list({s.id: s for s in generate(plan, catalog, config).samples if s.calls}.values())
     ctx = VerifyContext(catalog=catalog)
     valid = [s for s, v in zip(samples, FormatVerifier().verify(samples, ctx), strict=True) if v.passed]
     if not valid:
-        return Counter()
-    with SandboxServer([str(spec)], mode="thread") as server:
-        ctx.resources["sandbox_url"] = server.base_url
-        verdicts = ExecutionVerifier().verify(valid, ctx)
-    return Counter(
+        return 0, Counter()
+    options = ExecutionOptions(
+        sandbox_mode="thread", allowed_root=str(allowed_root) if allowed_root else None
+    )
+    verdicts = ExecutionVerifier(options).verify(valid, ctx)
+    return len(valid), Counter(
         (s.calls[0].name, v.code or "") for s, v in zip(valid, verdicts, strict=True) if v.passed is not True
     )
+
+
+def _refused(name: str) -> Counter[tuple[str, str]]:
+    spec = (SHARED_SPECS / name).resolve()
+    catalog = ingest([spec], include_deprecated=True, allowed_root=SHARED_SPECS).catalog
+    return sandbox_refusals(catalog, SAMPLES_PER_SPEC, allowed_root=SHARED_SPECS)[1]
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from tests.verifiers.execution_fixtures import (
     tool_named,
 )
 from verifiers.base import EXECUTION_RESULTS_KEY, VerifyContext
-from verifiers.execution import ExecutionOptions, ExecutionVerifier
+from verifiers.execution import ExecutionOptions, ExecutionVerifier, declares_errors_as_200
 from verifiers.http_answers import api_error_message, classify, server_message
 from verifiers.sandbox import SandboxServer
 from verifiers.testing import check_verifier
@@ -296,7 +296,16 @@ def test_conforms_to_the_verifier_contract(catalog: Catalog, sandbox_url: str) -
     ],
 )
 def test_classify(status: int, text: str, expected: tuple) -> None:
-    assert classify(status, text, 3) == expected
+    assert classify(status, text, 3, error_key=True) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ['{"error": {"message": "Wrong Field"}}', '{"error": "nope", "id": "batch_1"}']
+)
+def test_error_key_in_a_2xx_passes_unless_the_spec_says_errors_come_as_200(text: str) -> None:
+    # OpenAI batch objects and Discord answers carry an `error` field on success
+    assert classify(200, text, 1) == (True, "ok", "")
+    assert classify(200, text, 1, error_key=True)[:2] == (False, "api_error")
 
 
 @pytest.mark.parametrize(
@@ -326,3 +335,10 @@ def test_verify_works_inside_a_running_event_loop(catalog: Catalog, sandbox_url:
         return run([s], catalog, sandbox_url)[0]
 
     assert asyncio.run(from_async_code())[0].passed is True
+
+
+@pytest.mark.parametrize(
+    ("spec", "declared"), [(GENNX_MINI, True), (PETSTORE, False), ("nowhere.yaml", False)]
+)
+def test_errors_as_200_is_read_from_the_spec_for_a_real_target(spec: str, declared: bool) -> None:
+    assert declares_errors_as_200(spec, None) is declared

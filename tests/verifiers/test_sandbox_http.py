@@ -393,14 +393,14 @@ def test_remote_refs_are_not_fetched(tmp_path: Path) -> None:
         "        content:\n          application/json:\n            schema: {$ref: 'https://schemas.invalid/x.json'}\n"
         "      responses: {'200': {description: ok}}\n"
     )
-    with SandboxServer([str(spec)], mode="thread") as sandbox:
-        response = httpx.post(sandbox.base_url + "/x", json={"a": 1}, timeout=10)
-    assert (
-        response.status_code,
-        response.json()["error"]["code"],
-        "is not fetched" in error_of(response),
-    ) == (
-        500,
-        "sandbox_error",
-        True,
-    )
+    # refused at start-up, the way ingestion refuses it, not on the first request that reaches it
+    with pytest.raises(SpecError, match=r"remote\.yaml#/paths/~1x/post/.*remote \$ref .* is not fetched"):
+        build_app([str(spec)])
+    with SandboxServer([str(spec)], mode="thread", degrade=True) as sandbox:
+        (unavailable,) = sandbox.health()["unavailable"]
+        response = httpx.post(
+            sandbox.base_url + "/x", json={"a": 1}, headers={"X-Callforge-Spec": str(spec)}, timeout=10
+        )
+    assert unavailable["key"] == str(spec) and "is not fetched" in unavailable["reason"]
+    assert (response.status_code, response.json()["error"]["code"]) == (503, "spec_unavailable")
+    assert "is not fetched" in error_of(response)

@@ -38,6 +38,14 @@ FEATURES_ORIGIN = "https://api.example.test"
 PETSTORE_ORIGIN = "http://petstore.swagger.io"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _allowed_root() -> Iterator[None]:
+    # petstore-separate's spec/ refers to ../common/: widen the allowed root the way a user would
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CALLFORGE_SPEC_ALLOWED_ROOT", str(TESTS / "data"))
+        yield
+
+
 def upgraded(file: Path) -> dict[str, Any]:
     return upgrade_to_openapi30(read_local(file), file)
 

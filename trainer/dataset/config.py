@@ -21,7 +21,9 @@ from schemas.config_errors import describe_validation_error
 from schemas.errors import ConfigError
 from schemas.records import DEFAULT_SYSTEM_PROMPT
 
-FORMATS = ("hf", "trl", "xlam", "flat")
+DEFAULT_FORMATS = ("hf", "trl", "xlam", "flat")
+# Opt-in: apigen_text (tools in the system prompt, <tool_call>[...]</tool_call> answers; trainer/dataset/apigen_text.py).
+FORMATS = (*DEFAULT_FORMATS, "apigen_text")
 
 
 class _Section(BaseModel):
@@ -79,7 +81,7 @@ class ExportOptions(_Section):
         "lengthens every sample and the model is not trained on it",
     )
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    formats: tuple[str, ...] = Field(default=FORMATS, description=f"a subset of {list(FORMATS)}")
+    formats: tuple[str, ...] = Field(default=DEFAULT_FORMATS, description=f"a subset of {list(FORMATS)}")
 
     @model_validator(mode="after")
     def _known_formats(self) -> ExportOptions:

@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 from schemas.canonical import content_hash
 from schemas.catalog import Catalog
 from schemas.models import Sample
+from trainer.dataset.apigen_text import apigen_text_record
 from trainer.dataset.config import ExportOptions
 from trainer.dataset.encoders import Encoders, FlatEncoder, TrlEncoder, XlamEncoder, hf_features
 
@@ -144,6 +145,33 @@ def write_flat(
         _run(writes, _write_frame, out_dir / "flat", split, encoder.frame(samples))
 
 
+def write_apigen_text(
+    out_dir: Path, splits: Mapping[str, Sequence[Sample]], catalog: Catalog
+) -> dict[str, int]:
+    """``apigen_text/SPLIT.jsonl`` and ``apigen_text/hf`` (a DatasetDict ``callforge train`` reads)."""
+    import json
+
+    from datasets import Dataset, DatasetDict
+
+    directory = out_dir / "apigen_text"
+    directory.mkdir(parents=True, exist_ok=True)
+    features = hf_features()
+    tools = catalog.by_name
+    records = {split: [apigen_text_record(s, tools) for s in samples] for split, samples in splits.items()}
+    for split, rows in records.items():
+        _write_lines(directory / f"{split}.jsonl", [json.dumps(r, ensure_ascii=False) for r in rows])
+    dataset = DatasetDict(
+        {
+            split: Dataset.from_list(rows, features=features)
+            if rows
+            else Dataset.from_dict({k: [] for k in features}, features=features)
+            for split, rows in records.items()
+        }
+    )
+    dataset.save_to_disk(str(directory / "hf"), num_shards={s: 1 for s, rows in records.items() if not rows})
+    return {f"apigen_text/{split}": len(rows) for split, rows in records.items()}
+
+
 def write_exports(
     out_dir: Path,
     splits: Mapping[str, Sequence[Sample]],
@@ -174,5 +202,7 @@ def write_exports(
             write_flat(out_dir, splits, encoders.flat, writes)
             single = {split: sum(len(s.calls) == 1 for s in samples) for split, samples in splits.items()}
             rows.update({f"flat/{split}": n for split, n in single.items()})
+        if "apigen_text" in options.formats:
+            rows.update(write_apigen_text(out_dir, splits, catalog))
         writes.wait()
     return rows

@@ -11,7 +11,10 @@ Headers the sandbox reads besides the API's own:
 - ``X-Callforge-Session``: the table-model session (one per sample keeps samples apart).
 - ``X-Callforge-State: lenient``: updates of unknown ids create them instead of failing.
 
-Admin routes under ``/_sandbox/``: ``GET health``, ``POST reset[?session=]``, ``GET state?session=``,
+A request whose ``X-Callforge-Spec`` names a spec that could not be loaded (a degraded start, see
+``build_app``) is answered 503 ``spec_unavailable`` with the reason.
+
+Admin routes under ``/_sandbox/``: ``GET health`` (specs served, and ``unavailable`` ones with reasons), ``POST reset[?session=]``, ``GET state?session=``,
 ``GET stats``. Errors are JSON ``{"error": {"code", "message", "errors": [...]}}``.
 """
 
@@ -59,10 +62,14 @@ def error_response(status: int, code: str, messages: list[str]) -> Response:
 class SandboxApp:
     """One sandbox: its specs, one table store (sessions inside), request counters."""
 
-    def __init__(self, specs: list[LoadedSpec], *, strict_query: bool = True) -> None:
-        if not specs:
+    def __init__(
+        self, specs: list[LoadedSpec], *, strict_query: bool = True, unavailable: dict[str, str] | None = None
+    ) -> None:
+        if not specs and not unavailable:
             raise ValueError("a sandbox needs at least one spec")
         self.specs = specs
+        # specs that could not be loaded (a degraded start): key -> reason, answered 503
+        self.unavailable = dict(unavailable or {})
         self.strict_query = strict_query
         self.store = AssignTableStore()
         self.by_key: dict[str, LoadedSpec] = {}
@@ -111,17 +118,21 @@ class SandboxApp:
         headers = request.headers
         origin = headers.get(ORIGIN_HEADER, "").rstrip("/")
         method = request.method.lower()
-        found = self._route(origin, raw_path, method, unquote(headers.get(SPEC_HEADER, "")))
+        hint = unquote(headers.get(SPEC_HEADER, ""))
+        if hint in self.unavailable:
+            self.stats["unrouted"] += 1
+            return error_response(
+                503, "spec_unavailable", [f"the sandbox could not load {hint}: {self.unavailable[hint]}"]
+            )
+        found = self._route(origin, raw_path, method, hint)
         if isinstance(found, NoMatch):
             self.stats["unrouted"] += 1
             return error_response(found.status, found.code, [found.message])
         spec, match = found
-        op = match.operation
         body = await request.body()
         query_pairs = parse_qsl(
             request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
         )
-        problems = self._strict_problems(op, query_pairs, body)
         vreq = ValidationRequest(
             host_url=origin or str(request.base_url).rstrip("/"),
             path=raw_path,
@@ -135,12 +146,21 @@ class SandboxApp:
                 path=match.variables,
             ),
         )
-        problems += spec.validator.errors(vreq, op.node, op.path_item)
-        if problems:
+        # path keys differing only by `?query`/`#fragment` share a route: the first the request fits wins
+        first: list[RequestProblem] | None = None
+        for op in match.operation.candidates(query_pairs):
+            problems = self._strict_problems(op, query_pairs, body)
+            problems += spec.validator.errors(vreq, op.node, op.path_item)
+            if not problems:
+                break
+            first = problems if first is None else first
+        else:
             self.stats["rejected"] += 1
-            if op.assign_table and (answer := wrong_field([p.message for p in problems])):
+            assert first is not None
+            messages = [p.message for p in first]
+            if op.assign_table and (answer := wrong_field(messages)):
                 return _json_response(200, answer)  # a /db row with an undeclared field: as GEN NX answers
-            return error_response(problems[0].status, problems[0].code, [p.message for p in problems])
+            return error_response(first[0].status, first[0].code, messages)
         if op.assign_table:
             return self._table(op, match, body, headers)
         canned: CannedResponse | None = op.cache.get("response")
@@ -155,6 +175,8 @@ class SandboxApp:
         first = self.by_key.get(hint) if hint else None
         ordered = [first, *[s for s in self.specs if s is not first]] if first else self.specs
         best: NoMatch | None = None
+        if not ordered:
+            return NoMatch(404, "path_not_found", "the sandbox serves no spec (none could be loaded)")
         for spec in ordered:
             found = spec.match(origin, raw_path, method)
             if isinstance(found, Match):
@@ -225,9 +247,11 @@ class SandboxApp:
                             "file": str(s.file),
                             "openapi": s.version,
                             "tables": sorted(s.assign_tables),
+                            "errors_as_200": s.errors_as_200,
                         }
                         for s in self.specs
                     ],
+                    "unavailable": [{"key": k, "reason": r} for k, r in self.unavailable.items()],
                 },
             )
         if action == "reset" and request.method == "POST":

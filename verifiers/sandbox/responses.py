@@ -140,7 +140,8 @@ def _plain(node: SchemaPath) -> Any:
 
 def synthesize(schema: SchemaPath, depth: int = 0) -> Any:
     """A value that satisfies ``schema`` (within the limits listed in the module docstring)."""
-    keys = set(schema.keys()) if schema.is_traversable() else set()
+    # SchemaPath iterates over child paths, not keys: .keys() is needed here
+    keys = {str(key) for key in schema.keys()} if schema.is_traversable() else set()  # noqa: SIM118
     if not keys:
         return {}
     if "const" in keys:

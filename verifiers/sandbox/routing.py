@@ -23,11 +23,16 @@ from typing import Any
 from urllib.parse import unquote
 
 from jsonschema_path import SchemaPath
-from jsonschema_path.handlers.file import FilePathHandler
+from jsonschema_path.handlers.utils import uri_to_path
 
 from schemas.errors import ConfigError, SpecError
-from schemas.openapi.refs import mapping_ref
-from verifiers.sandbox.swagger2 import read_local, upgrade_to_openapi30
+from schemas.openapi.budgets import SpecBudgets
+from schemas.openapi.load import DocumentSet
+from schemas.openapi.operations import split_path_key
+from schemas.openapi.refs import RefResolver, mapping_ref
+from verifiers.http_answers import ERRORS_AS_200
+from verifiers.sandbox.swagger2 import upgrade_to_openapi30
+from verifiers.sandbox.swagger2_refs import split_type_list
 from verifiers.sandbox.validation import SpecValidator
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -39,11 +44,6 @@ def _refuse_remote(uri: str) -> Any:
     raise ValueError(f"remote $ref {uri!r} is not fetched: the sandbox reads local spec files only")
 
 
-_LOCAL_ONLY: dict[str, Any] = {
-    "file": FilePathHandler("file"),
-    "http": _refuse_remote,
-    "https": _refuse_remote,
-}
 # scheme (literal or a {variable}) :// authority, then the path; templates keep their {variables}.
 _ABSOLUTE = re.compile(r"^[A-Za-z{][A-Za-z0-9+.\-{}]*://[^/]*(?P<path>/.*)?$")
 _ASSIGN_PATH = re.compile(r"^/db/([A-Za-z0-9_\-]+)(?:/\{([^}/]+)\})?$")
@@ -119,6 +119,21 @@ class Operation:
     assign_table: str | None = None  # GEN NX table key when this is a /db/KEY operation
     id_param: str | None = None  # /db/KEY/{id}
     cache: dict[str, Any] = field(default_factory=dict)  # synthesised response, built on first use
+    fixed_query: tuple[tuple[str, str], ...] = ()  # from a path key such as `/files?beta=true`
+    # other operations of the same method whose path keys differ only by `?query` or `#fragment`
+    alternates: list[Operation] = field(default_factory=list)
+
+    def candidates(self, query: list[tuple[str, str]]) -> list[Operation]:
+        """This operation and its alternates, those whose fixed query the request carries first
+        (the most specific first), then the others: the first one a request is valid for wins."""
+        every = [self, *self.alternates]
+        if len(every) == 1:
+            return every
+        sent = set(query)
+        fits = sorted(
+            (op for op in every if set(op.fixed_query) <= sent), key=lambda op: -len(op.fixed_query)
+        )
+        return fits + [op for op in every if op not in fits]
 
 
 @dataclass(frozen=True)
@@ -135,24 +150,46 @@ class NoMatch:
 
 
 class LoadedSpec:
-    """One spec file: its validator and its routes."""
+    """One spec file: its validator and its routes.
 
-    def __init__(self, key: str, file: Path) -> None:
+    Its files are read the way ingestion reads them (``schemas.openapi.load.DocumentSet``): JSON
+    as JSON, YAML as YAML, every file ``$ref`` confined to ``allowed_root`` (default: the spec's
+    folder) and every file within the budgets. All of them are read here, up front, so a spec
+    that cannot be served is refused at start-up, not on some later request.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        file: Path,
+        *,
+        allowed_root: str | Path | None = None,
+        budgets: SpecBudgets | None = None,
+    ) -> None:
         self.key = key
         self.file = file
+        self.docs = DocumentSet(file, allowed_root=allowed_root, budgets=budgets)
         try:
-            data = read_local(file)
-        except Exception as exc:  # yaml errors, unreadable files: name the file
-            raise SpecError(str(file), "/", f"cannot read the spec: {exc}") from exc
+            RefResolver(self.docs).load_all_files()
+        except RecursionError:
+            raise SpecError(str(file), "/", "nested too deeply to read (budget max_depth)") from None
+        data = self.docs.root
         self.declared_version = _declared_version(file, data)
+        # errors reported as 200 + {"error": ...} (GEN NX): a spec-level setting, off unless declared
+        self.errors_as_200 = data.get(ERRORS_AS_200) is True
         if self.declared_version == "2.0":  # openapi-core reads 3.x only: validate an equivalent 3.0
-            data = upgrade_to_openapi30(data, file)
+            data = upgrade_to_openapi30(data, file, read=self._loaded_file)
         qualify_discriminator_mappings(data)
+        if self.declared_version == "2.0" or self.declared_version.startswith("3.0"):  # validated as 3.0
+            split_type_lists(data)  # 3.1 syntax in a 3.0 document: openapi-core's 3.0 validator crashes on it
+        else:
+            honour_legacy_nullable(data)  # 3.0 syntax in a 3.1 document: ingestion honours it, so must we
+        handlers = {"file": self._file_handler, "http": _refuse_remote, "https": _refuse_remote}
         try:
             # the resolved-path cache is off by default; on, a repeated lookup skips $ref resolution.
-            # Only file: refs are followed (jsonschema_path would fetch http(s) refs from the network).
+            # Only files loaded above are served (jsonschema_path would fetch http(s) refs itself).
             self.spec = SchemaPath.from_dict(
-                data, base_uri=file.as_uri(), handlers=_LOCAL_ONLY, resolved_cache_maxsize=RESOLVED_CACHE_SIZE
+                data, base_uri=file.as_uri(), handlers=handlers, resolved_cache_maxsize=RESOLVED_CACHE_SIZE
             )
             version_text = str(self.spec["openapi"])
         except Exception as exc:
@@ -168,8 +205,17 @@ class LoadedSpec:
         self.literal: dict[str, dict[str, Operation]] = {}
         self.templated: list[tuple[re.Pattern[str], str, dict[str, Operation]]] = []
         paths = self.spec / "paths"
-        for template, item in paths.str_items() if paths.exists() else []:
-            ops = self._operations(template, item, root_servers)
+        by_template: dict[str, dict[str, Operation]] = {}
+        for key, item in paths.str_items() if paths.exists() else []:
+            # `/files?beta=true`, `/contacts#add`: routed as their path, told apart by the fixed query
+            template, fixed = split_path_key(key)
+            for method, op in self._operations(template, item, root_servers, tuple(fixed)).items():
+                known = by_template.setdefault(template, {})
+                if method in known:
+                    known[method].alternates.append(op)
+                else:
+                    known[method] = op
+        for template, ops in by_template.items():
             if "{" in template:
                 self.templated.append((re.compile(_template_regex(template).pattern + "$"), template, ops))
             else:
@@ -180,6 +226,17 @@ class LoadedSpec:
         for op in self.operations():
             if op.assign_table not in tables:
                 op.assign_table = op.id_param = None
+
+    def _loaded_file(self, path: Path) -> Any:
+        tree = self.docs.loaded(path.resolve())
+        if tree is None:
+            raise ValueError(
+                f"{path} is not one of the files this spec's $refs name (allowed root: {self.docs.allowed})"
+            )
+        return tree
+
+    def _file_handler(self, uri: str) -> Any:
+        return self._loaded_file(Path(uri_to_path(uri)))
 
     def _servers(self, node: SchemaPath) -> tuple[Server, ...]:
         if "servers" not in node:
@@ -208,7 +265,13 @@ class LoadedSpec:
             op for ops in [*self.literal.values(), *(t[2] for t in self.templated)] for op in ops.values()
         ]
 
-    def _operations(self, template: str, item: SchemaPath, root: tuple[Server, ...]) -> dict[str, Operation]:
+    def _operations(
+        self,
+        template: str,
+        item: SchemaPath,
+        root: tuple[Server, ...],
+        fixed_query: tuple[tuple[str, str], ...] = (),
+    ) -> dict[str, Operation]:
         ops: dict[str, Operation] = {}
         path_servers = self._servers(item) or root
         for method in HTTP_METHODS:
@@ -222,8 +285,7 @@ class LoadedSpec:
             for p in query:
                 schema = p / "schema" if "schema" in p else None
                 style = (p / "style").read_str("form")
-                kind = (schema / "type").read_value() if schema is not None and "type" in schema else None
-                if style == "form" and kind == "object" and (p / "explode").read_bool(True):
+                if style == "form" and _may_be_object(schema) and (p / "explode").read_bool(True):
                     exploded_objects = True  # its keys are the object's property names: anything goes
             assign = _ASSIGN_PATH.match(template)
             ops[method] = Operation(
@@ -235,12 +297,15 @@ class LoadedSpec:
                 has_body="requestBody" in node,
                 query_names=None
                 if exploded_objects
-                else frozenset((p / "name").read_str() for p in query) | self.query_credentials,
+                else frozenset((p / "name").read_str() for p in query)
+                | self.query_credentials
+                | {k for k, _ in fixed_query},
                 query_prefixes=tuple(
                     (p / "name").read_str() + "["
                     for p in query
                     if (p / "style").read_str("form") == "deepObject"
                 ),
+                fixed_query=fixed_query,
             )
             if assign:
                 ops[method].assign_table = assign.group(1)
@@ -322,6 +387,50 @@ def qualify_discriminator_mappings(node: Any) -> None:
         qualify_discriminator_mappings(value)
 
 
+def split_type_lists(node: Any) -> None:
+    """Every schema-like ``type: [..]`` list in ``node`` rewritten in 3.0 terms (in place); see
+    ``swagger2_refs.split_type_list``. Iterative: nesting is bounded by the budgets, not the stack."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, list):
+            stack.extend(current)
+        elif isinstance(current, dict):
+            kind = current.get("type")
+            if isinstance(kind, list) and all(isinstance(t, str) for t in kind):
+                split_type_list(current)
+            stack.extend(current.values())
+
+
+def honour_legacy_nullable(node: Any) -> None:
+    """Every ``nullable: true`` schema in ``node`` (3.0 syntax, ignored by 3.1 validators) rewritten in
+    3.1 terms, in place, the way ingestion converts it (``schemas.openapi.convert``): ``type`` gains
+    ``"null"`` (and ``enum`` gains ``None``); without a ``type`` the schema becomes ``anyOf [it, null]``.
+    OpenAI's spec writes it 87 times; without this a tool that ingestion says takes null was refused."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, list):
+            stack.extend(current)
+            continue
+        if not isinstance(current, dict):
+            continue
+        stack.extend(current.values())
+        if current.get("nullable") is not True:
+            continue
+        del current["nullable"]
+        kind = current.get("type")
+        if isinstance(kind, str | list):
+            kinds = [kind] if isinstance(kind, str) else list(kind)
+            current["type"] = kinds if "null" in kinds else [*kinds, "null"]
+            if isinstance(current.get("enum"), list) and None not in current["enum"]:
+                current["enum"] = [*current["enum"], None]
+        elif current:
+            inner = dict(current)
+            current.clear()
+            current["anyOf"] = [inner, {"type": "null"}]
+
+
 def _declared_version(file: Path, data: Any) -> str:
     """The document's ``openapi`` version, or "2.0" for Swagger 2.0; anything else is refused."""
     if not isinstance(data, dict):
@@ -340,6 +449,22 @@ def _declared_version(file: Path, data: Any) -> str:
         str(file),
         "/openapi",
         "the sandbox validates OpenAPI 3.x and Swagger 2.0 documents only (no 'openapi' field)",
+    )
+
+
+def _may_be_object(schema: SchemaPath | None, depth: int = 0) -> bool:
+    """True when ``schema`` (or one of its anyOf/oneOf/allOf branches) is an object: a form-exploded
+    query parameter of it sends its property names as query keys (OpenAI's ``metadata``)."""
+    if schema is None or depth > 8:
+        return False
+    kind = (schema / "type").read_value() if "type" in schema else None
+    if kind == "object" or (isinstance(kind, list) and "object" in kind):
+        return True
+    return any(
+        _may_be_object(branch, depth + 1)
+        for key in ("anyOf", "oneOf", "allOf")
+        if key in schema
+        for branch in schema / key
     )
 
 

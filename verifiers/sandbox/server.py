@@ -49,12 +49,34 @@ class SandboxError(CallforgeError):
     """The sandbox could not start (bad spec, missing file, the child died)."""
 
 
-def build_app(specs: list[str], root: str | Path | None = None, *, strict_query: bool = True) -> Any:
-    """The ASGI app for ``specs`` (raises ``SpecError``/``ConfigError`` naming the bad file)."""
+def build_app(
+    specs: list[str],
+    root: str | Path | None = None,
+    *,
+    strict_query: bool = True,
+    allowed_root: str | Path | None = None,
+    degrade: bool = False,
+) -> Any:
+    """The ASGI app for ``specs`` (raises ``SpecError``/``ConfigError`` naming the bad file).
+
+    With ``degrade=True`` a spec that cannot be loaded does not stop the others: it is listed,
+    with its reason, under ``unavailable`` in ``GET /_sandbox/health`` and its requests are
+    answered 503 ``spec_unavailable``; the app serves whatever did load (possibly nothing).
+    """
     from verifiers.sandbox.app import SandboxApp
     from verifiers.sandbox.routing import LoadedSpec, resolve_spec_file
 
-    return SandboxApp([LoadedSpec(s, resolve_spec_file(s, root)) for s in specs], strict_query=strict_query)
+    loaded, unavailable = [], {}
+    for spec in specs:
+        try:
+            loaded.append(LoadedSpec(spec, resolve_spec_file(spec, root), allowed_root=allowed_root))
+        except (CallforgeError, RecursionError, MemoryError) as exc:
+            if not degrade:
+                raise
+            reason = str(exc) if isinstance(exc, CallforgeError) else f"{type(exc).__name__} while loading"
+            unavailable[spec] = reason
+            print(f"sandbox: {spec} cannot be served: {reason}", file=sys.stderr)
+    return SandboxApp(loaded, strict_query=strict_query, unavailable=unavailable)
 
 
 def _uvicorn_server(app: Any) -> Any:
@@ -104,6 +126,8 @@ class SandboxServer:
         mode: SandboxMode = "process",
         strict_query: bool = True,
         startup_timeout_s: float = 60.0,
+        allowed_root: str | Path | None = None,
+        degrade: bool = False,
     ) -> None:
         if not specs:
             raise ValueError("SandboxServer needs at least one spec file")
@@ -112,6 +136,8 @@ class SandboxServer:
         self.mode = mode
         self.strict_query = strict_query
         self.startup_timeout_s = startup_timeout_s
+        self.allowed_root = str(allowed_root) if allowed_root is not None else None
+        self.degrade = degrade
         self.base_url = ""
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -148,7 +174,13 @@ class SandboxServer:
             raise
 
     def _start_thread(self, sock: socket.socket) -> None:
-        app = build_app(self.specs, self.root, strict_query=self.strict_query)  # raises here on a bad spec
+        app = build_app(  # raises here on a bad spec (unless degrading)
+            self.specs,
+            self.root,
+            strict_query=self.strict_query,
+            allowed_root=self.allowed_root,
+            degrade=self.degrade,
+        )
         self._server = _uvicorn_server(app)
         self._thread = threading.Thread(
             target=lambda: asyncio.run(self._server.serve(sockets=[sock])),
@@ -160,8 +192,9 @@ class SandboxServer:
     def _start_process(self, sock: socket.socket) -> None:
         from verifiers.sandbox.routing import resolve_spec_file
 
-        for spec in self.specs:  # a missing file is reported here, not as a dead child
-            resolve_spec_file(spec, self.root)
+        if not self.degrade:
+            for spec in self.specs:  # a missing file is reported here, not as a dead child
+                resolve_spec_file(spec, self.root)
         cmd = [
             sys.executable,
             "-m",
@@ -175,6 +208,10 @@ class SandboxServer:
             cmd += ["--root", self.root]
         if not self.strict_query:
             cmd.append("--lenient-query")
+        if self.allowed_root:
+            cmd += ["--allowed-root", self.allowed_root]
+        if self.degrade:
+            cmd.append("--degrade")
         for spec in self.specs:
             cmd += ["--spec", spec]
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child; closed in stop()
@@ -286,6 +323,10 @@ class SandboxServer:
         """The tables of ``session`` (``""`` is the session of requests that name none)."""
         return httpx.get(self.base_url + "/_sandbox/state", params={"session": session}, timeout=10).json()
 
+    def health(self) -> dict[str, Any]:
+        """``GET /_sandbox/health``: the specs served and (when degrading) those that could not be."""
+        return httpx.get(self.base_url + "/_sandbox/health", timeout=10).json()
+
     def stats(self) -> dict[str, int]:
         return httpx.get(self.base_url + "/_sandbox/stats", timeout=10).json()
 
@@ -304,9 +345,17 @@ def serve_child(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 when no --fd is given")
     parser.add_argument("--parent", type=int, default=None, help="exit when this process is gone")
     parser.add_argument("--lenient-query", action="store_true", help="accept unknown query parameters")
+    parser.add_argument("--allowed-root", default=None, help="folder file $refs must stay inside")
+    parser.add_argument("--degrade", action="store_true", help="serve the specs that load; list the others")
     args = parser.parse_args(argv)
     try:
-        app = build_app(args.spec, args.root, strict_query=not args.lenient_query)
+        app = build_app(
+            args.spec,
+            args.root,
+            strict_query=not args.lenient_query,
+            allowed_root=args.allowed_root,
+            degrade=args.degrade,
+        )
     except CallforgeError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.openapi.parameters import IGNORED_HEADERS
-from schemas.openapi.refs import join
+from schemas.openapi.pointers import join
 from schemas.openapi.servers import swagger2_scheme
 from verifiers.sandbox.swagger2_refs import Reader, Swagger2Refs, mapping, read_local
 
@@ -338,12 +338,12 @@ class _Upgrade:
 
 def servers(root: dict[str, Any], schemes: list[Any] | None = None) -> list[dict[str, str]]:
     """Server objects for ``host`` + ``basePath``, one per scheme, the one ingestion binds to first."""
-    host = root.get("host") if isinstance(root.get("host"), str) else ""
-    base_path = root.get("basePath") if isinstance(root.get("basePath"), str) else ""
+    host = name if isinstance(name := root.get("host"), str) else ""
+    base_path = path if isinstance(path := root.get("basePath"), str) else ""
     if not host:
         return [{"url": base_path or "/"}]
     if schemes is None:
-        schemes = root.get("schemes") if isinstance(root.get("schemes"), list) else []
+        schemes = listed if isinstance(listed := root.get("schemes"), list) else []
     declared = [s for s in schemes if isinstance(s, str)]
     # The scheme ingestion binds the tools to comes first; without declared schemes, http is as likely.
     first = swagger2_scheme(declared)
@@ -367,7 +367,11 @@ def security_scheme(node: dict[str, Any]) -> dict[str, Any]:
     if kind == "oauth2":
         flow = {k: node[k] for k in ("authorizationUrl", "tokenUrl") if isinstance(node.get(k), str)}
         flow["scopes"] = copy.deepcopy(node["scopes"]) if isinstance(node.get("scopes"), dict) else {}
-        return {"type": "oauth2", "flows": {_OAUTH2_FLOWS.get(node.get("flow"), "implicit"): flow}, **kept}
+        return {
+            "type": "oauth2",
+            "flows": {_OAUTH2_FLOWS.get(str(node.get("flow")), "implicit"): flow},
+            **kept,
+        }
     return copy.deepcopy(node)
 
 

@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from jsonschema_path.handlers.file import FileHandler
-
 from schemas.errors import SpecError
-from schemas.openapi.refs import escape, join, unescape, walk
+from schemas.openapi.budgets import SpecBudgets
+from schemas.openapi.files import RefusedFile, read_spec_file
+from schemas.openapi.load import parse_text
+from schemas.openapi.pointers import escape, join, unescape
+from schemas.openapi.refs import walk
 
 Reader = Callable[[Path], Any]
 log = logging.getLogger("callforge.sandbox")
@@ -39,9 +41,17 @@ _MAX_CHAIN = 32  # a $ref to a $ref to ...: longer chains are cycles
 
 
 def read_local(path: Path) -> Any:
-    """A spec file parsed the way ``LoadedSpec`` parses the root (JSON or YAML)."""
-    with path.open(encoding="utf-8") as handle:
-        return FileHandler()(handle)
+    """A spec file parsed the way ingestion parses it (JSON as JSON, else YAML; budgets applied).
+
+    Not confined to an allowed root: ``LoadedSpec`` passes a reader of the files it already
+    loaded through ``schemas.openapi.load.DocumentSet`` instead.
+    """
+    budgets = SpecBudgets.from_env()
+    try:
+        data = read_spec_file(path, budgets.max_file_bytes)
+    except RefusedFile as exc:
+        raise SpecError(str(path), "/", str(exc)) from None
+    return parse_text(data, str(path), budgets)
 
 
 class Swagger2Refs:
@@ -89,6 +99,8 @@ class Swagger2Refs:
                 out[key] = copy.deepcopy(value)
         if out.get("type") == "file":
             out["type"], out["format"] = "string", "binary"
+        if isinstance(out.get("type"), list):
+            split_type_list(out)
         if out.get("nullable") is True and isinstance(out.get("enum"), list) and None not in out["enum"]:
             out["enum"].append(None)  # 3.0 checks enum on null too; 2.0's x-nullable meant null is fine
         return out
@@ -171,6 +183,30 @@ class Swagger2Refs:
 
     def name(self, file: Path) -> str:
         return self.display if file == self.file else str(file)
+
+
+def split_type_list(schema: dict[str, Any]) -> None:
+    """Rewrite a ``type: [a, b]`` list (valid in 3.1, not in 2.0 or 3.0, yet written) in 3.0 terms, in place.
+
+    openapi-core's 3.0 validator hashes ``type`` and crashed on a list (an HTTP 500 for every request
+    reaching it). ``"null"`` becomes ``nullable`` (or an ``enum: [null]`` branch), one other type stays
+    ``type``, several become ``anyOf`` of one-type branches; the other keywords stay beside them.
+    """
+    types = [t for t in dict.fromkeys(schema.pop("type")) if isinstance(t, str)]
+    nullable = "null" in types
+    rest = [t for t in types if t != "null"]
+    if len(rest) == 1:
+        schema["type"] = rest[0]
+        if nullable:
+            schema["nullable"] = True
+        return
+    if not rest:
+        return  # only null (or nothing): leave it unconstrained rather than refuse everything
+    branches: list[Any] = [{"type": t} for t in rest] + ([{"enum": [None]}] if nullable else [])
+    if "anyOf" in schema:
+        schema.setdefault("allOf", []).append({"anyOf": branches})
+    else:
+        schema["anyOf"] = branches
 
 
 def component_ref(section: str, name: str) -> str:

@@ -23,6 +23,15 @@ Where the sandbox reads a request differently from stock openapi-core (each a fa
   before the schema check, as openapi-core already does for urlencoded fields; it never cast them,
   so ``count=3`` in a part failed ``type: integer``. A part that does not cast is left as text and
   the schema check names it.
+- a multipart part whose schema has no ``type`` (``anyOf``/``oneOf``) is read as JSON when it is JSON
+  (openapi-core kept the raw text, which no branch accepted), a part typed by a 3.1 type list is read
+  as text or JSON (openapi-core crashed on it), and an optional array with no part at all is absent
+  rather than ``[]``.
+- in OpenAPI 3.1 documents, multipart file parts reach the (plain JSON Schema) validator as text
+  rather than bytes, which no ``type: string`` accepted.
+- a 3.0 parameter schema marked ``readOnly`` (an attribute reused as a parameter) is not refused:
+  ``readOnly`` concerns properties only.
+- ``time`` is RFC 3339 ``full-time`` (offset required), not draft 3's ``%H:%M:%S``.
 - ``spaceDelimited`` splits on a space and the extra ``tabDelimited`` style (Swagger 2.0
   ``collectionFormat: tsv``, which the upgrade in ``swagger2.py`` keeps) on a tab: values reach
   openapi-core already percent-decoded, query and urlencoded body alike (openapi-core split on a
@@ -40,8 +49,10 @@ Where the sandbox reads a request differently from stock openapi-core (each a fa
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -74,6 +85,7 @@ from openapi_core.validation.schemas import (
     oas32_schema_validators_factory,
 )
 from openapi_core.validation.schemas.factories import SchemaValidatorsFactory
+from openapi_schema_validator import OAS30Validator, OAS30WriteValidator
 
 from schemas.openapi.parameters import IGNORED_HEADERS
 from verifiers.request_encoding import is_json_media
@@ -161,6 +173,21 @@ _VERSIONS: dict[str, tuple[Any, SchemaValidatorsFactory, Any]] = {
 }
 
 
+# RFC 3339 full-time (what JSON Schema's `time` means): the offset is required. jsonschema's generic
+# FormatChecker, which openapi-core uses, checks `time` with draft 3's "%H:%M:%S" instead, refusing
+# every time with an offset (`06:30:00Z`) and accepting every time without one.
+_FULL_TIME = re.compile(
+    r"^(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$"
+)
+
+
+def is_rfc3339_time(instance: object) -> bool:
+    return not isinstance(instance, str) or _FULL_TIME.match(instance) is not None
+
+
+_FORMATS: dict[str, Any] = {"time": is_rfc3339_time}
+
+
 class _CachingSchemaValidatorsFactory(SchemaValidatorsFactory):
     """Delegates to openapi-core's factory once per (schema location, options) and keeps the result."""
 
@@ -172,7 +199,13 @@ class _CachingSchemaValidatorsFactory(SchemaValidatorsFactory):
 
     def get_validator_cls(self, spec: SchemaPath, schema: SchemaPath) -> Any:
         try:
-            return self._inner.get_validator_cls(spec, schema)
+            chosen = self._inner.get_validator_cls(spec, schema)
+            # OpenAPI 3.0: readOnly "is relevant only for Schema properties"; the write validator refuses
+            # any readOnly value, so a parameter whose schema reuses a readOnly attribute (DigitalOcean's
+            # ssh_key_identifier: anyOf [id, fingerprint], both readOnly) refused every call.
+            if chosen is OAS30WriteValidator and _is_parameter_schema(schema):
+                return OAS30Validator
+            return chosen
         except ValueError as exc:  # "Unknown JSON Schema dialect": the spec's fault, not the request's
             dialect = (schema / "$schema").read_value() if "$schema" in schema else None
             with schema.resolve() as resolved:
@@ -193,10 +226,11 @@ class _CachingSchemaValidatorsFactory(SchemaValidatorsFactory):
         forbid_unspecified_additional_properties: bool = False,
         enforce_properties_required: bool = False,
     ) -> Any:
+        extra_format_validators = {**_FORMATS, **(extra_format_validators or {})}
         key = (
             schema.parts,
             id(format_validators),
-            id(extra_format_validators),
+            tuple(sorted(extra_format_validators)),
             forbid_unspecified_additional_properties,
             enforce_properties_required,
         )
@@ -213,6 +247,11 @@ class _CachingSchemaValidatorsFactory(SchemaValidatorsFactory):
             )
             self._cache[key] = found
         return found
+
+
+def _is_parameter_schema(schema: SchemaPath) -> bool:
+    parts = [str(p) for p in schema.parts]
+    return "parameters" in parts and "requestBody" not in parts and "properties" not in parts
 
 
 class _CachingSchemaCastersFactory(SchemaCastersFactory):
@@ -235,7 +274,7 @@ class _CachingSchemaCastersFactory(SchemaCastersFactory):
         return found
 
 
-_STYLE_LOADERS = {
+_STYLE_LOADERS: dict[str, Callable[[bool, str, str, Mapping[str, Any]], Any]] = {
     **style_deserializers,
     "spaceDelimited": partial(delimited_loads, delimiter=" "),
     "tabDelimited": partial(delimited_loads, delimiter="\t"),
@@ -266,12 +305,50 @@ class _BodyLoaders(dict[str, Any]):
 
 
 class _PartCastingDeserializer(MediaTypeDeserializer):
-    """A multipart body decoder that casts each text part to its property's schema type."""
+    """A multipart body decoder that casts each text part to its property's schema type.
+
+    In OpenAPI 3.1 a file part is a JSON Schema ``string`` (``contentMediaType``/``format: binary``),
+    and the 3.1 validator is plain JSON Schema: the raw bytes openapi-core hands it are no string,
+    so every upload failed. There, non-text parts are given to the schema check as text (latin-1,
+    one character per byte, so length limits still count bytes).
+    """
+
+    bytes_as_text = False
 
     def decode_property_content_type(
         self, prop_name: str, prop_schema: SchemaPath, location: Any, prop_encoding: SchemaPath | None = None
     ) -> Any:
+        kind = (prop_schema / "type").read_value() if "type" in prop_schema else None
+        if (
+            self.mimetype.startswith("multipart")
+            and kind == "array"
+            and hasattr(location, "getlist")
+            and not location.getlist(prop_name)
+        ):
+            # an optional array with no part at all is absent, not [] (which `minItems: 1` refuses)
+            raise KeyError(prop_name)
+        if isinstance(kind, list) and prop_encoding is None:
+            # a 3.1 type list (`["string", "null"]`): openapi-core crashed picking a decoder (HTTP 500)
+            raw = location[prop_name]  # KeyError: absent, as openapi-core expects
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            if "string" in kind or not isinstance(text, str):
+                return text
+            try:
+                return json.loads(text)
+            except ValueError:
+                return text
         value = super().decode_property_content_type(prop_name, prop_schema, location, prop_encoding)
+        if "type" not in prop_schema and prop_encoding is None and isinstance(value, str | bytes):
+            # no type to pick a decoder by (anyOf [boolean, null], anyOf ["auto", object]): openapi-core
+            # keeps the raw part, which no branch accepts; a part that is JSON is read as JSON
+            try:
+                return json.loads(value)
+            except ValueError:
+                pass
+        if self.bytes_as_text and isinstance(value, bytes):
+            return value.decode("latin-1")
+        if self.bytes_as_text and isinstance(value, list):
+            return [v.decode("latin-1") if isinstance(v, bytes) else v for v in value]
         if self.schema_caster is None or get_content_type(prop_schema, prop_encoding) != "text/plain":
             return value
         try:
@@ -281,11 +358,13 @@ class _PartCastingDeserializer(MediaTypeDeserializer):
 
 
 class _BodyDeserializersFactory(MediaTypeDeserializersFactory):
+    bytes_as_text = False  # OpenAPI 3.1+: file parts are validated as strings
+
     def create(self, *args: Any, **kwargs: Any) -> MediaTypeDeserializer:
         made = super().create(*args, **kwargs)
         if not made.mimetype.startswith("multipart"):
             return made
-        return _PartCastingDeserializer(
+        part_caster = _PartCastingDeserializer(
             made.spec,
             made.style_deserializers_factory,
             made.media_types_deserializer,
@@ -296,6 +375,8 @@ class _BodyDeserializersFactory(MediaTypeDeserializersFactory):
             encoding=made.encoding,
             **made.parameters,
         )
+        part_caster.bytes_as_text = self.bytes_as_text
+        return part_caster
 
 
 @dataclass
@@ -329,14 +410,16 @@ class SpecValidator:
         validators = _CachingSchemaValidatorsFactory(base_factory)
         casters = _CachingSchemaCastersFactory(validators, types_caster)
         styles = _CachingStyleDeserializersFactory(casters)
+        bodies = _BodyDeserializersFactory(
+            styles, media_type_deserializers=_BodyLoaders(media_type_deserializers)
+        )
+        bodies.bytes_as_text = version != "3.0"
         self._validator = validator_cls(
             spec,
             schema_validators_factory=validators,
             schema_casters_factory=casters,
             style_deserializers_factory=styles,
-            media_type_deserializers_factory=_BodyDeserializersFactory(
-                styles, media_type_deserializers=_BodyLoaders(media_type_deserializers)
-            ),
+            media_type_deserializers_factory=bodies,
         )
         if not hasattr(self._validator, "_iter_errors"):  # the per-operation entry point we rely on
             raise RuntimeError("this openapi-core has no per-operation request validation (_iter_errors)")

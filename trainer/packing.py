@@ -1,0 +1,113 @@
+"""Training rows as token ids with their loss labels, ready to be packed without padding.
+
+    rows = tokenize_records(tokenizer, dataset, max_length=2048, assistant_only=True)
+    rows.dataset        # columns input_ids, labels (-100 where no loss), one row per record
+    rows.lengths        # tokens per row, after truncation: what the memory plan sizes batches by
+    rows.truncated      # records longer than max_length (their ends were cut)
+
+Padding-free packing: a micro-batch of N rows becomes one sequence of their concatenated tokens
+(TRL's collator with ``padding_free=True``), with ``position_ids`` restarting at 0 at each row.
+transformers reads those restarts as boundaries: with SDPA or eager attention it builds a
+block-diagonal causal mask, with flash attention it passes ``cu_seq_lens``; a token never attends to
+another row. The label of each row's first token is masked too, so a row's last token is never asked
+to predict the next row. No pad token is computed on, and the effective batch stays N *records*
+(not N windows of ``max_length``, as window packing would make it), so the loss curve is the padded
+run's. ``tests/trainer/test_packing.py`` checks the boundaries against rows run one by one.
+
+Tokenising here rather than inside TRL also gives each row's exact length before training (the
+memory plan needs it) and counts truncated records once instead of rendering everything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+IGNORE = -100  # the label of a token that carries no loss (PyTorch's cross-entropy ignore_index)
+
+
+@dataclass
+class TokenizedRows:
+    dataset: Any  # datasets.Dataset with input_ids and labels
+    lengths: list[int]
+    truncated: int
+
+
+def _ids(encoded: Any) -> tuple[list[int], list[int] | None]:
+    if hasattr(encoded, "keys"):
+        mask = encoded.get("assistant_masks")
+        return list(encoded["input_ids"]), list(mask) if mask is not None else None
+    return list(encoded), None
+
+
+def tokenize_record(
+    tokenizer: Any, record: dict[str, Any], *, assistant_only: bool, chat_template: str | None = None
+) -> tuple[list[int], list[int]]:
+    """``input_ids`` and ``labels`` of one ``{messages, tools}`` record, untruncated."""
+    encoded = tokenizer.apply_chat_template(
+        record["messages"],
+        tools=record.get("tools") or None,
+        chat_template=chat_template,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=assistant_only,
+    )
+    ids, mask = _ids(encoded)
+    if not assistant_only:
+        return ids, list(ids)
+    if not mask or 1 not in mask:
+        raise ConfigError(
+            "assistant_only_loss: the chat template marks no assistant tokens in a training record "
+            "(no {% generation %} block rendered); use a template with the markers or set "
+            "sft.assistant_only_loss: false"
+        )
+    return ids, [token if keep else IGNORE for token, keep in zip(ids, mask, strict=True)]
+
+
+def tokenize_records(
+    tokenizer: Any,
+    dataset: Any,
+    *,
+    max_length: int | None,
+    assistant_only: bool,
+    chat_template: str | None = None,
+) -> TokenizedRows:
+    """Every record tokenised with its labels and cut at ``max_length``; rows left without any loss dropped."""
+    from datasets import Dataset
+
+    input_ids: list[list[int]] = []
+    labels: list[list[int]] = []
+    truncated = dropped = 0
+    for record in dataset:
+        ids, row_labels = tokenize_record(
+            tokenizer, record, assistant_only=assistant_only, chat_template=chat_template
+        )
+        if max_length and len(ids) > max_length:
+            truncated += 1
+            ids, row_labels = ids[:max_length], row_labels[:max_length]
+        if all(label == IGNORE for label in row_labels[1:]):
+            dropped += 1  # cut before its assistant turn: nothing left to learn from
+            continue
+        input_ids.append(ids)
+        labels.append(row_labels)
+    if truncated:
+        log.warning(
+            "%d of %d training records are longer than sft.max_length=%s tokens and lose the end of their "
+            "assistant turn (%d lost all of it and are left out); raise sft.max_length or offer fewer tools",
+            truncated,
+            len(dataset),
+            max_length,
+            dropped,
+        )
+    if not input_ids:
+        raise ConfigError(f"no training record keeps any assistant token within max_length={max_length}")
+    return TokenizedRows(
+        dataset=Dataset.from_dict({"input_ids": input_ids, "labels": labels}),
+        lengths=[len(ids) for ids in input_ids],
+        truncated=truncated,
+    )
