@@ -119,7 +119,7 @@ class ExecutionOptions(VerifierOptions):
         default="process", description="how an auto-started sandbox runs"
     )
     unreachable: Literal["raise", "undecided"] = Field(
-        "raise",
+        default="raise",
         description="no HTTP answer after the retries: raise TargetUnreachable (the shard is retried, "
         "nothing is recorded) or record an undecided transport_error verdict",
     )
