@@ -70,10 +70,15 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 # Set before Prefect is imported. The ephemeral server needs more than the default 20 s to start on a
 # busy 2-core machine; the embedded default sends nothing off the machine.
+# The client retries: Prefect retries 429/502/503; a database restart behind a server answers 500 (504
+# behind a proxy) for a few seconds, so those are retried too, 6 times (about two minutes of backoff),
+# as prefect.yaml sets them for worker-run flows.
 EMBEDDED_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
+    "PREFECT_CLIENT_RETRY_EXTRA_CODES": "500,504",
+    "PREFECT_CLIENT_MAX_RETRIES": "6",
 }
 
 
