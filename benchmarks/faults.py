@@ -263,8 +263,10 @@ def main() -> int:
             ref_root = work / "reference"
             states = stack.wait([stack.run(params(ref_root))])
             reference, ref_hash = dataset_rows(ref_root)
+            ref_peak = teacher.log.max_in_flight
             print(f"reference: {list(states.values())}, {sum(reference.values())} rows, "
-                  f"{len(reference)} samples, {time.perf_counter() - started:.0f} s")  # fmt: skip
+                  f"{len(reference)} samples, {time.perf_counter() - started:.0f} s, peak teacher requests in flight "
+                  f"{ref_peak}/{args.cap}")  # fmt: skip
 
             faults: dict[str, Callable[[Path], str]] = {
                 "worker": lambda root: kill(processes_below([w.pid for w in stack.workers], b"prefect.engine")

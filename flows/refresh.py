@@ -103,7 +103,12 @@ def refresh(
         base_model=base_model,
         settings=settings,
     )
-    config = run_ownership.claim(config, flow_run_id=runtime_flow_run.id, log=print)
+    config = run_ownership.claim(config, flow_run_id=runtime_flow_run.id)
+    if held := run_ownership.current(config.run_dir):  # new folder or resume, and what it reuses
+        print(held.describe())
+        monitoring.publish_markdown(
+            config.slug, "run-folder", held.describe(), description=f"{config.run_name}: run folder and owner"
+        )
     print(
         f"run {config.run_name}: {', '.join(config.specs)} -> {config.run_dir} "
         f"(shards on {describe_task_runner(config.task_runner)})"

@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     parameters = {k: v for k, v in parameters.items() if v is not None}
     # Choose and lock the run folder here (an abandoned run with the same parameters is resumed, one a
     # live process holds never is), so flow and summary agree; the flow's own claim is re-entrant.
-    config = claim(build_config(**parameters), log=print)
+    config = claim(build_config(**parameters))  # the flow logs which folder, and why
     parameters["run_name"] = config.run_name
     try:
         removed = clean_leftovers([config.run_dir], [Path(config.data_root) / "datasets"])
