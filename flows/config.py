@@ -4,7 +4,7 @@ A ``RunConfig`` is built from defaults, then an optional YAML/JSON file, then ex
 (CLI flags or flow parameters), in that order::
 
     config = RunConfig.resolve(config_file="nightly.yaml", overrides={"limit": 50})
-    config.run_dir           # Path("data/runs/gennx-20261120-004000")
+    config.with_run_name().run_dir   # Path("data/runs/gennx-20261120-004000-3fa9c1")
 
 Every section is typed and validated when the config is built, i.e. when a run starts: ``generate`` is
 the generators' ``GenerateConfig``, ``assemble`` the dataset's ``AssembleConfig``, ``evaluate_settings``
