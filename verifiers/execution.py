@@ -47,7 +47,7 @@ from pydantic import Field, model_validator
 
 from schemas.errors import CallforgeError, ConfigError
 from schemas.models import ExecutionResult, Sample, Tool, Verdict
-from verifiers.base import EXECUTION_RESULTS_KEY, VerifierOptions, VerifyContext
+from verifiers.base import EXECUTION_RESULTS_KEY, VerifierOptions, VerifierUnavailable, VerifyContext
 from verifiers.execution_client import execution_client
 from verifiers.http_answers import ERRORS_AS_200, classify
 from verifiers.real_target import HostRateLimiter, Redactor, Refusal, TargetPolicy, host_of, secret_from_env
@@ -65,11 +65,8 @@ T = TypeVar("T")
 DETAIL_CHARS = 200  # a response excerpt in verdict details (the full, truncated one is on the sample)
 
 
-class TargetUnreachable(RuntimeError):
-    """No HTTP answer from the execution target after the retries: an infrastructure failure.
-
-    Not a ``CallforgeError`` on purpose: the shard runner retries it (``flows.stage_support``).
-    """
+class TargetUnreachable(VerifierUnavailable):
+    """No HTTP answer from the execution target after the retries: an infrastructure failure."""
 
 
 class ExecutionOptions(VerifierOptions):
