@@ -233,6 +233,15 @@ class ExecutionResult(Strict):
     latency_ms: float | None = None
 
 
+class CallReference(Strict):
+    """How else one call may rightly be written: more acceptable values per argument, and arguments
+    that may be left out. It tells evaluation how to score the call, so it is never part of a sample's
+    id (``trainer.evaluation.examples.references_for`` reads it)."""
+
+    acceptable: dict[str, list[Any]] = Field(default_factory=dict)
+    omittable: list[str] = Field(default_factory=list)
+
+
 class Sample(Strict):
     """A query and the calls that answer it. ``id`` is a hash of the content, not of provenance."""
 
@@ -245,6 +254,9 @@ class Sample(Strict):
     tier: int | None = None
     provenance: Provenance = Field(default_factory=Provenance)
     execution: list[ExecutionResult] | None = None
+    reference: list[CallReference] | None = Field(
+        default=None, description="per call, in order: acceptable alternatives (evaluation only)"
+    )
 
     @field_validator("tools")
     @classmethod
@@ -260,6 +272,10 @@ class Sample(Strict):
             raise ValueError("style 'irrelevance' means no call answers the query, but calls were given")
         if self.style is not Style.IRRELEVANCE and not self.calls:
             raise ValueError(f"style {self.style.value!r} needs at least one call")
+        if self.reference is not None and len(self.reference) != len(self.calls):
+            raise ValueError(
+                f"reference has {len(self.reference)} entries for {len(self.calls)} calls; it needs one per call"
+            )
         expected = self.content_id()
         if not self.id:
             self.id = expected

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from schemas.errors import RecordError
-from schemas.models import Provenance, Sample, Style, Tool, ToolCall, infer_style
+from schemas.models import CallReference, Provenance, Sample, Style, Tool, ToolCall, infer_style
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are an assistant that operates an API by calling the provided tools. "
@@ -46,7 +46,38 @@ def _tool_schemas(sample: Sample, tools: Mapping[str, Tool]) -> list[dict[str, A
 
 
 def _meta(sample: Sample) -> dict[str, Any]:
-    return {"id": sample.id, "style": sample.style.value, "language": sample.language, "tier": sample.tier}
+    return {
+        "id": sample.id,
+        "style": sample.style.value,
+        "language": sample.language,
+        "tier": sample.tier,
+        "reference": reference_json(sample),
+    }
+
+
+def reference_json(sample: Sample) -> str:
+    """The sample's ``reference`` as one JSON string column (``""`` when it has none): a list, one
+    ``{"acceptable": {argument: [values]}, "omittable": [arguments]}`` per call, in call order."""
+    if sample.reference is None:
+        return ""
+    return json.dumps([r.model_dump() for r in sample.reference], ensure_ascii=False)
+
+
+def _decode_reference(record: Mapping[str, Any], where: str) -> list[CallReference] | None:
+    raw = record.get("reference")
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise RecordError(f"{where}: field 'reference' is not JSON ({exc})") from None
+    if not isinstance(raw, list):
+        raise RecordError(f"{where}: field 'reference' must be a list with one entry per call")
+    try:
+        return [CallReference.model_validate(entry) for entry in raw]
+    except ValueError as exc:
+        raise RecordError(f"{where}: field 'reference': {exc}") from None
 
 
 # ---------------------------------------------------------------------------------------------- TRL
@@ -140,7 +171,7 @@ def from_trl(record: Mapping[str, Any], *, provenance: Provenance | None = None)
             )
     tools_field = _decode_json_field(record, "tools", where) or []
     tool_names = [t.get("function", t)["name"] for t in tools_field]
-    return _sample_from(record, users[0]["content"], tool_names, calls, provenance)
+    return _sample_from(record, users[0]["content"], tool_names, calls, provenance, where)
 
 
 def _sample_from(
@@ -149,9 +180,11 @@ def _sample_from(
     tool_names: list[str],
     calls: list[ToolCall],
     provenance: Provenance | None,
+    where: str,
 ) -> Sample:
     style = record.get("style") or infer_style(tool_names, calls).value
     return Sample.create(
+        reference=_decode_reference(record, where),
         query=query,
         language=record.get("language") or guess_language(query),
         style=Style(style),
@@ -195,7 +228,7 @@ def from_xlam(record: Mapping[str, Any], *, provenance: Provenance | None = None
         ToolCall(name=a["name"], arguments=_decode_arguments(a.get("arguments"), f"{where}: answers[{i}]"))
         for i, a in enumerate(answers)
     ]
-    return _sample_from(record, query, [t["name"] for t in offered], calls, provenance)
+    return _sample_from(record, query, [t["name"] for t in offered], calls, provenance, where)
 
 
 # --------------------------------------------------------------------------------------------- flat
@@ -221,4 +254,4 @@ def from_flat(record: Mapping[str, Any], *, provenance: Provenance | None = None
     where = f"flat record {record.get('id') or '?'}"
     call = ToolCall(name=record["tool_name"], arguments=_decode_arguments(record.get("arguments"), where))
     tools = _decode_json_field(record, "tools", where) or [call.name]
-    return _sample_from(record, record["query"], list(tools), [call], provenance)
+    return _sample_from(record, record["query"], list(tools), [call], provenance, where)

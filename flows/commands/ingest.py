@@ -34,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--tiers", metavar="RULES.yaml", help="tier rules assigning tiers and categories")
     parser.add_argument("--skip-deprecated", action="store_true", help="leave deprecated operations out")
+    parser.add_argument(
+        "--allowed-root",
+        metavar="DIR",
+        help="folder that file $refs may reach (default: each spec's own folder tree, or "
+        "$CALLFORGE_SPEC_ALLOWED_ROOT); anything outside it is refused",
+    )
     parser.set_defaults(func=run)
 
 
@@ -41,7 +47,11 @@ def run(args: argparse.Namespace) -> int:
     from schemas.openapi import ingest, write_ingest
 
     result = ingest(
-        args.specs, naming=args.naming, tier_rules=args.tiers, include_deprecated=not args.skip_deprecated
+        args.specs,
+        naming=args.naming,
+        tier_rules=args.tiers,
+        include_deprecated=not args.skip_deprecated,
+        allowed_root=args.allowed_root,
     )
     out = write_ingest(result, args.out)
     print(result.report.summary())

@@ -435,8 +435,36 @@ class SchemaConverter:
                 names = by_def.get(branch["$ref"])
                 if names is None and isinstance(source, dict) and isinstance(source.get("$ref"), str):
                     names = [unescape(source["$ref"].rsplit("/", 1)[-1])]
+                    own = self._declared_values(branch["$ref"], prop)
+                    if own is not None and not set(map(str, own)) & set(names):
+                        # No mapping, and the branch fixes its own value ("type": {"enum": ["function"]}
+                        # under schema FunctionTool, as OpenAI's spec does): pinning the schema's name
+                        # beside it would leave no valid value. The branch's own enum discriminates.
+                        continue
                 if names:
                     branches[i] = {**branch, "properties": {prop: {"enum": names}}}
+
+    def _declared_values(self, ref: str, prop: str, depth: int = 0) -> list[Any] | None:
+        """The values a converted definition fixes for ``prop`` (its ``const`` or ``enum``, directly or
+        through ``allOf``), or None when it does not fix them (or is still being converted)."""
+        if depth > 8 or not ref.startswith(DEFS_PREFIX):
+            return None
+        body = self.defs.get(unescape(ref[len(DEFS_PREFIX) :]))
+        if not isinstance(body, dict):
+            return None
+        for part in [body, *(p for p in body.get("allOf") or [] if isinstance(p, dict))]:
+            schema = (
+                part.get("properties", {}).get(prop) if isinstance(part.get("properties"), dict) else None
+            )
+            if isinstance(schema, dict) and "const" in schema:
+                return [schema["const"]]
+            if isinstance(schema, dict) and isinstance(schema.get("enum"), list):
+                return list(schema["enum"])
+            if part is not body and isinstance(part.get("$ref"), str):
+                found = self._declared_values(part["$ref"], prop, depth + 1)
+                if found is not None:
+                    return found
+        return None
 
     def _properties(
         self, props: dict[str, Any], file: Path, pointer: str, read_only: set[str]

@@ -164,6 +164,17 @@ def test_allowed_root_widens_the_tree(write_spec, outside, tmp_path):
     assert tool.parameters["$defs"]["outside"]["examples"] == ["SECRET-OUTSIDE"]
 
 
+def test_cli_allowed_root_flag_widens_the_tree_and_only_that_far(write_spec, outside, tmp_path, capsys):
+    path = write_spec(_with_schema({"$ref": "../outside.yaml"}))
+    catalog = tmp_path / "catalog"
+    assert main(["ingest", str(path), "--out", str(catalog), "--allowed-root", str(tmp_path)]) == 0
+    assert "SECRET-OUTSIDE" in (catalog / "catalog.jsonl").read_text()
+    # a root that does not hold the referenced file still refuses it
+    narrow = tmp_path / "specs"
+    assert main(["ingest", str(path), "--out", str(tmp_path / "c2"), "--allowed-root", str(narrow)]) == 1
+    assert "outside the allowed root" in capsys.readouterr().err
+
+
 def test_symlink_out_of_the_root_is_refused(write_spec, outside):
     path = write_spec(_with_schema({"$ref": "link.yaml"}))
     (path.parent / "link.yaml").symlink_to(outside)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import pytest
 
 from schemas.models import ParamLocation
@@ -415,3 +416,29 @@ def test_discriminator_pins_its_property_in_each_branch(tools, make_doc, write_s
     )
     branches = found["post_p"].parameters["properties"]["body"]["oneOf"]
     assert [b["properties"]["kind"]["enum"] for b in branches] == [["first"], ["Two"]]
+
+
+def test_discriminator_without_mapping_keeps_a_branchs_own_value(tools):
+    # OpenAI's spec: no mapping, and each branch fixes the property itself ("type": "function" under the
+    # schema FunctionTool). Pinning the schema's name beside that enum would leave no valid value.
+    function_tool = {
+        "type": "object",
+        "required": ["type", "name"],
+        "properties": {"type": {"type": "string", "enum": ["function"]}, "name": {"type": "string"}},
+    }
+    plain = {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}}
+    body = {
+        "oneOf": [{"$ref": "#/components/schemas/FunctionTool"}, {"$ref": "#/components/schemas/Plain"}],
+        "discriminator": {"propertyName": "type"},
+    }
+    found, _ = tools(
+        {"/p": {"post": {"requestBody": json_body(body), "responses": OK}}},
+        components={"schemas": {"FunctionTool": function_tool, "Plain": plain}},
+    )
+    parameters = found["post_p"].parameters
+    first, second = parameters["properties"]["body"]["oneOf"]
+    assert "properties" not in first  # not pinned: its own enum says "function"
+    assert second["properties"]["type"]["enum"] == ["Plain"]  # no value of its own: the schema's name
+    validator = jsonschema.Draft202012Validator(parameters)
+    assert validator.is_valid({"body": {"type": "function", "name": "f"}})
+    assert not validator.is_valid({"body": {"type": "FunctionTool", "name": "f"}})

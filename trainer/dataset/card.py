@@ -313,7 +313,8 @@ ds = load_dataset("parquet", data_files={s: f"dataset/trl/{s}.parquet" for s in 
 # TRL JSONL: pass the features, or Arrow merges the argument structs of different tools.
 from datasets import Features, Json, List, Value, load_dataset
 features = Features({"messages": List(Json()), "tools": List(Json()), "id": Value("string"),
-                     "style": Value("string"), "language": Value("string"), "tier": Value("int64")})
+                     "style": Value("string"), "language": Value("string"), "tier": Value("int64"),
+                     "reference": Value("string")})
 ds = load_dataset("json", data_files={"train": "dataset/trl/train.jsonl"}, features=features)
 
 # xLAM / APIGen (tools and answers are JSON strings) and flat (single-call samples only).

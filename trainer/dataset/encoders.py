@@ -27,10 +27,16 @@ import pyarrow as pa
 from schemas.catalog import Catalog
 from schemas.errors import RecordError
 from schemas.models import Sample, Style, Tool, ToolCall
-from schemas.records import to_flat, to_trl
+from schemas.records import reference_json, to_flat, to_trl
 from trainer.dataset.config import ExportOptions
 
-_META_SCHEMA = {"id": pl.String, "style": pl.String, "language": pl.String, "tier": pl.Int64}
+_META_SCHEMA = {
+    "id": pl.String,
+    "style": pl.String,
+    "language": pl.String,
+    "tier": pl.Int64,
+    "reference": pl.String,
+}
 _XLAM_SCHEMA = {"query": pl.String, "tools": pl.String, "answers": pl.String, **_META_SCHEMA}
 _FLAT_SCHEMA = {
     "query": pl.String,
@@ -61,6 +67,7 @@ def hf_features():  # -> datasets.Features
             "style": Value("string"),
             "language": Value("string"),
             "tier": Value("int64"),
+            "reference": Value("string"),
         }
     )
 
@@ -213,7 +220,7 @@ class TrlEncoder(_Encoder):
         line = (
             f'{{"messages":[{",".join(encoded)}],"tools":[{",".join(offered)}],"id":{_string(sample.id)},'
             f'"style":{_string(_STYLE[sample.style])},"language":{_string(sample.language)},'
-            f'"tier":{_json_text(sample.tier)}}}'
+            f'"tier":{_json_text(sample.tier)},"reference":{_string(reference_json(sample))}}}'
         )
         return encoded, offered, line
 
@@ -228,6 +235,7 @@ class TrlEncoder(_Encoder):
             "style": [_STYLE[s.style] for s in samples],
             "language": [s.language for s in samples],
             "tier": [s.tier for s in samples],
+            "reference": [reference_json(s) for s in samples],
         }
         lines: list[str] = []
         for sample in samples:
@@ -243,6 +251,7 @@ class TrlEncoder(_Encoder):
                 "tools": _json_list(tools, tool_offsets),
                 **{key: pa.array(meta[key], pa.string()) for key in ("id", "style", "language")},
                 "tier": pa.array(meta["tier"], pa.int64()),
+                "reference": pa.array(meta["reference"], pa.string()),
             }
         )
         features = hf_features()
@@ -285,6 +294,7 @@ class XlamEncoder(_Encoder):
             "style": [_STYLE[s.style] for s in samples],
             "language": [s.language for s in samples],
             "tier": [s.tier for s in samples],
+            "reference": [reference_json(s) for s in samples],
         }
         return pl.DataFrame(columns, schema=_XLAM_SCHEMA)
 
@@ -310,6 +320,7 @@ class FlatEncoder(_Encoder):
             "style": _STYLE[sample.style],
             "language": sample.language,
             "tier": sample.tier,
+            "reference": reference_json(sample),
         }
 
     def frame(self, samples: Sequence[Sample]) -> pl.DataFrame:

@@ -177,3 +177,47 @@ def test_encodings_made_ahead_write_the_same_files(tmp_path: Path) -> None:
         assert (tmp_path / "warm" / fmt / "train.jsonl").read_bytes() == (
             tmp_path / "cold" / fmt / "train.jsonl"
         ).read_bytes()
+
+
+def test_a_samples_reference_survives_every_export_and_reaches_evaluation(tmp_path: Path) -> None:
+    from schemas.models import CallReference
+    from trainer.evaluation.examples import load_examples
+
+    catalog = make_catalog((4, 4, 0))
+    plain = make_samples(catalog, 40, seed=3)
+    target = next(s for s in plain if len(s.calls) == 1)
+    name, arguments = target.calls[0].name, target.calls[0].arguments
+    ((row_id, row),) = arguments["Assign"].items()
+    ((field, value),) = row.items()
+    alternative = {row_id: {field: value + 1}}  # another acceptable value of the argument "Assign"
+    reference = [CallReference(acceptable={"Assign": [alternative]}, omittable=["note"])]
+    carried = target.model_copy(update={"reference": reference})
+    samples = [carried if s.id == target.id else s for s in plain]
+    splits = {split: [] for split in SPLITS}
+    splits["test_seen"] = samples
+    write_exports(tmp_path, splits, catalog, ExportOptions(formats=("hf", "trl", "xlam", "flat")))
+
+    trl = {r["id"]: r for r in _jsonl(tmp_path / "trl" / "test_seen.jsonl")}
+    assert json.loads(trl[target.id]["reference"]) == [r.model_dump() for r in reference]
+    assert all(r["reference"] == "" for i, r in trl.items() if i != target.id)  # none invented
+    assert from_trl(trl[target.id]).reference == reference
+    xlam = pl.read_parquet(tmp_path / "xlam" / "test_seen.parquet").to_dicts()
+    assert from_xlam(next(r for r in xlam if r["id"] == target.id)).reference == reference
+    flat = pl.read_parquet(tmp_path / "flat" / "test_seen.parquet").to_dicts()
+    assert from_flat(next(r for r in flat if r["id"] == target.id)).reference == reference
+
+    (example,) = [e for e in load_examples(tmp_path, ["test_seen"]) if e.id == target.id]
+    (ref,) = example.references
+    assert ref.name == name
+    assert ref.values["Assign"] == [arguments["Assign"], alternative]
+    assert "note" in ref.omittable
+
+
+def test_a_reference_must_have_one_entry_per_call() -> None:
+    from schemas.models import Sample
+
+    sample = make_samples(make_catalog((4, 4, 0)), 1)[0]  # one call
+    with pytest.raises(ValueError, match="one per call"):
+        Sample.model_validate({**sample.model_dump(), "reference": [{}, {}]})
+    with pytest.raises(RecordError, match="'reference' is not JSON"):
+        from_trl({**to_trl(sample, make_catalog((4, 4, 0)).by_name), "reference": "[{"})
