@@ -221,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
             "target < 20 s)"
         )
         print(
+            f"  dataset versions: full {full['assemble']['publication']}, unchanged rerun "
+            f"{again['assemble']['publication']} ({'same' if again['assemble']['version'] == full['assemble']['version'] else 'another'} "
+            f"version), edited {edited['assemble']['publication']}   (target: the unchanged rerun publishes nothing)"
+        )
+        print(
             f"  refresh after editing {EDITED[1].upper()} {EDITED[0]:<16}     {edited_s:7.1f} s   "
             f"({edited['generate']['samples']} samples regenerated, {edited['generate']['items']} items planned; "
             f"{edited_s / full_s:.2f}x the full refresh)"

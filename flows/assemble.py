@@ -3,8 +3,11 @@
     assemble_flow(config)   # -> {"dataset_dir": ".../dataset", "splits": {"train": 612, ...}, ...}
 
 Assembly is one pass over the run's accepted samples (dedup across splits needs them all at once),
-so it runs inline in the flow. It publishes the split sizes, the dataset link and, when the config
-says so, the ``callforge.dataset.published`` event that starts the fine-tune deployment.
+so it runs inline in the flow. It publishes the split sizes, the changes since the previous version,
+the dataset link and, when the run publishes (``RunConfig.publishes``: a full run, or
+``publish=true``) *and* the content is new, a version under ``<data_root>/datasets/<dataset>/`` and
+the ``callforge.dataset.published`` event that starts the fine-tune deployment. An unchanged refresh
+publishes nothing and says so.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from prefect import flow
 from flows import monitoring, tables
 from flows.config import RunConfig
 from flows.file_lock import store_lock
+from flows.report import PUBLICATION_TEXT
 from flows.run_record import RunRecord, finish_assembly
 from trainer.dataset import assembly
 from trainer.dataset.store import SampleStore
@@ -38,7 +42,7 @@ def assemble_flow(config: RunConfig) -> dict[str, Any]:
     # The store and the published versions have one writer at a time: a concurrent refresh of the same
     # data root waits here (flows.file_lock), then builds from the store both runs filled.
     with store_lock(config.store_path):
-        result = assembly.assemble(run_dir, config.assemble, store=store)
+        result = assembly.assemble(run_dir, config.assemble, store=store, publish=config.publishes)
     dataset_dir = Path(result.dataset_dir)
     splits = {name: int(n) for name, n in result.report.totals().items()}
     monitoring.publish_table(
@@ -47,24 +51,43 @@ def assemble_flow(config: RunConfig) -> dict[str, Any]:
         tables.split_rows(splits),
         description=f"{config.run_name}: samples per split (dataset version {result.version})",
     )
+    if result.changes is not None:
+        against = result.changes.previous or "nothing (first version)"
+        monitoring.publish_table(
+            config.slug,
+            "dataset-changes",
+            result.changes.rows(),
+            description=f"{config.run_name}: dataset {result.dataset_name} against {against}",
+        )
     finish_assembly(record, result)
-    monitoring.publish_markdown(
-        config.slug,
-        "run-summary",
-        record.report_path.read_text("utf-8"),
-        description=f"{config.run_name}: run report",
-    )
     monitoring.publish_dataset(
         config.slug,
         config.run_name or "",
         dataset_dir,
-        {"splits": splits, "version": result.version},
-        emit=config.publish,
+        {
+            "splits": splits,
+            "version": result.version,
+            "version_dir": str(result.version_dir) if result.version_dir else None,
+        },
+        dataset_name=config.dataset_name,
+        emit=result.published,
     )
+    monitoring.log_info(f"assemble: {publication_line(result)}")
     return {
         "dataset_dir": str(dataset_dir.resolve()),
+        "dataset_name": config.dataset_name,
         "version": result.version,
+        "version_dir": str(result.version_dir) if result.version_dir else None,
+        "publication": result.publication,
+        "published": result.published,
         "splits": splits,
         "added_to_store": result.added,
         "report": str(record.report_path.resolve()),
     }
+
+
+def publication_line(result: assembly.AssembleResult) -> str:
+    """One line: the split sizes, the version and what publishing did (``report.PUBLICATION_TEXT``)."""
+    sizes = ", ".join(f"{name} {n}" for name, n in result.report.totals().items())
+    what = PUBLICATION_TEXT.get(result.publication, result.publication)
+    return f"{sizes}; dataset {result.dataset_name or '-'} version {result.version}: {what}"

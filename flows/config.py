@@ -79,7 +79,11 @@ class TaskRunnerConfig(_Section):
 class RunConfig(_Section):
     """One refresh: which spec, where the data goes, how each stage is configured."""
 
-    data_root: str = Field(default="data", description="root of runs/ and store/ (relative to the cwd)")
+    data_root: str = Field(
+        default="data",
+        description="root of runs/, store/ and datasets/; made absolute (from the cwd) when the config is "
+        "built, so every task, on any worker, receives absolute paths",
+    )
     run_name: str | None = Field(
         default=None, description="runs/<run_name>; none = resume or <spec>-<timestamp>-<id>"
     )
@@ -109,7 +113,10 @@ class RunConfig(_Section):
         default_factory=AssembleConfig, description="split, export, dataset name"
     )
     store_dir: str | None = Field(
-        default=None, description="incremental sample store; none = <data_root>/store"
+        default=None,
+        description="incremental sample store; none = <data_root>/store/<spec>. One store per spec: a store "
+        "retires every sample whose tools are not in the catalog it is given, so two specs sharing one "
+        "would retire each other's samples",
     )
     train: bool = Field(default=False, description="also fine-tune and evaluate after assembling")
     base_model: str | None = None
@@ -125,8 +132,10 @@ class RunConfig(_Section):
     shard_retry_delays_s: list[float] = Field(
         default_factory=lambda: [10.0, 60.0], description="backoff per retry"
     )
-    publish: bool = Field(
-        default=True, description="emit callforge.dataset.published when the dataset is written"
+    publish: bool | None = Field(
+        default=None,
+        description="publish the dataset: a new version under <data_root>/datasets/<name>/ (LATEST moves) "
+        "and the callforge.dataset.published event; none = publish unless `limit` is set (a quick run)",
     )
 
     @field_validator("run_name")
@@ -143,6 +152,30 @@ class RunConfig(_Section):
             "tier_rules" not in self.model_fields_set and self.specs != [DEFAULT_SPEC]
         ):
             self.tier_rules = None
+        return self
+
+    @model_validator(mode="after")
+    def _data_paths_absolute(self) -> RunConfig:
+        # Tasks may run in another process or on another machine (Dask) with another working
+        # directory: every path they receive is absolute, resolved here in the process that starts the
+        # run. Spec paths stay as given: a tool's fingerprint records its spec file's name.
+        self.data_root = str(Path(self.data_root).expanduser().resolve())
+        if self.store_dir is not None:
+            self.store_dir = str(Path(self.store_dir).expanduser().resolve())
+        return self
+
+    @model_validator(mode="after")
+    def _dataset_named_after_the_spec(self) -> RunConfig:
+        # One dataset per spec: a quick run of another spec must not move GEN NX's LATEST.
+        updates: dict[str, Any] = {}
+        if self.assemble.dataset_name is None:
+            updates["dataset_name"] = self.slug[:64].strip("-") or "spec"
+        if self.assemble.datasets_root is None:
+            updates["datasets_root"] = Path(self.data_root) / "datasets"
+        elif not self.assemble.datasets_root.is_absolute():
+            updates["datasets_root"] = self.assemble.datasets_root.expanduser().resolve()
+        if updates:
+            self.assemble = self.assemble.model_copy(update=updates)
         return self
 
     @model_validator(mode="after")
@@ -187,7 +220,21 @@ class RunConfig(_Section):
 
     @property
     def store_path(self) -> Path:
-        return Path(self.store_dir) if self.store_dir else Path(self.data_root) / "store"
+        return Path(self.store_dir) if self.store_dir else Path(self.data_root) / "store" / self.slug
+
+    @property
+    def publishes(self) -> bool:
+        """Whether this run publishes its dataset: ``publish`` when given, else only a full run does."""
+        return self.publish if self.publish is not None else self.limit is None
+
+    @property
+    def dataset_name(self) -> str:
+        return self.assemble.name
+
+    @property
+    def datasets_dir(self) -> Path:
+        """``<datasets_root>/<dataset name>``: the versions and ``LATEST`` of this spec's dataset."""
+        return Path(self.assemble.datasets_root or Path(self.data_root) / "datasets") / self.dataset_name
 
     def with_run_name(self, *, now: datetime | None = None) -> RunConfig:
         """This config with ``run_name`` filled in: a new ``<slug>-<YYYYmmdd-HHMMSS>-<6 hex>`` when unset.

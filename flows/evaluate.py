@@ -16,12 +16,12 @@ from prefect import flow
 from prefect.runtime import flow_run as runtime_flow_run
 
 from flows import monitoring
-from flows.train import dataset_slug
+from flows.train import dataset_name_of
 
 
 def evaluate_run_name() -> str:
     params = runtime_flow_run.parameters or {}
-    return monitoring.dated_name("evaluate", dataset_slug(params.get("dataset_dir") or "dataset"))
+    return monitoring.dated_name("evaluate", dataset_name_of(params.get("dataset_dir") or "dataset"))
 
 
 def metric_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
@@ -68,7 +68,7 @@ def evaluate_flow(
         dataset, models, settings, out, catalog=catalog, catalog_path=catalog_dir if catalog else None
     )
     monitoring.publish_table(
-        dataset_slug(dataset),
+        dataset_name_of(dataset),
         "evaluation",
         metric_rows(result.metrics),
         description=f"evaluation of {len(models)} model(s) on {dataset}",

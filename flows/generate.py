@@ -29,7 +29,7 @@ from flows.attempts import AttemptLedger, attempt_context
 from flows.config import RunConfig
 from flows.ingest import CATALOG_DIR, catalog_fingerprint
 from flows.run_record import RunRecord
-from flows.stage_support import load_catalog, submit_shards
+from flows.stage_support import load_catalog, require_input, submit_shards
 from flows.teacher_limit import ensure_limits, teacher_gate
 from generators import pipeline, plan
 from generators.config import GenerateConfig
@@ -56,6 +56,15 @@ def teacher_name(config: GenerateConfig) -> str:
     return config.teacher.model or OFFLINE_TEACHER
 
 
+def generation_settings(config: GenerateConfig) -> dict[str, Any]:
+    """The generate settings that decide what is generated (cache keys, attempt contexts).
+
+    Where the teacher cache lives is not one of them: the data root is absolute (``RunConfig``), and
+    moving it, or starting from another directory, must not make every shard and item look new.
+    """
+    return config.model_dump(mode="json", exclude={"teacher": {"cache_dir"}})
+
+
 def attempt_context_of(config: RunConfig) -> str:
     """What an item's outcome depends on besides its tools: the generator and the verifiers."""
     gen = config.generate
@@ -63,7 +72,7 @@ def attempt_context_of(config: RunConfig) -> str:
         {
             "teacher": teacher_name(gen),
             "prompt_version": PROMPT_VERSION,
-            "config": gen.model_dump(mode="json"),
+            "config": generation_settings(gen),
         },
         {"names": config.verifiers, "options": config.verifier_options},
     )
@@ -71,6 +80,8 @@ def attempt_context_of(config: RunConfig) -> str:
 
 @task(
     name="generate-shard",
+    # Prefect's protocol for a callback taking `parameters` also has a classmethod no function has.
+    task_run_name=monitoring.shard_task_run_name,  # type: ignore[arg-type]
     cache_key_fn=caching.shard_cache_key,
     persist_result=True,  # retries and result storage are set per run (flows.stage_support.submit_shards)
 )
@@ -78,6 +89,7 @@ def generate_shard_task(job: caching.ShardJob, gen: GenerateConfig) -> dict[str,
     """Generate one shard's candidates from its slice of the plan; return the stage's summary dict."""
     run_dir = Path(job.run_dir)
     start, stop = job.inputs["start"], job.inputs["stop"]
+    require_input(run_dir / PLAN_FILE, job)
     with (run_dir / PLAN_FILE).open(encoding="utf-8") as handle:
         items = [plan.WorkItem.model_validate_json(line) for line in itertools.islice(handle, start, stop)]
     catalog = load_catalog(run_dir / CATALOG_DIR)
@@ -121,7 +133,7 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
         "spec_fingerprint": catalog_fingerprint(catalog),
         "teacher_model": teacher_name(gen),
         "prompt_version": PROMPT_VERSION,
-        "config_hash": content_hash(gen.model_dump(mode="json"), length=32),
+        "config_hash": content_hash(generation_settings(gen), length=32),
     }
     jobs = [
         caching.ShardJob(
@@ -137,12 +149,19 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
         )
         for index, start in enumerate(range(0, len(items), size))
     ]
-    progress = monitoring.ShardProgress(config.slug, "generate", len(jobs))
+    progress = monitoring.ShardProgress(config.slug, "generate", len(jobs), len(items), "items")
     futures = submit_shards(generate_shard_task, jobs, config, gen=gen)
     summaries = []
+    jobs_by_shard = {job.shard_index: job for job in jobs}
     for future in as_completed(futures):
-        summaries.append(future.result())
-        progress.advance()
+        summary = future.result()
+        summaries.append(summary)
+        shard_items = jobs_by_shard[summary["shard"]].inputs
+        progress.advance(
+            int(shard_items["stop"]) - int(shard_items["start"]),
+            samples=int(summary.get("samples", 0)),
+            failures=int(summary.get("failures", 0)),
+        )
     summaries.sort(key=lambda s: s["shard"])
     stats = merged_teacher_stats(summaries)
     monitoring.publish_table(
@@ -164,6 +183,10 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
         samples=counts["samples"],
         failures=counts["failures"],
         max_failure_share=gen.max_failure_share,
+    )
+    monitoring.log_info(
+        f"generate: {counts['items']} items in {counts['shards']} shards -> {counts['samples']} samples, "
+        f"{counts['failures']} failures ({counts['planned']} planned, {counts['tried_before']} tried before)"
     )
     if problem:
         raise GenerationFailed(f"generate {config.run_name}: {problem}")

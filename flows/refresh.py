@@ -13,18 +13,19 @@ its owner is gone (``flows.run_ownership``): finished shards come from the cache
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, tags
 from prefect.runtime import flow_run as runtime_flow_run
 
-from flows import monitoring, run_ownership
+from flows import monitoring, run_ownership, run_summary
 from flows.assemble import assemble_flow
 from flows.attempts import AttemptLedger, final_item_ids
 from flows.config import RunConfig
 from flows.generate import PLAN_FILE, attempt_context_of, generate_flow, teacher_name
 from flows.ingest import CATALOG_DIR, ingest_flow
-from flows.runners import build_task_runner, describe_task_runner
+from flows.runners import build_task_runner, check_workers_see, describe_task_runner
 from flows.stage_support import load_catalog
 from flows.verify import verify_flow
 from trainer.dataset.store import SampleStore
@@ -40,6 +41,7 @@ def build_config(
     limit: int | None = None,
     train: bool | None = None,
     base_model: str | None = None,
+    publish: bool | None = None,
     settings: dict[str, Any] | None = None,
 ) -> RunConfig:
     """The run config the ``refresh`` parameters describe (``settings`` under the flat parameters).
@@ -55,6 +57,7 @@ def build_config(
         "limit": limit,
         "train": train,
         "base_model": base_model,
+        "publish": publish,
     }
     return RunConfig.resolve(config_file=config_file, overrides={**(settings or {}), **flat})
 
@@ -73,7 +76,7 @@ def release_run_folder(flow: Any, flow_run: Any, state: Any) -> None:
     name="refresh",
     flow_run_name=refresh_run_name,
     on_completion=[release_run_folder],
-    on_failure=[monitoring.log_failure_url, release_run_folder],
+    on_failure=[monitoring.log_failure_url, run_summary.on_refresh_failure, release_run_folder],
     on_cancellation=[release_run_folder],
     on_crashed=[release_run_folder],
     log_prints=True,
@@ -87,9 +90,14 @@ def refresh(
     limit: int | None = None,
     train: bool = False,
     base_model: str | None = None,
+    publish: bool | None = None,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run every stage for one spec; return the run directory, the dataset path and each stage's summary."""
+    """Run every stage for one spec; return the run directory, the dataset path and each stage's summary.
+
+    ``publish`` (default: a full run publishes, a ``limit``-ed one does not) writes a new dataset version
+    under ``<data_root>/datasets/<spec>/`` and emits the event the fine-tune trigger follows.
+    """
     # The run folder: a new one, or an abandoned one with the same parameters (never one a live run
     # holds); released by the hooks above.
     config = build_config(
@@ -101,6 +109,7 @@ def refresh(
         limit=limit,
         train=train or None,
         base_model=base_model,
+        publish=publish,
         settings=settings,
     )
     config = run_ownership.claim(config, flow_run_id=runtime_flow_run.id)
@@ -109,6 +118,8 @@ def refresh(
         monitoring.publish_markdown(
             config.slug, "run-folder", held.describe(), description=f"{config.run_name}: run folder and owner"
         )
+    check_workers_see(Path(config.data_root), config.task_runner)
+    summary = run_summary.RunSummary.start(config)
     print(
         f"run {config.run_name}: {', '.join(config.specs)} -> {config.run_dir} "
         f"(shards on {describe_task_runner(config.task_runner)})"
@@ -117,6 +128,7 @@ def refresh(
     with tags(f"spec:{config.slug}", f"teacher:{teacher_name(config.generate)}"):
         with tags("stage:ingest"):
             out["ingest"] = ingest_flow(config)
+        summary.update()
         # What the store already holds for this catalog is not generated again.
         satisfied = SampleStore(config.store_path).satisfied(load_catalog(config.run_dir / CATALOG_DIR))
         with tags("stage:generate"):
@@ -126,11 +138,13 @@ def refresh(
                 task_runner=build_task_runner(config.task_runner)  # type: ignore[arg-type]
             )
             out["generate"] = generate(config, satisfied=satisfied)
+        summary.update()
         with tags("stage:verify"):
             verify = verify_flow.with_options(
                 task_runner=build_task_runner(config.task_runner)  # type: ignore[arg-type]  # as above
             )
             out["verify"] = verify(config, shard_paths=out["generate"]["shard_paths"])
+        summary.update()
         with tags("stage:assemble"):
             out["assemble"] = assemble_flow(config)
         # Remember what this run tried, so an unchanged spec plans nothing next time (flows.attempts).
@@ -145,27 +159,21 @@ def refresh(
         out["report"] = out["assemble"]["report"]
         if config.train:
             from flows.evaluate import evaluate_flow
-            from flows.train import train_flow
+            from flows.train import train_flow, trained_models
 
             with tags("stage:train"):
                 out["train"] = train_flow(
                     out["dataset_dir"],
                     base_model=config.base_model,
                     settings=config.train_settings,
+                    announce=False,  # evaluated just below, not by the evaluation trigger
                 )
-            trained = out["train"]
-            models = [
-                {
-                    "label": "fine-tuned",
-                    "model": trained["model_path"] or trained["base_model"],
-                    "adapter": trained["adapter_path"],
-                },
-                {"label": "base", "model": trained["base_model"]},
-            ]
+            models = trained_models(out["train"])
             with tags("stage:evaluate"):
                 out["evaluate"] = evaluate_flow(
                     out["dataset_dir"],
                     models=models,
                     settings=config.evaluate_settings.model_dump(mode="json"),
                 )
+    summary.finish()
     return out

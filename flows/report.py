@@ -16,14 +16,19 @@ from schemas.errors import RecordError
 from schemas.manifest import RunManifest, StageRecord
 from schemas.models import Sample
 from schemas.shards import read_samples
+from trainer.dataset.changes import VersionChanges
 from verifiers.summary import VerdictSummary
 
 STAGE_ORDER = ("ingest", "generate", "verify", "assemble", "train", "evaluate")
 EXAMPLES = 3
 
 
-def render_report(manifest: RunManifest, run_dir: Path) -> str:
-    """The whole report: header, stage table, then one section per stage that recorded details."""
+def render_report(manifest: RunManifest, run_dir: Path, *, examples: bool = True) -> str:
+    """The whole report: header, stage table, then one section per stage that recorded details.
+
+    ``examples=False`` leaves out the example samples (the refresh run's summary artifact while the
+    run is going: it is re-rendered after every stage and must stay cheap).
+    """
     stages = [manifest.stages[s] for s in STAGE_ORDER if s in manifest.stages]
     stages += [r for name, r in manifest.stages.items() if name not in STAGE_ORDER]
     specs = (
@@ -55,12 +60,53 @@ def render_report(manifest: RunManifest, run_dir: Path) -> str:
             "## Top rejection reasons (per tier)\n",
             tables.markdown_table(tables.rejection_rows(summary)),
         ]
-    if splits := details.get("assemble", {}).get("splits"):
+    assembled = details.get("assemble", {})
+    if splits := assembled.get("splits"):
         parts += ["## Splits\n", tables.markdown_table(tables.split_rows(splits))]
-    examples = example_samples(run_dir)
-    if examples:
-        parts += ["## Examples\n", tables.example_block(examples, limit=EXAMPLES)]
+    if changes := assembled.get("changes"):
+        parts += [changes_section(VersionChanges.from_dict(changes))]
+    if "assemble" in manifest.stages and manifest.stages["assemble"].finished_at:
+        parts += ["## Dataset\n", dataset_section(manifest.stages["assemble"], run_dir)]
+    shown = example_samples(run_dir) if examples else []
+    if shown:
+        parts += ["## Examples\n", tables.example_block(shown, limit=EXAMPLES)]
     return "\n".join(parts)
+
+
+def changes_section(changes: VersionChanges) -> str:
+    """The section on changes since the previous version: tools added / changed / removed, samples per split."""
+    against = f"version `{changes.previous}`" if changes.previous else "nothing (the first version)"
+    return "\n".join(
+        [
+            "## Changes since the previous version\n",
+            f"Compared with {against}.\n",
+            tables.markdown_table(changes.tool_rows()),
+            tables.markdown_table(changes.split_rows()),
+        ]
+    )
+
+
+PUBLICATION_TEXT = {
+    "new": "published as a new version; LATEST points at it",
+    "unchanged": "unchanged: the same content as LATEST, nothing published",
+    "restored": "the same content as an older version: LATEST moved back to it, nothing copied",
+    "off": "not published (a limited or on-demand run; pass publish=true to publish)",
+    "none": "not published (no store)",
+}
+
+
+def dataset_section(record: StageRecord, run_dir: Path) -> str:
+    """Where the dataset is: the run's copy, the published version and what publishing did."""
+    details = record.details
+    publication = str(details.get("publication") or "none")
+    lines = [
+        f"- run copy: `{(run_dir / record.paths.get('dataset', 'dataset')).resolve()}`",
+        f"- dataset: `{details.get('dataset_name') or '-'}`, version `{details.get('version')}`",
+        f"- publishing: {PUBLICATION_TEXT.get(publication, publication)}",
+    ]
+    if version := record.paths.get("version"):
+        lines.append(f"- published version: `{(run_dir / version).resolve()}`")
+    return "\n".join(lines) + "\n"
 
 
 def example_samples(run_dir: Path, limit: int = EXAMPLES) -> list[Sample]:

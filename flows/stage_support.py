@@ -44,6 +44,24 @@ def load_catalog(directory: str | Path) -> Catalog:
         return _catalogs[key]
 
 
+class MissingInput(CallforgeError):
+    """A shard task's input file is not where the job says: a data root the worker cannot see, or a
+    file deleted mid-run. Retrying would fail the same way, so it is not retried."""
+
+
+def require_input(path: Path, job: ShardJob) -> None:
+    """Fail the shard at once, naming the file and the host, when its input is missing."""
+    if not path.exists():
+        import socket
+
+        root = Path(job.run_dir)
+        seen = "the run folder exists" if root.is_dir() else f"the run folder {root} does not exist either"
+        raise MissingInput(
+            f"{job.stage} shard {job.shard_index}: input {path} not found on {socket.gethostname()} "
+            f"({seen}). Workers must see the data root at the same absolute path (a shared volume)."
+        )
+
+
 def retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
     """Retry a failed shard unless it failed on callforge's own input or config errors.
 

@@ -25,7 +25,7 @@ from flows.config import RunConfig
 from flows.ingest import CATALOG_DIR, catalog_fingerprint
 from flows.run_record import RunRecord
 from flows.shard_verification import verify_candidate_shard
-from flows.stage_support import load_catalog, submit_shards
+from flows.stage_support import load_catalog, require_input, submit_shards
 from schemas.canonical import content_hash
 from schemas.shards import shard_name
 from verifiers import registry
@@ -34,8 +34,20 @@ from verifiers.summary import summarise_shard_results
 log = logging.getLogger("callforge.flows.verify")
 
 
+def candidate_rows(path: Path) -> int:
+    """Rows in a candidate shard, from its Parquet footer (no rows are read)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, ValueError):
+        return 0  # a missing shard fails in its task, with the error that names it
+
+
 @task(
     name="verify-shard",
+    # Prefect's protocol for a callback taking `parameters` also has a classmethod no function has.
+    task_run_name=monitoring.shard_task_run_name,  # type: ignore[arg-type]
     cache_key_fn=caching.shard_cache_key,
     persist_result=True,  # retries and result storage are set per run (flows.stage_support.submit_shards)
 )
@@ -47,9 +59,10 @@ def verify_shard_task(
 ) -> dict[str, Any]:
     """Verify one candidate shard; return its counts and its ``VerdictSummary`` dict."""
     run_dir = Path(job.run_dir)
+    shard = run_dir / job.inputs["candidates"]
+    require_input(shard, job)  # first: a worker that cannot see the run fails here, not on the catalog
     catalog = load_catalog(run_dir / CATALOG_DIR)
     verifiers = registry.load_verifiers(verifier_names, verifier_options)
-    shard = run_dir / job.inputs["candidates"]
     return verify_candidate_shard(
         run_dir, shard, job.shard_index, catalog, verifiers, sandbox_url=sandbox_url
     )
@@ -108,7 +121,9 @@ def verify_flow(config: RunConfig, shard_paths: list[str] | None = None) -> dict
                 key_parts={**key_common, "input_sha256": caching.file_digest(path)},
             )
         )
-    progress = monitoring.ShardProgress(config.slug, "verify", len(jobs))
+    progress = monitoring.ShardProgress(
+        config.slug, "verify", len(jobs), sum(candidate_rows(Path(p)) for p in shard_paths), "samples"
+    )
     results = []
     with sandbox_for(config, needed=bool(jobs)) as sandbox_url:
         futures = submit_shards(
@@ -121,8 +136,13 @@ def verify_flow(config: RunConfig, shard_paths: list[str] | None = None) -> dict
         )
         try:
             for future in as_completed(futures):
-                results.append(future.result())
-                progress.advance()
+                result = future.result()
+                results.append(result)
+                progress.advance(
+                    int(result["samples"]) + int(result.get("repeated", 0)),
+                    accepted=int(result["accepted"]),
+                    rejected=int(result["rejected"]),
+                )
         finally:
             # The sandbox outlives every shard using it: a failed shard does not stop the others
             # mid-request (they would lose their answers, not record them).
@@ -145,6 +165,10 @@ def verify_flow(config: RunConfig, shard_paths: list[str] | None = None) -> dict
         k: sum(int(r[k]) for r in results)
         for k in ("samples", "accepted", "rejected", "undecided", "repeated")
     }
+    monitoring.log_info(
+        f"verify: {counts['samples']} samples in {len(jobs)} shards -> {counts['accepted']} accepted, "
+        f"{counts['rejected']} rejected, {counts['undecided']} undecided, {counts['repeated']} repeats dropped"
+    )
     record.finish(
         "verify",
         counts={**counts, "shards": len(jobs)},

@@ -38,7 +38,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="runs/<name>; default: resume an abandoned run with the same parameters or start a new one",
     )
     parser.add_argument("--data-root", help="where runs/ and store/ live (default: ./data)")
-    parser.add_argument("--limit", type=int, help="at most this many work items (a quick run)")
+    parser.add_argument(
+        "--limit", type=int, help="at most this many work items (a quick run; not published unless --publish)"
+    )
+    parser.add_argument(
+        "--publish",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="publish the dataset (a new version under <data-root>/datasets/<spec>/ and the event that "
+        "starts a fine-tune); default: a full run publishes, a --limit run does not",
+    )
     parser.add_argument("--train", action="store_true", help="also fine-tune and evaluate")
     parser.add_argument("--base-model", help="model to fine-tune with --train (hub id or local directory)")
     parser.add_argument("--workers", type=int, help="thread-pool size for shard tasks")
@@ -124,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         "limit": args.limit,
         "train": args.train,
         "base_model": args.base_model,
+        "publish": args.publish,
         "settings": settings_from_args(args) or None,
     }
     parameters = {k: v for k, v in parameters.items() if v is not None}
@@ -150,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(f"refresh {config.run_name} finished in {elapsed:.1f} s")
     print(f"  dataset:  {result['dataset_dir']}")
+    assembled = result.get("assemble") or {}
+    print(
+        f"  version:  {assembled.get('dataset_name')} {assembled.get('version')} ({assembled.get('publication')})"
+    )
     print(f"  report:   {result['report']}")
     print(f"  manifest: {os.path.join(result['run_dir'], 'manifest.json')}")
     print(

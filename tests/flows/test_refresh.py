@@ -32,6 +32,7 @@ KEYS = {
     "mini-verifier-pass-rates": "table",
     "mini-rejection-reasons": "table",
     "mini-split-sizes": "table",
+    "mini-dataset-changes": "table",
     "mini-run-summary": "markdown",
     "mini-dataset": "markdown",  # Prefect stores a link artifact as markdown `[text](uri)`
 }
@@ -135,6 +136,20 @@ def test_progress_artifacts_end_at_100(finished: dict[str, Any]) -> None:
     ]
 
 
+def test_progress_counts_samples_across_every_shard(finished: dict[str, Any]) -> None:
+    found = asyncio.run(_artifacts())
+    generate, verify = finished["generate"], finished["verify"]
+    assert found["mini-generate-progress"].description == (
+        f"generate: 3 of 3 shards, {generate['items']} of {generate['items']} items: "
+        f"{generate['samples']} samples, {generate['failures']} failures"
+    )
+    judged = verify["samples"] + verify["repeated"]
+    assert found["mini-verify-progress"].description == (
+        f"verify: 3 of 3 shards, {judged} of {judged} samples: "
+        f"{verify['accepted']} accepted, {verify['rejected']} rejected"
+    )
+
+
 def test_dataset_link_points_at_the_dataset(finished: dict[str, Any]) -> None:
     artifact = asyncio.run(_artifacts())["mini-dataset"]
     assert Path(finished["dataset_dir"]).as_uri() in artifact.data
@@ -149,8 +164,86 @@ def test_stage_runs_are_named_and_tagged(finished: dict[str, Any]) -> None:
     runs = {r.name.split("-")[0]: r for r in _subflow_runs(finished)}
     assert set(runs) == {"ingest", "generate", "verify", "assemble"}
     generate = runs["generate"]
-    assert generate.name.startswith("generate-mini-")
+    assert generate.name == f"generate-{finished['run_name']}"  # the run folder's name: unique per run
     assert {"stage:generate", "spec:mini", "teacher:offline-templates"} <= set(generate.tags)
+
+
+def _refresh_run(finished: dict[str, Any]) -> Any:
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return await client.read_flow_runs()
+
+    [run] = [r for r in asyncio.run(read()) if r.name == finished["run_name"]]
+    return run
+
+
+def test_the_refresh_run_is_named_after_its_folder_and_tagged(finished: dict[str, Any]) -> None:
+    run = _refresh_run(finished)
+    assert run.name == Path(finished["run_dir"]).name
+    assert {"spec:mini", "teacher:offline-templates", "dataset:mini", "publish"} <= set(run.tags)
+    assert "limited" not in run.tags
+
+
+def test_the_refresh_run_carries_its_summary(finished: dict[str, Any]) -> None:
+    run = _refresh_run(finished)
+    [summary] = asyncio.run(_artifacts([str(run.id)])).values()  # on the parent run, not in a stage
+    assert summary.key == "mini-run-summary"
+    text = summary.data
+    assert text.startswith("**finished in ")
+    for heading in (
+        "## Stages",
+        "## Verifier pass rates",
+        "## Top rejection reasons",
+        "## Splits",
+        "## Changes since the previous version",
+        "## Dataset",
+    ):
+        assert heading in text, heading
+    assert str(Path(finished["dataset_dir"])) in text
+    assert text == "**" + text.split("**")[1] + "**\n\n" + Path(finished["report"]).read_text("utf-8")
+
+
+def test_the_refresh_run_closes_with_its_numbers(finished: dict[str, Any]) -> None:
+    closing = f"refresh {finished['run_name']} finished"
+    [line] = [m for m in _logs_containing(_refresh_run(finished).id, closing) if m.startswith(closing)]
+    verify = finished["verify"]
+    assert f"verify {verify['accepted']} of {verify['samples']} accepted" in line
+    rates = next(part for part in line.split("; ") if part.startswith("pass rates "))
+    assert {r.rsplit(" ", 1)[0] for r in rates.removeprefix("pass rates ").split(", ")} == {
+        "format",
+        "execution",
+        "semantic",
+        "dedup",
+    }
+    splits = ", ".join(f"{k} {v}" for k, v in finished["assemble"]["splits"].items())
+    assert f"splits {splits}" in line
+    assert f"dataset mini {finished['assemble']['version']}" in line and "published as a new version" in line
+
+
+def test_stages_log_their_counts(finished: dict[str, Any]) -> None:
+    runs = {r.name.split("-")[0]: r for r in _subflow_runs(finished)}
+    generate = finished["generate"]
+    assert (
+        f"generate: {generate['items']} items in {generate['shards']} shards -> {generate['samples']} samples"
+        in "\n".join(_logs_containing(runs["generate"].id, "generate: "))
+    )
+    verify = finished["verify"]
+    assert f"-> {verify['accepted']} accepted" in "\n".join(_logs_containing(runs["verify"].id, "verify: "))
+
+
+def _logs_containing(flow_run_id: Any, text: str) -> list[str]:
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+
+    deadline = time.monotonic() + 20
+    while not (found := [e.message for e in asyncio.run(read()) if text in e.message]):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return found
 
 
 def test_shard_task_runs_are_untagged(finished: dict[str, Any]) -> None:
@@ -167,9 +260,12 @@ def test_shard_task_runs_are_untagged(finished: dict[str, Any]) -> None:
             )
 
     deadline = time.monotonic() + 20  # task runs are recorded from events by the server
-    while len(task_runs := asyncio.run(read())) < 2 and time.monotonic() < deadline:
+    while len(task_runs := asyncio.run(read())) < 6 and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert {r.name.rsplit("-", 1)[0] for r in task_runs} == {"generate-shard", "verify-shard"}
+    # Named by the shard file each writes: generate-shard-00000 writes candidates/shard-00000.parquet.
+    assert sorted(r.name for r in task_runs) == [
+        f"{stage}-shard-{i:05d}" for stage in ("generate", "verify") for i in range(3)
+    ]
     assert [r.tags for r in task_runs] == [[] for _ in task_runs]
 
 

@@ -21,3 +21,9 @@ def test_dask_runner_connects_to_the_configured_scheduler() -> None:
 
 def test_description_names_the_runner() -> None:
     assert describe_task_runner(TaskRunnerConfig(kind="dask")) == "dask(temporary local cluster)"
+
+
+def test_the_temporary_clusters_dashboard_listens_on_loopback_only() -> None:
+    runner = build_task_runner(TaskRunnerConfig(kind="dask"))
+    assert isinstance(runner, DaskTaskRunner)
+    assert runner.cluster_kwargs["dashboard_address"].startswith("127.0.0.1:")

@@ -146,6 +146,7 @@ def test_every_deployment_is_on_its_pool(server: Server) -> None:
             "refresh/on-demand",
             "ingest/ingest-on-demand",
             "train/fine-tune",
+            "evaluate/evaluate-after-training",
             "evaluate/evaluate-on-demand",
         )
     }
@@ -153,8 +154,13 @@ def test_every_deployment_is_on_its_pool(server: Server) -> None:
         "refresh/on-demand": "callforge-data",
         "ingest/ingest-on-demand": "callforge-data",
         "train/fine-tune": "callforge-gpu",
+        "evaluate/evaluate-after-training": "callforge-gpu",
         "evaluate/evaluate-on-demand": "callforge-gpu",
     }
+
+
+def test_on_demand_refresh_does_not_publish_unless_asked(server: Server) -> None:
+    assert _deployment(server, "refresh/on-demand")["parameters"] == {"publish": False}
 
 
 def test_fine_tune_trigger_expects_the_published_event(server: Server) -> None:
@@ -168,29 +174,61 @@ def test_fine_tune_trigger_expects_the_published_event(server: Server) -> None:
     assert len(linked) == 1
     trigger, action = linked[0]["trigger"], linked[0]["actions"][0]
     assert trigger["expect"] == ["callforge.dataset.published"]
+    assert trigger["match"] == {"prefect.resource.id": "callforge.dataset.gennx"}  # not every spec's
     assert action["parameters"] == {"dataset_dir": "{{ event.payload.dataset_dir }}"}
 
 
-def test_published_event_starts_a_fine_tune_run_with_the_dataset(server: Server, tmp_path: Path) -> None:
-    dataset = str(tmp_path / "runs" / "mini-20261120-020000" / "dataset")
+def _runs_of(server: Server, deployment: dict, **parameters: object) -> list:
+    runs = server.get("/flow_runs/filter", deployments={"id": {"any_": [deployment["id"]]}})
+    return [r for r in runs if all(r["parameters"].get(k) == v for k, v in parameters.items())]  # type: ignore[union-attr]
+
+
+def test_only_the_gennx_dataset_starts_a_fine_tune(server: Server, tmp_path: Path) -> None:
     fine_tune = _deployment(server, "train/fine-tune")
-    payload = json.dumps({"dataset_dir": dataset})
+    other = str(tmp_path / "runs" / "mini-20261120-020000" / "dataset")
+    gennx = str(tmp_path / "runs" / "gennx-20261120-020000" / "dataset")
+    # The other spec's event goes first: once GEN NX's run exists, a run for it would exist too.
+    for name, dataset in (("mini", other), ("gennx", gennx)):
+        payload = json.dumps({"dataset_dir": dataset})
+        server.cli(
+            "event",
+            "emit",
+            "callforge.dataset.published",
+            "--resource-id",
+            f"callforge.dataset.{name}",
+            "--payload",
+            payload,
+        )
+    runs = _wait_for(
+        lambda: _runs_of(server, fine_tune, dataset_dir=gennx), 90, "the trigger's fine-tune run"
+    )
+    assert runs[0]["parameters"]["base_model"] == "Qwen/Qwen2.5-1.5B-Instruct"
+    time.sleep(3)  # events are handled in order; leave the first one time to have misfired
+    assert _runs_of(server, fine_tune, dataset_dir=other) == []
+
+
+def test_a_trained_model_starts_its_evaluation(server: Server, tmp_path: Path) -> None:
+    evaluate = _deployment(server, "evaluate/evaluate-after-training")
+    dataset = str(tmp_path / "runs" / "gennx-20261120-020000" / "dataset")
+    models = [
+        {
+            "label": "fine-tuned",
+            "model": "Qwen/Qwen2.5-1.5B-Instruct",
+            "adapter": f"{dataset}/../model/adapter",
+        },
+        {"label": "base", "model": "Qwen/Qwen2.5-1.5B-Instruct"},
+    ]
     server.cli(
         "event",
         "emit",
-        "callforge.dataset.published",
+        "callforge.model.trained",
         "--resource-id",
-        "callforge.dataset.mini",
+        "callforge.model.gennx",
         "--payload",
-        payload,
+        json.dumps({"dataset_dir": dataset, "models": models}),
     )
-
-    def created() -> list:
-        runs = server.get("/flow_runs/filter", deployments={"id": {"any_": [fine_tune["id"]]}})
-        return [r for r in runs if r["parameters"].get("dataset_dir") == dataset]  # type: ignore[union-attr]
-
-    runs = _wait_for(created, 90, "the trigger's fine-tune run")
-    assert runs[0]["parameters"]["base_model"] == "Qwen/Qwen2.5-1.5B-Instruct"
+    runs = _wait_for(lambda: _runs_of(server, evaluate, dataset_dir=dataset), 90, "the evaluation run")
+    assert runs[0]["parameters"]["models"] == models  # a list of dicts, not its JSON text
 
 
 def test_worker_runs_the_ingest_deployment(server: Server, tmp_path: Path) -> None:

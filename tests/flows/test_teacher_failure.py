@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -40,4 +41,17 @@ def test_refresh_with_an_unreachable_teacher_exits_non_zero_and_publishes_nothin
     assert code == 1 and "looks unreachable" in err and "Traceback" not in err
     assert not (data / "runs" / "dead" / "dataset").exists() and not (data / "datasets").exists()
     # Nothing is remembered as tried: the next refresh, with the teacher back, plans the same items.
-    assert not list((data / "store").glob("attempts/*.txt"))
+    assert not list((data / "store").rglob("attempts/*.txt"))
+    # The refresh run's summary says where it stopped.
+    [summary] = [a.data for a in asyncio.run(_summaries()) if "# callforge run `dead`" in a.data]
+    assert summary.startswith("**failed in generate: ")
+
+
+async def _summaries() -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async with get_client() as client:
+        return await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["mini-run-summary"]))
+        )

@@ -9,7 +9,7 @@ In: ``run_dir/catalog/`` and ``run_dir/verified/shard-*.parquet`` (plus verdicts
 generation failures for the card; ``plan/items.jsonl`` when present, to know each sample's subject).
 Out: ``run_dir/dataset/`` replaced atomically (a failure leaves the previous dataset as it was), the
 run manifest's ``assemble`` stage, and with a store, a new dataset version whose ``LATEST`` pointer
-moves only once the version is complete. No Prefect here; ``flows`` wraps this function.
+moves only once the version is complete (none when the content is already published, see ``assemble``). No Prefect here; ``flows`` wraps this function.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from schemas.manifest import utc_now
 from schemas.models import Sample
 from schemas.shards import read_samples
 from trainer.dataset.card import build_manifest, export_hash, provenance_counts, render_card, run_statistics
+from trainer.dataset.changes import SAMPLE_IDS_FILE, VersionChanges, split_ids, version_changes
 from trainer.dataset.config import AssembleConfig
 from trainer.dataset.encoders import Encoders
 from trainer.dataset.exports import write_exports
@@ -63,6 +64,18 @@ class AssembleResult:
     added: int = 0  # samples this run added to the store
     retired: dict[str, int] = field(default_factory=dict)  # reason -> samples retired from the store
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
+    # What publishing did (with a store): "new" (a version was written and LATEST moved to it),
+    # "unchanged" (LATEST already holds this content: nothing written), "restored" (an older version
+    # holds it: LATEST moved back to it), "off" (publish=False: nothing written); "none" without a store.
+    publication: str = "none"
+    dataset_name: str | None = None
+    previous_version: str | None = None  # LATEST before this assembly
+    changes: VersionChanges | None = None  # against previous_version (with a store)
+
+    @property
+    def published(self) -> bool:
+        """A version was written or LATEST moved: what the dataset event and its trigger should follow."""
+        return self.publication in ("new", "restored")
 
     def stage_counts(self) -> dict[str, int]:
         """Samples per split, as the run manifest's ``assemble`` stage records them."""
@@ -79,6 +92,10 @@ class AssembleResult:
             "redrawn": self.report.redrawn,
             "added_to_store": self.added,
             "retired": self.retired,
+            "publication": self.publication,
+            "dataset_name": self.dataset_name,
+            "previous_version": self.previous_version,
+            "changes": self.changes.to_dict() if self.changes else None,
         }
 
 
@@ -144,19 +161,29 @@ def assemble(
     *,
     store: SampleStore | None = None,
     clusterer: Clusterer | None = None,
+    publish: bool = True,
 ) -> AssembleResult:
     """Split, export and (with a store) version the run's verified samples. See the module docstring.
 
     With ``store`` the dataset is built from the store's active samples after this run's are added
     and the samples of changed or removed tools are retired. ``clusterer`` overrides the near-duplicate
     clustering (default ``verifiers.dedup.near_duplicate_clusters``).
+
+    Publishing (with a store) goes to ``<datasets_root>/<dataset_name>/``: exports that hash like a
+    published version *are* that version (nothing is written, ``LATEST`` stays or moves back to it);
+    new content becomes a new version. ``publish=False`` writes only ``run_dir/dataset`` (a quick or
+    on-demand run that should not move ``LATEST``); the changes are still computed against it.
     """
     with _bulk():
-        return _assemble(Path(run_dir), config, store, clusterer)
+        return _assemble(Path(run_dir), config, store, clusterer, publish)
 
 
 def _assemble(
-    run_dir: Path, config: AssembleConfig, store: SampleStore | None, clusterer: Clusterer | None
+    run_dir: Path,
+    config: AssembleConfig,
+    store: SampleStore | None,
+    clusterer: Clusterer | None,
+    publish: bool,
 ) -> AssembleResult:
     clock = _Clock()
     catalog = Catalog.load(run_dir / "catalog")
@@ -207,11 +234,28 @@ def _assemble(
     split = finish_split(prepared, clusters, config.split)
     clock.lap("split")
     created_at = utc_now()
+    versions = (
+        DatasetVersions((config.datasets_root or store.root.parent / "datasets") / config.name)
+        if store is not None
+        else None
+    )
+    previous = versions.latest() if versions else None
+    ids = split_ids(split.splits)
+    changes = (
+        version_changes(
+            diff, ids, previous=previous, previous_dir=versions.path(previous) if previous else None
+        )
+        if versions
+        else None
+    )
     with atomic.directory(run_dir / "dataset") as out:
         rows = write_exports(out, split.splits, catalog, config.export, encoders)
         clock.lap("export")
         content = export_hash(out)
-        version = f"{created_at.replace('-', '').replace(':', '')}-{content[:8]}"
+        same = versions.find(content) if versions else None
+        # The same content is the same version: the name (and so the dataset a trainer reads) stays.
+        version = same or f"{created_at.replace('-', '').replace(':', '')}-{content[:8]}"
+        atomic.write_text(out / SAMPLE_IDS_FILE, json.dumps(ids) + "\n")
         manifest = build_manifest(
             version=version,
             created_at=created_at,
@@ -226,14 +270,23 @@ def _assemble(
         )
         if diff is not None:
             manifest["store"] = {"diff": diff.to_dict(), "added": added, "retired": retired}
+        if changes is not None:
+            manifest["changes"] = changes.to_dict()
         atomic.write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         atomic.write_text(out / "README.md", render_card(manifest, split.report, stats))
     clock.lap("card")
 
-    version_dir = None
-    if store is not None:
-        root = config.datasets_root or store.root.parent / "datasets"
-        version_dir = DatasetVersions(root / config.dataset_name).publish(run_dir / "dataset", version)
+    version_dir, publication = None, "none"
+    if versions is not None:
+        if not publish:
+            publication = "off"
+        elif same is not None and same == previous:
+            publication, version_dir = "unchanged", versions.path(same)
+        elif same is not None:
+            versions.point_latest(same)
+            publication, version_dir = "restored", versions.path(same)
+        else:
+            publication, version_dir = "new", versions.publish(run_dir / "dataset", version)
         clock.lap("publish")
     result = AssembleResult(
         dataset_dir=run_dir / "dataset",
@@ -245,6 +298,10 @@ def _assemble(
         added=added,
         retired=retired,
         seconds=clock.seconds,
+        publication=publication,
+        dataset_name=config.name if versions else None,
+        previous_version=previous,
+        changes=changes,
     )
     log.debug("assemble %s: %s", run_dir, clock.seconds)
     return result

@@ -31,7 +31,8 @@ SPLITS = ("train", "validation", "test_seen", "test_unseen")
 MANIFEST_KIND = "callforge.dataset"
 # state.json of a saved Hugging Face dataset holds a random per-build fingerprint; hashing it would give
 # two identical exports different content hashes.
-_UNHASHED = {"state.json", "README.md", "manifest.json"}
+# sample_ids.json lists what the exports hold (trainer.dataset.changes): derived, so not hashed.
+_UNHASHED = {"state.json", "README.md", "manifest.json", "sample_ids.json"}
 _TOP_REASONS = 10
 
 

@@ -12,6 +12,7 @@ the constructors raise pydantic's ``ValidationError``.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Self
 
@@ -24,6 +25,8 @@ from schemas.records import DEFAULT_SYSTEM_PROMPT
 DEFAULT_FORMATS = ("hf", "trl", "xlam", "flat")
 # Opt-in: apigen_text (tools in the system prompt, <tool_call>[...]</tool_call> answers; trainer/dataset/apigen_text.py).
 FORMATS = (*DEFAULT_FORMATS, "apigen_text")
+DEFAULT_DATASET_NAME = "callforge"
+_DATASET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 class _Section(BaseModel):
@@ -98,10 +101,27 @@ class AssembleConfig(_Section):
 
     split: SplitConfig = Field(default_factory=SplitConfig)
     export: ExportOptions = Field(default_factory=ExportOptions)
-    dataset_name: str = Field(
-        default="callforge", description="versions go to <datasets_root>/<dataset_name>/"
+    dataset_name: str | None = Field(
+        default=None,
+        description="versions go to <datasets_root>/<dataset_name>/; none = the spec's name in a refresh "
+        f"(gennx for specs/gennx/openapi.yaml), {DEFAULT_DATASET_NAME!r} for `callforge assemble`",
     )
     datasets_root: Path | None = Field(default=None, description="none = <store>/../datasets")
+
+    @field_validator("dataset_name")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        # It becomes a directory name and the key of the dataset's artifacts and event resource.
+        if value is not None and not _DATASET_NAME.fullmatch(value):
+            raise ValueError(
+                f"dataset_name: expected lowercase letters, digits and dashes (e.g. 'gennx'), got {value!r}"
+            )
+        return value
+
+    @property
+    def name(self) -> str:
+        """The dataset's name: ``dataset_name``, else the default."""
+        return self.dataset_name or DEFAULT_DATASET_NAME
 
     def options(self) -> dict[str, Any]:
         """The settings recorded in the dataset manifest."""

@@ -379,10 +379,34 @@ class DatasetVersions:
             else []
         )
 
+    def content_hash(self, version: str) -> str | None:
+        """The ``content_hash`` a published version's ``manifest.json`` records (None if unreadable)."""
+        try:
+            manifest = json.loads((self.path(version) / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        value = manifest.get("content_hash") if isinstance(manifest, dict) else None
+        return value if isinstance(value, str) else None
+
+    def find(self, content: str) -> str | None:
+        """The published version whose exports hash to ``content``: ``LATEST`` first, then newest first.
+
+        This is what makes an unchanged refresh publish nothing: the same content is the same version.
+        """
+        latest = self.latest()
+        candidates = ([latest] if latest else []) + [v for v in reversed(self.versions()) if v != latest]
+        return next((v for v in candidates if self.content_hash(v) == content), None)
+
     def publish(self, source: Path, version: str) -> Path:
         """Copy (hard-link) ``source`` to ``versions/<version>/``, then point ``LATEST`` at it."""
         target = self.path(version)
         with atomic.directory(target) as tmp:
             shutil.copytree(source, tmp, dirs_exist_ok=True, copy_function=_link_or_copy)
-        atomic.write_text(self.root / LATEST_FILE, version + "\n")
+        self.point_latest(version)
         return target
+
+    def point_latest(self, version: str) -> None:
+        """Make ``version`` (already published) the current one."""
+        if not self.path(version).is_dir():
+            raise RecordError(f"{self.path(version)}: no such published version")
+        atomic.write_text(self.root / LATEST_FILE, version + "\n")
