@@ -112,13 +112,13 @@ def refresh(
         publish=publish,
         settings=settings,
     )
+    check_workers_see(Path(config.data_root), config.task_runner)  # before anything is written
     config = run_ownership.claim(config, flow_run_id=runtime_flow_run.id)
     if held := run_ownership.current(config.run_dir):  # new folder or resume, and what it reuses
         print(held.describe())
         monitoring.publish_markdown(
             config.slug, "run-folder", held.describe(), description=f"{config.run_name}: run folder and owner"
         )
-    check_workers_see(Path(config.data_root), config.task_runner)
     summary = run_summary.RunSummary.start(config)
     print(
         f"run {config.run_name}: {', '.join(config.specs)} -> {config.run_dir} "
