@@ -32,7 +32,7 @@ from flows.run_record import RunRecord
 from flows.stage_support import load_catalog, require_input, submit_shards
 from flows.teacher_limit import ensure_limits, teacher_gate
 from generators import pipeline, plan
-from generators.config import GenerateConfig
+from generators.config import GenerateConfig, PlanConfig
 from generators.prompts import PROMPT_VERSION
 from generators.stats import merge_stats
 from generators.teacher_errors import GenerationFailed
@@ -44,12 +44,12 @@ CANDIDATES_DIR = "candidates"
 OFFLINE_TEACHER = "offline-templates"
 
 
-def limit_items(items: list[plan.WorkItem], limit: int | None) -> list[plan.WorkItem]:
-    """At most ``limit`` items spread evenly over the plan (so a quick run still covers many tools)."""
-    if limit is None or len(items) <= limit:
-        return items
-    step = len(items) / limit
-    return [items[int(i * step)] for i in range(limit)]
+def limit_items(
+    items: list[plan.WorkItem], limit: int | None, config: PlanConfig | None = None
+) -> list[plan.WorkItem]:
+    """At most ``limit`` items over every style and language in proportion (``generators.plan.limit_items``)."""
+    config = config or PlanConfig()
+    return plan.limit_items(items, limit, styles=config.styles, languages=config.languages)
 
 
 def teacher_name(config: GenerateConfig) -> str:
@@ -123,7 +123,7 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
     untried, _ = AttemptLedger(config.store_path, config.slug).untried(
         planned, catalog, attempt_context_of(config)
     )
-    items = limit_items(untried, config.limit)
+    items = limit_items(untried, config.limit, gen.plan)
     # An empty plan (the store holds everything) leaves no plan file: readers take none as "no plan".
     (run_dir / PLAN_FILE).unlink(missing_ok=True)
     if items:

@@ -157,6 +157,11 @@ class TeacherConfig(_Config):
         default=True, description="ask for json_schema output (falls back to prompting if the server refuses)"
     )
     few_shot: int = Field(default=2, ge=0, le=8, description="seed examples per prompt")
+    few_shot_samples: list[Path] = Field(
+        default_factory=list,
+        description="sample shards (Parquet) of earlier runs' accepted samples, shown as few-shot examples "
+        "before the bundled ones",
+    )
     cache_dir: Path | None = Field(default=None, description="response cache; None disables caching")
     breaker_failures: int = Field(
         default=8,

@@ -8,7 +8,7 @@ Every item ends as exactly one of:
 * a failure dict ``{item_id, code, message, details}``, ``code`` one of: the teacher's error codes
   (``teacher_error_rate_limited``, ``teacher_http_500``, ``teacher_error_timeout``, …),
   ``malformed_json`` (no JSON object in the reply), ``too_large`` / ``too_deep`` (the reply exceeds
-  ``generators.parsing``'s size or nesting limits), ``wrong_shape`` (JSON, but not ``{query, calls}``),
+  ``generators.parsing``'s size or nesting limits), ``wrong_shape`` (JSON, but not ``{query, calls}``; a call with ``parameters`` and no ``arguments``),
   ``wrong_calls`` (calls other than the planned targets), ``invalid_sample`` (the Sample contract
   refused it), ``unknown_tool`` (the item names a tool the catalog lacks), ``generator_error`` (a bug).
 
@@ -25,6 +25,7 @@ next run retries it by default (:func:`retried_by_default`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -35,13 +36,15 @@ from pydantic import ValidationError
 from generators.parsing import JSONExtractionError, parse_json_object
 from generators.plan import WorkItem
 from generators.prompts import PROMPT_VERSION, RESPONSE_SCHEMA, build_messages
-from generators.seed_pool import SeedPool
+from generators.seed_pool import SeedExample, SeedPool
 from generators.teacher import Teacher
 from generators.teacher_errors import TeacherError
 from schemas.catalog import Catalog
-from schemas.models import Provenance, Sample, ToolCall
+from schemas.field_values import documented_siblings
+from schemas.models import Provenance, Sample, Tool, ToolCall
 
 _EXCERPT = 400
+ANSWER_KEYS = ("query", "calls")  # the object a reply is read for, among any others it contains
 
 
 def retried_by_default(code: str) -> bool:
@@ -84,14 +87,23 @@ def _calls(raw: Any) -> list[ToolCall]:
             entry = entry["function"]  # an OpenAI tool_calls entry
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise AnswerError("wrong_shape", f"calls[{i}] must be an object with a string 'name'")
-        arguments = entry.get("arguments", {})
+        if "arguments" not in entry and "parameters" in entry:
+            # Likely the arguments under the schema's word; reading them would guess, dropping them
+            # would make an empty call that may even validate: neither, the reply is refused.
+            raise AnswerError(
+                "wrong_shape",
+                f"calls[{i}] has 'parameters' but no 'arguments'; the values belong under 'arguments'",
+            )
+        arguments = entry.get("arguments")
         if isinstance(arguments, str):  # some teachers JSON-encode arguments, as the OpenAI API does
             try:
-                arguments = json.loads(arguments) if arguments.strip() else {}
+                arguments = json.loads(arguments) if arguments.strip() else None
             except ValueError as exc:
                 raise AnswerError(
                     "wrong_shape", f"calls[{i}].arguments is a string that is not JSON"
                 ) from exc
+        if arguments is None:  # absent, null or "null": a call without arguments (parameterless GETs)
+            arguments = {}
         if not isinstance(arguments, dict):
             raise AnswerError("wrong_shape", f"calls[{i}].arguments must be an object")
         calls.append(ToolCall(name=entry["name"], arguments=arguments))
@@ -149,14 +161,28 @@ class LLMGenerator:
         self.temperature = temperature
         self.json_schema = RESPONSE_SCHEMA if structured_output else None
 
+    def examples(self, item: WorkItem) -> list[SeedExample]:
+        """The few-shot examples ``item``'s prompt shows."""
+        return self.seed_pool.pick(
+            style=item.style,
+            language=item.language,
+            k=self.few_shot,
+            seed=item.seed,
+            catalog=self.catalog.by_name,
+        )
+
     def messages(self, item: WorkItem) -> list[dict[str, str]]:
         """The prompt for ``item`` (raises KeyError for a tool the catalog lacks)."""
         offered = [self.catalog[name] for name in item.offered]
         subject = self.catalog[item.subject]
-        examples = self.seed_pool.pick(
-            style=item.style, language=item.language, k=self.few_shot, seed=item.seed
-        )
-        return build_messages(item, offered, subject=subject, examples=examples)
+        siblings = {name: self._documented[name] for name in item.targets if name in self._documented}
+        return build_messages(item, offered, subject=subject, examples=self.examples(item), siblings=siblings)
+
+    @functools.cached_property
+    def _documented(self) -> dict[str, Tool]:
+        """Tool name -> the tool with the same rows and a documented example request, for tools without
+        one (an update learns its codes from the create of the same rows)."""
+        return documented_siblings(self.catalog)
 
     async def generate_item(self, item: WorkItem) -> Sample | dict[str, Any]:
         """One item: a Sample, or a failure dict. Never raises (but for cancellation)."""
@@ -194,7 +220,7 @@ class LLMGenerator:
     def _sample(self, text: str, item: WorkItem) -> Sample:
         """The sample a reply describes; raises :class:`AnswerError` with the failure code."""
         try:
-            answer = parse_json_object(text)
+            answer = parse_json_object(text, prefer=ANSWER_KEYS)
         except JSONExtractionError as exc:
             raise AnswerError(exc.code, str(exc)) from exc
         provenance = Provenance(
@@ -203,6 +229,7 @@ class LLMGenerator:
             prompt_version=PROMPT_VERSION,
             seed=item.seed,
             work_item=item.id,
+            few_shot=[e.source for e in self.examples(item)] or None,
         )
         try:
             return sample_from_answer(answer, item, provenance=provenance)

@@ -2,9 +2,10 @@
 
 Teachers wrap JSON in code fences, put a sentence before or after it, or leave a trailing comma.
 :func:`parse_json_object` tries, in order: the text as is; the contents of each ```` ``` ```` fence; the
-first balanced ``{...}`` in the text; each of those again with trailing commas removed. It returns
-the first dict it finds or raises :class:`JSONExtractionError` saying what it tried; it never returns
-something that is not a dict.
+balanced ``{...}`` spans of the text; each of those again with trailing commas removed. It returns
+the first dict that has every key in ``prefer`` (a teacher may write a draft or a schema in one fence
+and the answer in the next), else the first dict it found, or raises :class:`JSONExtractionError` saying
+what it tried; it never returns something that is not a dict.
 
     >>> parse_json_object('Here you go:\\n```json\\n{"query": "hi", "calls": [],}\\n```')
     {'query': 'hi', 'calls': []}
@@ -103,9 +104,17 @@ def _strip_trailing_commas(text: str) -> str:
 
 
 def parse_json_object(
-    text: str, *, max_chars: int = MAX_REPLY_CHARS, max_depth: int = MAX_REPLY_DEPTH
+    text: str,
+    *,
+    prefer: tuple[str, ...] = (),
+    max_chars: int = MAX_REPLY_CHARS,
+    max_depth: int = MAX_REPLY_DEPTH,
 ) -> dict[str, Any]:
-    """The first JSON object in ``text`` (see the module docstring for where it looks and its limits)."""
+    """The first JSON object in ``text`` with every key of ``prefer``, else the first JSON object.
+
+    See the module docstring for where it looks and its limits. Every candidate is a slice of ``text``
+    and each is parsed at most once, so the cost stays linear in the reply's size.
+    """
     if not text or not text.strip():
         raise JSONExtractionError("the reply is empty")
     if len(text) > max_chars:
@@ -118,6 +127,7 @@ def parse_json_object(
             f"the reply nests {depth} levels deep, more than the {max_depth} allowed", "too_deep"
         )
     seen: set[str] = set()
+    first: dict[str, Any] | None = None
     last_error = "no '{' in the reply"
     for candidate in _candidates(text):
         for attempt in (candidate, _strip_trailing_commas(candidate)):
@@ -132,6 +142,11 @@ def parse_json_object(
             except RecursionError:  # cannot happen under max_depth; kept so no limit change can crash a run
                 raise JSONExtractionError("the reply nests too deeply to parse", "too_deep") from None
             if isinstance(value, dict):
-                return value
+                if all(key in value for key in prefer):
+                    return value
+                first = value if first is None else first
+                break  # this candidate parsed; its comma-stripped twin cannot say anything else
             last_error = f"found JSON of type {type(value).__name__}, expected an object"
+    if first is not None:
+        return first
     raise JSONExtractionError(f"no JSON object in the reply ({last_error})")

@@ -31,6 +31,7 @@ from generators.llm import LLMGenerator, retried_by_default
 from generators.offline import OfflineGenerator
 from generators.plan import WorkItem
 from generators.prompts import PROMPT_VERSION
+from generators.seed_pool import SeedPool
 from generators.stats import TeacherStats
 from generators.teacher import OpenAITeacher, RequestGate
 from schemas import atomic, shards
@@ -94,10 +95,12 @@ async def agenerate(
         async with OpenAITeacher(
             config.teacher, prompt_version=PROMPT_VERSION, stats=teacher_stats, gate=gate
         ) as teacher:
+            pool = SeedPool.with_accepted(config.teacher.few_shot_samples)
             generator = LLMGenerator(
                 teacher,
                 catalog,
                 teacher_model=str(config.teacher.model),
+                seed_pool=pool,
                 few_shot=config.teacher.few_shot,
                 temperature=config.teacher.temperature,
                 structured_output=config.teacher.structured_output,

@@ -290,3 +290,67 @@ def build_plan(
 def shards(items: Sequence[WorkItem], shard_size: int) -> list[list[WorkItem]]:
     """Consecutive slices of at most ``shard_size`` items."""
     return [list(items[i : i + shard_size]) for i in range(0, len(items), shard_size)]
+
+
+def limit_items(
+    items: Sequence[WorkItem],
+    limit: int | None,
+    *,
+    styles: Mapping[str, float] | None = None,
+    languages: Mapping[str, float] | None = None,
+) -> list[WorkItem]:
+    """At most ``limit`` items of the plan, in plan order, spread over every (style, language) it has.
+
+    A quick run (``--limit 60``) must still see every style and language: taking every n-th item
+    follows the plan's own mix, where GEN NX's many argument-free tools leave ``parallel`` at ~5 %
+    (2 of 60). Each (style, language) present gets a share of ``limit`` in proportion to the configured
+    weights (``styles`` x ``languages``; the defaults of :class:`~generators.config.PlanConfig` when not
+    given), at least one while ``limit`` allows, by largest remainder; what a stratum cannot fill goes
+    to the others. Within a stratum items are taken evenly over the plan, so many tools are covered.
+    """
+    items = list(items)
+    if limit is None or len(items) <= limit:
+        return items
+    if limit < 1:
+        return []
+    config = PlanConfig()
+    styles = styles or config.styles
+    languages = languages or config.languages
+    strata: dict[tuple[str, str], list[int]] = {}
+    for index, item in enumerate(items):
+        strata.setdefault((item.style.value, item.language), []).append(index)
+    weights = {
+        key: max(styles.get(key[0], 0.0), 0.0) * max(languages.get(key[1], 0.0), 0.0) or 1e-6
+        for key in strata
+    }
+    shares = _apportion(limit, weights, {key: len(v) for key, v in strata.items()})
+    chosen: list[int] = []
+    for key, indexes in strata.items():
+        take = shares[key]
+        step = len(indexes) / take if take else 0
+        chosen += [indexes[int(i * step)] for i in range(take)]
+    return [items[i] for i in sorted(chosen)]
+
+
+def _apportion(total: int, weights: Mapping[Any, float], capacity: Mapping[Any, int]) -> dict[Any, int]:
+    """``total`` split over keys by weight (largest remainder), each at least 1 while ``total`` allows
+    and at most its capacity; what a full key cannot take is split over the rest."""
+    shares = dict.fromkeys(weights, 0)
+    open_keys = sorted(weights, key=lambda k: -weights[k])
+    for key in open_keys[:total]:  # one each first: every stratum is seen
+        shares[key] = 1
+    left = total - sum(shares.values())
+    while left > 0:
+        open_keys = [k for k in open_keys if shares[k] < capacity[k]]
+        if not open_keys:
+            break
+        weight = sum(weights[k] for k in open_keys)
+        exact = {k: left * weights[k] / weight for k in open_keys}
+        grant = {k: min(int(exact[k]), capacity[k] - shares[k]) for k in open_keys}
+        if not any(grant.values()):  # all remainders: the largest ones get one more
+            for key in sorted(open_keys, key=lambda k: -(exact[k] - int(exact[k])))[:left]:
+                grant[key] = 1
+        for key, extra in grant.items():
+            shares[key] += extra
+        left = total - sum(shares.values())
+    return shares

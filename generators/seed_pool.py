@@ -1,25 +1,34 @@
-"""Few-shot examples for the teacher's prompts: a bundled seed set, plus verified samples fed back.
+"""Few-shot examples for the teacher's prompts: a bundled seed set, plus accepted samples fed back.
 
-The bundled set (``seed_pool.json``, written for this project) has GEN NX examples in Korean and
-English covering every style. ``SeedPool.add(samples)`` adds verified samples so later prompts show
-examples from the user's own API. Examples are picked per work item: same style and language first,
-then same style, then anything, in an order fixed by the item's seed.
+The bundled set (``seed_pool.json``, written for this project) has, for every style and both languages
+(English, Korean), at least two GEN NX examples and two generic ones (weather, calendar, orders, ...):
+at least four per style and language. ``SeedPool.add(samples, source=...)`` adds accepted samples of
+earlier runs, so later prompts show examples from the user's own API (the APIGen way); each example
+keeps where it came from (:attr:`SeedExample.source`: ``bundled#3``, ``accepted:<sample id>``), and the
+LLM generator writes the sources it showed into each sample's provenance (``few_shot``).
+
+Examples are picked per work item from its own style only -- an example of another style teaches
+the wrong shape (an irrelevance example's ``"calls": []`` shown for a parallel item) -- first those
+whose tools are all in the item's catalog (the same API), then generic ones, then other APIs'; the
+item's language first within each; ties in an order fixed by the item's seed.
 
     pool = SeedPool.default()
-    pool.add(verified_samples)
-    examples = pool.pick(style="multiple", language="ko", k=2, seed=item.seed)
+    pool.add(accepted_samples, source="accepted")
+    examples = pool.pick(style="multiple", language="ko", k=2, seed=item.seed, catalog=catalog_names)
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas import shards
 from schemas.errors import RecordError
 from schemas.models import Sample, Style, ToolCall
 
@@ -36,6 +45,8 @@ class SeedExample(BaseModel):
     tools: list[str] = Field(min_length=1)
     query: str = Field(min_length=1)
     calls: list[ToolCall] = Field(default_factory=list)
+    domain: str = Field(default="", description="'generic' for API-independent examples, else the API's name")
+    source: str = Field(default="", description="where the example came from (provenance)")
 
     def answer(self) -> dict[str, Any]:
         """The ``{query, calls}`` object a teacher should write for this example."""
@@ -63,9 +74,22 @@ class SeedPool:
 
     @classmethod
     def default(cls) -> SeedPool:
-        """The bundled GEN NX examples."""
+        """The bundled examples (GEN NX and generic), each with ``source`` ``bundled#<index>``."""
         text = resources.files("generators").joinpath(BUNDLED).read_text("utf-8")
-        return cls.from_json(text, source=f"generators/{BUNDLED}")
+        pool = cls.from_json(text, source=f"generators/{BUNDLED}")
+        for index, example in enumerate(pool.examples):
+            example.source = example.source or f"bundled#{index}"
+        return pool
+
+    @classmethod
+    def with_accepted(cls, paths: Sequence[str | Path]) -> SeedPool:
+        """The bundled pool plus the samples in ``paths`` (sample shards, Parquet) as accepted examples."""
+        pool = cls.default()
+        for path in paths:
+            if not Path(path).is_file():
+                raise RecordError(f"{path}: few-shot samples file not found")
+            pool.add(shards.read_samples(path), source=f"accepted:{Path(path).name}")
+        return pool
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "<seed pool>") -> SeedPool:
@@ -83,8 +107,8 @@ class SeedPool:
                 raise RecordError(f"{source}: example [{i}]: {exc}") from exc
         return cls(examples)
 
-    def add(self, samples: Iterable[Sample]) -> int:
-        """Add verified samples as examples; returns how many were new."""
+    def add(self, samples: Iterable[Sample], *, source: str = "accepted") -> int:
+        """Add accepted samples as examples (``source`` ``<source>#<sample id>``); returns how many were new."""
         added = 0
         for sample in samples:
             example = SeedExample(
@@ -93,19 +117,35 @@ class SeedPool:
                 tools=list(sample.tools),
                 query=sample.query,
                 calls=list(sample.calls),
+                source=f"{source}#{sample.id}",
             )
             added += self._append(example)
         return added
 
-    def pick(self, *, style: Style | str, language: str, k: int, seed: int) -> list[SeedExample]:
-        """Up to ``k`` examples, best matches first, order fixed by ``seed``."""
+    def pick(
+        self,
+        *,
+        style: Style | str,
+        language: str,
+        k: int,
+        seed: int,
+        catalog: Collection[str] = (),
+    ) -> list[SeedExample]:
+        """Up to ``k`` examples of ``style`` (never another), best matches first, ties ordered by ``seed``.
+
+        ``catalog``: the names of the item's tools' catalog; examples whose tools are all in it rank first.
+        """
         if k <= 0 or not self.examples:
             return []
         style = Style(style)
         rng = random.Random(seed)
 
-        def rank(example: SeedExample) -> tuple[int, float]:
-            closeness = (example.style is not style) * 2 + (example.language != language)
-            return closeness, rng.random()
+        def rank(example: SeedExample) -> tuple[int, int, float]:
+            if catalog and all(t in catalog for t in example.tools):
+                domain = 0
+            else:
+                domain = 1 if example.domain == "generic" else 2
+            return domain, int(example.language != language), rng.random()
 
-        return sorted(self.examples, key=rank)[:k]
+        same_style = [e for e in self.examples if e.style is style]
+        return sorted(same_style, key=rank)[:k]

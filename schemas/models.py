@@ -218,6 +218,9 @@ class Provenance(Strict):
     prompt_version: str | None = None
     seed: int | None = None
     work_item: str | None = Field(default=None, description="id of the plan's work item")
+    few_shot: list[str] | None = Field(
+        default=None, description="sources of the few-shot examples the teacher was shown (seed pool)"
+    )
 
 
 class ExecutionResult(Strict):

@@ -13,6 +13,9 @@ Reason codes (in the spirit of BFCL's AST-checker taxonomy), in the order a verd
   2+ tools; irrelevance: none)
 * ``duplicate_call`` — the same call (name and arguments) twice in one sample
 * ``query_too_long``, ``value_too_long``, ``control_character``, ``bidi_control`` — sample hygiene (``verifiers.hygiene``)
+* ``code_not_in_spec`` — a code-like value of a field the spec gives only examples for, which none of
+  them use (``verifiers.spec_values``): a warning in ``details["warnings"]`` of a passing verdict, a
+  failure with the option ``reject_codes_not_in_spec``
 
 A failing verdict's ``details`` holds ``issues`` (every problem found, each with ``code``, ``pointer``
 — the JSON pointer into that call's arguments — ``message`` and ``call_index``) and the first one's
@@ -31,10 +34,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas.catalog import Catalog
+from schemas.field_values import documented_siblings
 from schemas.models import Sample, Style, Tool, ToolCall, Verdict, infer_style
 from verifiers.arguments import Issue, compiled
 from verifiers.base import VerifyContext
 from verifiers.hygiene import HygieneOptions, hygiene_issues
+from verifiers.spec_values import CodeFields, code_fields, unlisted_codes
 
 NAME = "format"
 
@@ -150,12 +155,23 @@ class _CatalogValidators:
         self.tools = catalog.by_name
         self.names = frozenset(self.tools)
         self.direct: dict[str, tuple[Callable[..., Any], Any]] = {}
+        # Only tools with fields to check for codes the spec does not show (most have none); a tool the
+        # spec gives no example for is checked against the examples of the one writing the same rows.
+        self.codes: dict[str, CodeFields] = {}
+        self.catalog = catalog
+
+    @functools.cached_property
+    def siblings(self) -> dict[str, Tool]:
+        return documented_siblings(self.catalog)
 
     def resolve(self, names: Collection[str]) -> None:
         """Compile (or look up) the validators of the ``names`` the catalog has and not yet resolved."""
         for name in names:
             tool = self.tools.get(name) if isinstance(name, str) else None
             if tool is not None and name not in self.direct:
+                fields = code_fields(self.siblings.get(name, tool))
+                if fields:
+                    self.codes[name] = fields
                 self.direct[name] = _direct(compiled(tool).raising)
 
 
@@ -272,12 +288,23 @@ _SIMPLE, _MULTIPLE, _PARALLEL = Style.SIMPLE, Style.MULTIPLE, Style.PARALLEL
 _PARALLEL_MULTIPLE, _IRRELEVANCE = Style.PARALLEL_MULTIPLE, Style.IRRELEVANCE
 
 
+def _unlisted_issues(sample: Sample, validators: _CatalogValidators) -> list[Issue]:
+    codes = validators.codes
+    return [
+        issue
+        for index, call in enumerate(sample.calls)
+        if isinstance(call.name, str) and call.name in codes and isinstance(call.arguments, dict)
+        for issue in unlisted_codes(codes[call.name], call.arguments, index)
+    ]
+
+
 _PRECEDENCE = {
     "malformed_call": 0,
     "unknown_tool": 1,
     "tool_not_in_catalog": 2,
     "style_mismatch": 4,
     "duplicate_call": 5,
+    "code_not_in_spec": 7,
 }
 
 
@@ -296,6 +323,10 @@ class FormatVerifier:
     class Options(HygieneOptions):  # + max_query_chars, max_value_chars (verifiers/hygiene.py)
         max_issues: int = 20
         """At most this many issues are listed in a verdict's details (the code is always the first)."""
+        reject_codes_not_in_spec: bool = False
+        """Fail a sample with ``code_not_in_spec`` (a code-like value of a field the spec gives only
+        examples for, which none of them use) instead of passing it with a warning. Off by default: an
+        example shows one value of a set, not the set."""
 
     def __init__(self, options: Options | None = None) -> None:
         self.options = options or self.Options()
@@ -307,14 +338,15 @@ class FormatVerifier:
         style compared in O(1)); only a sample that fails it, or offers a tool not resolved yet, goes to
         ``sample_issues``, which is the authority on what is wrong (or that nothing is)."""
         validators = _validators(ctx.catalog)
-        direct, known = validators.direct, validators.names.issuperset
+        direct, known, codes = validators.direct, validators.names.issuperset, validators.codes
         sample_checks, options = _SAMPLE_CHECKS, self.options
         out: list[Verdict] = []
         append, passed = out.append, _passed  # locals: this loop runs 100,000+ times a second
         for sample in samples:
             hostile = hygiene_issues(sample, options)  # control/bidi characters, length caps
             if hostile:
-                append(self._precise(sample, validators.tools, hostile))
+                validators.resolve(sample.tools)
+                append(self._precise(sample, validators, hostile))
                 continue
             offered, calls = sample.tools, sample.calls
             try:
@@ -331,28 +363,61 @@ class FormatVerifier:
                         function, formats = direct[name]  # KeyError: not resolved yet (slow path)
                         function(arguments, formats)
                         if not sample_checks or not _sample_check_issues(sample):
-                            append(passed(sample.id))
+                            if name not in codes or codes[name].all_listed(arguments):
+                                append(passed(sample.id))
+                            else:
+                                append(self._unlisted(sample, validators))
                             continue
                 elif (
                     known(offered)
                     and _calls_pass(sample, calls, direct)
                     and (not sample_checks or not _sample_check_issues(sample))
                 ):
-                    append(passed(sample.id))
+                    if not codes or all(
+                        c.name not in codes or codes[c.name].all_listed(c.arguments) for c in calls
+                    ):
+                        append(passed(sample.id))
+                    else:
+                        append(self._unlisted(sample, validators))
                     continue
             except Exception:  # invalid arguments, an unresolved tool, odd data: the precise path decides
                 pass
             validators.resolve(offered)
-            append(self._precise(sample, validators.tools, []))
+            append(self._precise(sample, validators, []))
         return out
 
-    def _precise(self, sample: Sample, tools: Mapping[str, Tool], hostile: list[Issue]) -> Verdict:
-        issues = hostile + sample_issues(sample, tools)
+    def _unlisted(self, sample: Sample, validators: _CatalogValidators) -> Verdict:
+        """The verdict of a sample that passed every check but ``code_not_in_spec``."""
+        if self.options.reject_codes_not_in_spec:
+            return self._precise(sample, validators, [])
+        return self._warned(sample.id, _unlisted_issues(sample, validators))
+
+    def _warned(self, sample_id: str, warnings: list[Issue]) -> Verdict:
+        listed = [i.to_dict() for i in warnings[: self.options.max_issues]]
+        return Verdict.model_construct(  # every field is ours and valid: no validation pass
+            sample_id=sample_id,
+            verifier=NAME,
+            passed=True,
+            code="ok",
+            message=f"{len(warnings)} warning(s): {warnings[0].message}",
+            details={"warnings": listed},  # plain strings and ints already: no JSON round trip
+        )
+
+    def _precise(self, sample: Sample, validators: _CatalogValidators, hostile: list[Issue]) -> Verdict:
+        issues = hostile + sample_issues(sample, validators.tools)
+        unlisted = _unlisted_issues(sample, validators)
+        warnings: list[Issue] = []
+        if self.options.reject_codes_not_in_spec:
+            issues += unlisted  # ranked after every other code: the weakest evidence
+        else:
+            warnings = unlisted
         if not issues:  # the fast check is conservative: e.g. a first use of a tool
-            return _passed(sample.id)
+            return self._warned(sample.id, warnings) if warnings else _passed(sample.id)
         first = issues[0]
         listed = [i.to_dict() for i in issues[: self.options.max_issues]]
         details: dict[str, Any] = {"pointer": first.pointer, "issues": listed}
+        if warnings:
+            details["warnings"] = [i.to_dict() for i in warnings[: self.options.max_issues]]
         if first.call_index is not None:
             details["call_index"] = first.call_index
         details = json.loads(json.dumps(details, default=repr))  # JSON-safe whatever the sample held

@@ -110,14 +110,16 @@ def build_config(args: argparse.Namespace) -> Any:
         raise ConfigError(f"generate config: {where}: {message} (got {error.get('input')!r})") from exc
 
 
-def spread(items: list[Any], limit: int | None) -> list[Any]:
-    """At most ``limit`` items taken evenly over the list, so a quick run still covers many tools."""
-    if limit is None or len(items) <= limit:
-        return items
-    if limit < 1:
+def spread(items: list[Any], limit: int | None, plan_config: Any = None) -> list[Any]:
+    """At most ``limit`` work items over every style and language in proportion to the plan's mix
+    (``generators.plan.limit_items``), so a quick run still covers every style and many tools."""
+    from generators.plan import limit_items
+
+    if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {limit}")
-    step = len(items) / limit
-    return [items[int(i * step)] for i in range(limit)]
+    if plan_config is None:
+        return limit_items(items, limit)
+    return limit_items(items, limit, styles=plan_config.styles, languages=plan_config.languages)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     config = build_config(args)
     catalog = Catalog.load(args.catalog)
     out: Path = args.out
-    items = spread(build_plan(catalog, config.plan), args.limit)
+    items = spread(build_plan(catalog, config.plan), args.limit, config.plan)
     pipeline.write_plan(out / pipeline.PLAN_FILE, items)
     stale = pipeline.reconcile_failures(out)
     if stale:

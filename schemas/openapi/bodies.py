@@ -6,6 +6,12 @@ body with known properties is flattened: each (non-readOnly) top-level property 
 at location ``body-property``; any other body (array, primitive, free-form object, oneOf) is one
 argument at location ``body``. Form bodies become ``form`` arguments, one per field.
 
+Media-type examples (``example``, or ``examples`` entries with an inline ``value``) are kept as JSON
+Schema ``examples``: on the whole-body argument as they are, or split by top-level key onto the
+flattened ``body-property`` arguments (GEN NX: ``{"Assign": {...}}`` gives ``Assign`` its example). At
+most :data:`MAX_BODY_EXAMPLES` per argument, each within the spec budget ``max_example_nodes``; the
+argument's schema is copied first, since converted property schemas may be shared.
+
 A body in no supported media type (XML only, octet-stream, image/png…) is left out with a warning
 when optional; when required, the operation cannot be called without it and is skipped
 (:class:`UnsupportedBody`).
@@ -18,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from schemas.models import ParamLocation
-from schemas.openapi.convert import SchemaConverter
+from schemas.openapi.budgets import count_values
+from schemas.openapi.convert import SchemaConverter, is_json_value
 from schemas.openapi.parameters import Argument, RawParameter, swagger2_form_argument
 from schemas.openapi.pointers import join
 from schemas.openapi.spec import Spec
@@ -27,6 +34,9 @@ JSON = "application/json"
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 _FLATTEN_BLOCKERS = ("anyOf", "oneOf", "not", "if")
+# A tool shows its examples to the teacher on every prompt: a few real ones teach the codes and shapes,
+# more only make prompts longer.
+MAX_BODY_EXAMPLES = 3
 
 
 class UnsupportedBody(Exception):
@@ -109,7 +119,59 @@ def openapi3_body(spec: Spec, raw: Any, file: Path, pointer: str) -> Body | None
             body.arguments.append(replace(argument, required_in_body=name in required_props))
         return body
     body.arguments = json_arguments(spec.converter, schema, required, "body", description)
+    examples = media_examples(spec, media_node, file, at)
+    if examples:
+        body.arguments = with_examples(body.arguments, examples)
     return body
+
+
+def media_examples(spec: Spec, media_node: dict[str, Any], file: Path, pointer: str) -> list[Any]:
+    """A media type's example values: ``example``, then each ``examples`` entry's ``value``.
+
+    An entry given by ``$ref`` (to ``components/examples``) is followed; one with only an
+    ``externalValue``, or whose value is not plain JSON or exceeds ``max_example_nodes``, is skipped
+    (with a warning for the last two)."""
+    found: list[Any] = []
+    if "example" in media_node:
+        found.append((media_node["example"], join(pointer, "example")))
+    entries = media_node.get("examples")
+    if isinstance(entries, dict):
+        for name, entry in entries.items():
+            at = join(pointer, "examples", name)
+            target = spec.follow(entry, file, at, "example")
+            if target is not None and isinstance(target.node, dict) and "value" in target.node:
+                found.append((target.node["value"], at))
+    budget = spec.converter.budgets.max_example_nodes
+    values: list[Any] = []
+    for value, at in found:
+        if not is_json_value(value):
+            spec.warn(at, "invalid_example", "example is not plain JSON data; left out", file)
+        elif count_values(value, budget) > budget:
+            message = f"example holds more than {budget:,} values (budget max_example_nodes); left out"
+            spec.warn(at, "oversized_value", message, file)
+        elif value not in values:
+            values.append(value)
+    return values
+
+
+def with_examples(arguments: list[Argument], examples: list[Any]) -> list[Argument]:
+    """``arguments`` with the body ``examples`` attached (see the module docstring)."""
+    whole = len(arguments) == 1 and arguments[0].location is ParamLocation.BODY
+    out = []
+    for argument in arguments:
+        if whole:
+            values = examples
+        else:
+            values = [e[argument.wire] for e in examples if isinstance(e, dict) and argument.wire in e]
+        if not values or not isinstance(argument.schema, dict):
+            out.append(argument)
+            continue
+        schema = dict(argument.schema)
+        kept = list(schema.get("examples") or [])
+        kept += [v for v in values if v not in kept]
+        schema["examples"] = kept[:MAX_BODY_EXAMPLES]
+        out.append(replace(argument, schema=schema))
+    return out
 
 
 def swagger2_body(

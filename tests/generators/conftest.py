@@ -8,7 +8,7 @@ import pytest
 
 from schemas.catalog import Catalog
 from schemas.models import Tool
-from tests.generators.catalog_fixtures import fixture_catalog, fixture_tools
+from tests.generators.catalog_fixtures import GENNX_SPEC, GENNX_TIERS, fixture_catalog, fixture_tools
 from tests.generators.teacher_server import TeacherServer, always
 
 
@@ -20,6 +20,14 @@ def tools() -> list[Tool]:
 @pytest.fixture(scope="session")
 def catalog(tools: list[Tool]) -> Catalog:
     return fixture_catalog()
+
+
+@pytest.fixture(scope="session")
+def gennx_catalog() -> Catalog:
+    """The bundled GEN NX spec ingested as ``callforge ingest`` does (snake names, the spec's tiers)."""
+    from schemas.openapi import ingest
+
+    return ingest([GENNX_SPEC], naming="snake", tier_rules=GENNX_TIERS).catalog
 
 
 @pytest.fixture(scope="session")

@@ -213,8 +213,11 @@ class TeacherServer:
         faults: FaultPlan | None = None,
         reject_response_format: bool = False,
         keep_bodies: bool = True,
+        answers: Callable[[dict[str, Any]], str | None] | None = None,
     ) -> None:
         self.latency_s = latency_s
+        # A request's "ok" answer: answers(body) when it gives one (recorded replies), else derive_answer.
+        self.answers = answers
         self.faults: FaultPlan = faults or always("ok")
         self.reject_response_format = reject_response_format
         self.keep_bodies = keep_bodies
@@ -373,7 +376,10 @@ class TeacherServer:
             filler = HUGE_CHARS - len('{"query": "", "calls": []}')
             content = '{"query": "' + "x" * filler + '", "calls": []}'
         else:
-            content = json.dumps(derive_answer(body), ensure_ascii=False)
+            recorded = self.answers(body) if self.answers is not None else None
+            content = (
+                recorded if recorded is not None else json.dumps(derive_answer(body), ensure_ascii=False)
+            )
         self._write(writer, 200, json.dumps(_completion(body, content), ensure_ascii=False).encode())
         return True
 

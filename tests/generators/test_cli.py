@@ -87,3 +87,33 @@ def test_a_bad_config_is_an_error_naming_the_key(
 def test_a_missing_catalog_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, printed = _run(capsys, "--catalog", str(tmp_path / "nope"), "--out", str(tmp_path / "run"))
     assert code == 1 and "no tool catalog" in printed
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_per_request_http_logging_shows_only_with_verbose(
+    catalog_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    server: TeacherServer,
+    verbose: bool,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)  # what a user's INFO-level run lets through, before the CLI quiets
+    args = ["--catalog", str(catalog_dir), "--teacher-model", "loopback", "--teacher-base-url", server.base_url,
+            "--limit", "4", "--out", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+    code = main([*(["-v"] if verbose else []), "generate", *args])
+    capsys.readouterr()
+    assert code == 0 and server.log.chat_requests == 4
+    per_request = [
+        r
+        for r in caplog.records
+        if r.name.split(".")[0] in ("httpx", "httpx2", "httpcore", "openai", "aiohttp")
+    ]
+    if verbose:
+        assert any("/chat/completions" in r.getMessage() for r in per_request)
+    else:
+        assert [r for r in per_request if r.levelno < logging.WARNING] == []
+    for name in ("httpx", "httpx2", "httpcore", "openai", "aiohttp"):  # the next test starts clean
+        logging.getLogger(name).setLevel(logging.NOTSET)

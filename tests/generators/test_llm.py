@@ -115,7 +115,10 @@ def test_samples_carry_llm_provenance(server: TeacherServer, catalog: Catalog, i
             prompt_version=PROMPT_VERSION,
             seed=item.seed,
             work_item=item.id,
+            few_shot=sample.provenance.few_shot,
         )
+        shown = sample.provenance.few_shot or []
+        assert len(shown) == 2 and all(s.startswith("bundled#") for s in shown)  # few_shot=2 by default
         assert (sample.style, sample.language, sample.tools, sample.tier) == (
             item.style,
             item.language,
@@ -171,6 +174,17 @@ CALL = {"name": "post_db_node", "arguments": {"Assign": {"1": {"X": 0, "Y": 0, "
         ({"query": "q", "calls": [{"arguments": {}}]}, _item(), "wrong_shape"),
         ({"query": "q", "calls": [{"name": "post_db_node", "arguments": "{oops"}]}, _item(), "wrong_shape"),
         ({"query": "q", "calls": [{"name": "post_db_node", "arguments": [1]}]}, _item(), "wrong_shape"),
+        # the values under the schema's word: refused, never read as a call with no arguments
+        (
+            {"query": "q", "calls": [{"name": "post_db_node", "parameters": CALL["arguments"]}]},
+            _item(),
+            "wrong_shape",
+        ),
+        (
+            {"query": "q", "calls": [{"function": {"name": "post_db_node", "parameters": {}}}]},
+            _item(),
+            "wrong_shape",
+        ),
         ({"query": "q", "calls": [{**CALL, "name": "put_db_node"}]}, _item(), "wrong_calls"),
         ({"query": "q", "calls": []}, _item(), "wrong_calls"),
         ({"query": "q", "calls": [CALL]}, _item("irrelevance", ()), "wrong_calls"),
@@ -198,3 +212,26 @@ def test_json_encoded_arguments_are_decoded(call: dict) -> None:
         {"query": "q", "calls": [call]}, _item(), provenance=Provenance(generator="llm")
     )
     assert sample.calls[0].arguments == CALL["arguments"]
+
+
+@pytest.mark.parametrize(
+    ("call", "arguments"),
+    [
+        ({"name": "get_db_node", "arguments": None}, {}),
+        ({"name": "get_db_node"}, {}),
+        ({"name": "get_db_node", "arguments": ""}, {}),
+        ({"name": "get_db_node", "arguments": "null"}, {}),
+        ({"name": "get_db_node", "arguments": "[]"}, None),  # a list is no object, encoded or not
+        ({"name": "get_db_node", "arguments": {"a": 1}, "parameters": {"b": 2}}, {"a": 1}),
+    ],
+    ids=["null", "absent", "empty-string", "encoded-null", "encoded-list", "arguments-win-over-parameters"],
+)
+def test_null_or_absent_arguments_are_an_empty_call(call: dict, arguments: dict | None) -> None:
+    item = _item(targets=("get_db_node",))
+    answer = {"query": "List every node", "calls": [call]}
+    if arguments is None:
+        with pytest.raises(AnswerError, match="must be an object"):
+            sample_from_answer(answer, item, provenance=Provenance(generator="llm"))
+        return
+    sample = sample_from_answer(answer, item, provenance=Provenance(generator="llm"))
+    assert sample.calls[0].arguments == arguments

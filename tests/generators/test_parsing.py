@@ -51,6 +51,28 @@ def test_the_first_object_wins() -> None:
     assert parse_json_object('{"a": 1} and {"b": 2}') == {"a": 1}
 
 
+ANSWER = '{"query": "Add node 1", "calls": []}'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'```json\n{{"type": "object", "required": ["query"]}}\n```\nThe answer:\n```json\n{ANSWER}\n```',
+        f'Draft: {{"query": "Add node 1"}}\nFinal: {ANSWER}',
+        f'```\n{{"calls": []}}\n```\n```\n{ANSWER}\n```',
+        f'{{"note": "x"}}\n```json\n{ANSWER[:-1]},}}\n```',  # the preferred one needs its comma fixed
+    ],
+    ids=["schema-fence-first", "draft-then-final", "half-then-whole", "preferred-with-trailing-comma"],
+)
+def test_the_object_with_the_preferred_keys_wins_over_an_earlier_one(text: str) -> None:
+    assert parse_json_object(text, prefer=("query", "calls")) == {"query": "Add node 1", "calls": []}
+
+
+def test_without_a_preferred_object_the_first_object_is_returned() -> None:
+    text = '```json\n{"a": 1}\n```\n```json\n{"query": "q"}\n```'
+    assert parse_json_object(text, prefer=("query", "calls")) == {"a": 1}
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -267,3 +267,78 @@ def test_bad_plan_config_names_the_field(field: str, value: object, message: str
 )
 def test_takes_values(schema: dict, expected: bool) -> None:
     assert takes_values(schema) is expected
+
+
+# ------------------------------------------------------------------------------ a limited run (--limit)
+
+
+def _items(counts: dict[tuple[str, str], int]) -> list[WorkItem]:
+    from generators.plan import WorkItem
+
+    out = []
+    for (style, language), count in counts.items():
+        for i in range(count):
+            targets = [] if style == "irrelevance" else ["a"] * (2 if style == "parallel" else 1)
+            if style == "parallel_multiple":
+                targets = ["a", "b"]
+            out.append(
+                WorkItem(
+                    style=style,
+                    language=language,
+                    subject=f"t{i}",
+                    targets=targets,
+                    offered=["a", "b"] if style != "simple" else ["a"],
+                    n_calls=len(targets),
+                    seed=i,
+                    index=i,
+                )
+            )
+    return sorted(out, key=lambda w: (w.seed, w.style.value, w.language))  # interleaved, like a plan
+
+
+SKEWED = {  # the plan's own mix: GEN NX-like, parallel rare
+    ("multiple", "en"): 2100, ("multiple", "ko"): 2100, ("simple", "en"): 1400, ("simple", "ko"): 1400,
+    ("parallel_multiple", "en"): 780, ("parallel_multiple", "ko"): 780, ("irrelevance", "en"): 480,
+    ("irrelevance", "ko"): 480, ("parallel", "en"): 275, ("parallel", "ko"): 275,
+}  # fmt: skip
+
+
+def test_a_limited_run_spreads_over_every_style_and_language_by_the_configured_mix() -> None:
+    from generators.plan import limit_items
+
+    items = _items(SKEWED)
+    picked = limit_items(items, 60)
+    counts = Counter((w.style.value, w.language) for w in picked)
+    assert len(picked) == 60 and set(counts) == set(SKEWED)
+    by_style = Counter(w.style.value for w in picked)
+    # default mix: simple .40, multiple .25, parallel .10, parallel_multiple .15, irrelevance .10
+    mix = {"simple": 0.40, "multiple": 0.25, "parallel": 0.10, "parallel_multiple": 0.15, "irrelevance": 0.10}
+    assert all(abs(by_style[style] - 60 * share) <= 1 for style, share in mix.items()), by_style
+    assert by_style["parallel"] == 6  # the plan's own mix would give 2 or 3
+    assert Counter(w.language for w in picked) == {"en": 30, "ko": 30}
+    positions = [items.index(w) for w in picked]
+    assert positions == sorted(positions)  # plan order kept
+
+
+def test_a_stratum_too_small_for_its_share_gives_the_rest_to_the_others() -> None:
+    from generators.plan import limit_items
+
+    counts = {("simple", "en"): 100, ("parallel", "en"): 2, ("multiple", "ko"): 100}
+    picked = limit_items(_items(counts), 40, styles={"simple": 1, "parallel": 8, "multiple": 1})
+    got = Counter((w.style.value, w.language) for w in picked)
+    assert got[("parallel", "en")] == 2 and sum(got.values()) == 40
+    assert got[("simple", "en")] == got[("multiple", "ko")] == 19
+
+
+def test_a_limit_below_the_number_of_strata_takes_the_heaviest_and_none_twice() -> None:
+    from generators.plan import limit_items
+
+    picked = limit_items(_items(SKEWED), 3)
+    assert len(picked) == 3 and len({w.id for w in picked}) == 3
+    assert {(w.style.value, w.language) for w in picked} <= {
+        ("simple", "en"),
+        ("simple", "ko"),
+        ("multiple", "en"),
+        ("multiple", "ko"),
+    }
+    assert limit_items(_items({("simple", "en"): 5}), 10) == _items({("simple", "en"): 5})

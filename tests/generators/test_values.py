@@ -255,3 +255,21 @@ def test_a_default_breaking_its_format_is_not_used() -> None:
     ]
     assert "23:20:50.52" not in values
     assert_valid(prop({"type": "string", "format": "time"}), [{"v": v} for v in values])
+
+
+def test_an_id_keyed_map_is_not_drawn_from_its_example() -> None:
+    """A body example of GEN NX rows ({"1": {...}}) drawn whole would repeat one call on every draw
+    that takes it; a plain object's example is still drawn."""
+
+    row = {"type": "object", "properties": {"X": {"type": "integer", "minimum": 0, "maximum": 10**6}}}
+    example = {"1": {"X": 123456}}
+    params = {
+        "type": "object",
+        "properties": {"Assign": {"type": "object", "additionalProperties": row, "examples": [example]}},
+        "required": ["Assign"],
+    }
+    draw = compile_schema(params, ValueOptions(example_p=1.0))
+    rng = random.Random(3)
+    assert all(draw(rng)["Assign"] != example for _ in range(50))
+    plain = {"type": "object", "properties": {"P": {**row, "examples": [{"X": 7}]}}, "required": ["P"]}
+    assert compile_schema(plain, ValueOptions(example_p=1.0))(rng)["P"] == {"X": 7}

@@ -418,6 +418,63 @@ def test_discriminator_pins_its_property_in_each_branch(tools, make_doc, write_s
     assert [b["properties"]["kind"]["enum"] for b in branches] == [["first"], ["Two"]]
 
 
+# ------------------------------------------------------------------------------------ body examples
+
+ROW = {"type": "object", "properties": {"DIR": {"type": "string"}, "X": {"type": "number"}}}
+WRITE = {"type": "object", "properties": {"Assign": {"type": "object", "additionalProperties": ROW}}}
+
+
+def test_media_type_examples_land_on_the_body_property_they_belong_to(tools):
+    content = {
+        "application/json": {
+            "schema": WRITE,
+            "examples": {
+                "one": {"value": {"Assign": {"1": {"DIR": "NORMAL", "X": 1.5}}}},
+                "two": {"value": {"Assign": {"2": {"DIR": "DIR", "X": 0}}}},
+                "external": {"externalValue": "https://example.com/x.json"},  # nothing to read: skipped
+            },
+        }
+    }
+    found, _ = tools({"/db/CUTL": {"post": {"requestBody": {"content": content}, "responses": OK}}})
+    assign = found["post_db_cutl"].parameters["properties"]["Assign"]
+    assert assign["examples"] == [{"1": {"DIR": "NORMAL", "X": 1.5}}, {"2": {"DIR": "DIR", "X": 0}}]
+    assert "examples" not in ROW  # the spec's (shared) schema is not written to
+
+
+def test_a_single_media_type_example_and_a_ref_example_are_kept(tools):
+    found, _ = tools(
+        {
+            "/a": {"post": {"requestBody": json_body(WRITE) | {"content": {"application/json": {
+                "schema": WRITE, "example": {"Assign": {"7": {"DIR": "NORMAL"}}}}}}, "responses": OK}},
+            "/b": {"post": {"requestBody": {"content": {"application/json": {
+                "schema": WRITE, "examples": {"r": {"$ref": "#/components/examples/Row"}}}}},
+                "responses": OK}},
+        },
+        components={"examples": {"Row": {"value": {"Assign": {"3": {"X": 2}}}}}},
+    )  # fmt: skip
+    assert found["post_a"].parameters["properties"]["Assign"]["examples"] == [{"7": {"DIR": "NORMAL"}}]
+    assert found["post_b"].parameters["properties"]["Assign"]["examples"] == [{"3": {"X": 2}}]
+
+
+def test_a_whole_body_argument_keeps_the_examples_whole(tools):
+    body = {"content": {"application/json": {"schema": {"type": "array", "items": {"type": "integer"}},
+                                              "example": [1, 2, 3]}}}  # fmt: skip
+    found, _ = tools({"/ids": {"post": {"requestBody": body, "responses": OK}}})
+    (argument,) = found["post_ids"].parameters["properties"].values()
+    assert argument["examples"] == [[1, 2, 3]]
+
+
+def test_body_examples_are_capped_and_an_oversized_one_is_left_out_with_a_warning(tools, monkeypatch):
+    monkeypatch.setenv("CALLFORGE_SPEC_MAX_EXAMPLE_NODES", "50")
+    many = {f"e{i}": {"value": {"Assign": {str(i): {"X": i}}}} for i in range(6)}
+    big = {"value": {"Assign": {str(i): {"X": i} for i in range(100)}}}
+    content = {"application/json": {"schema": WRITE, "examples": {"big": big, **many}}}
+    found, report = tools({"/db/X": {"post": {"requestBody": {"content": content}, "responses": OK}}})
+    examples = found["post_db_x"].parameters["properties"]["Assign"]["examples"]
+    assert examples == [{"0": {"X": 0}}, {"1": {"X": 1}}, {"2": {"X": 2}}]
+    assert any(w.code == "oversized_value" and "examples/big" in w.pointer for w in report.warnings)
+
+
 def test_discriminator_without_mapping_keeps_a_branchs_own_value(tools):
     # OpenAI's spec: no mapping, and each branch fixes the property itself ("type": "function" under the
     # schema FunctionTool). Pinning the schema's name beside that enum would leave no valid value.

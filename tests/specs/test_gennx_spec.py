@@ -240,6 +240,25 @@ def test_live_corrections_are_in_the_schemas(spec: dict[str, Any]) -> None:
     assert spec["x-callforge-notes"]
 
 
+def test_the_manuals_allowed_values_are_enums(spec: dict[str, Any]) -> None:
+    """The codes a teacher used to guess (issue 21): cutting-line direction, linear-constraint type."""
+    schemas = spec["components"]["schemas"]
+    assert schemas["CUTL_Item"]["properties"]["DIR"]["enum"] == ["NORMAL", "DIR"]
+    for name in ("LCOM_GEN_Item", "LCOM_CONC_Item", "LCOM_STEEL_Item", "LCOM_SRC_Item", "LCOM_SEISMIC_Item"):
+        comb = schemas[name]["properties"]["vCOMB"]["items"]["properties"]
+        assert comb["ANAL"]["enum"] == ["ST", "CS", "MV", "SM", "RS", "TH", "CB"]
+    load_types = schemas["STLD_Item"]["properties"]["TYPE"]["enum"]
+    assert len(load_types) == 67 and {"D", "L", "W", "E", "T", "USER"} <= set(load_types)
+    item = schemas["MCON_Item"]["properties"]["ITEMS"]["items"]
+    assert item["properties"]["TYPE"]["enum"] == ["EX", "WD"]
+    assert {"TYPE", "SLAVE_TYPE", "SLAVES"} <= set(item["required"])
+    for name in ("SECT_Item_DB_User", "SECT_Item_Combined"):
+        assert schemas[name]["properties"]["SECT_BEFORE"]["properties"]["DATATYPE"]["enum"] == [1, 2]
+    # not in the manual: left open (its examples carry the value)
+    db_name = schemas["SECT_Item_DB_User"]["properties"]["SECT_BEFORE"]["properties"]["SECT_I"]
+    assert "enum" not in db_name["properties"]["DB_NAME"]
+
+
 # ---------------------------------------------------------------------------------------- tiers
 
 

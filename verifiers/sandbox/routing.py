@@ -31,6 +31,7 @@ from schemas.openapi.load import DocumentSet
 from schemas.openapi.operations import split_path_key
 from schemas.openapi.refs import RefResolver, mapping_ref
 from verifiers.http_answers import ERRORS_AS_200
+from verifiers.sandbox.discriminators import map_branch_values
 from verifiers.sandbox.swagger2 import upgrade_to_openapi30
 from verifiers.sandbox.swagger2_refs import split_type_list
 from verifiers.sandbox.validation import SpecValidator
@@ -180,6 +181,7 @@ class LoadedSpec:
         if self.declared_version == "2.0":  # openapi-core reads 3.x only: validate an equivalent 3.0
             data = upgrade_to_openapi30(data, file, read=self._loaded_file)
         qualify_discriminator_mappings(data)
+        map_branch_values(data)  # a branch that fixes its own discriminator value is reached by it
         if self.declared_version == "2.0" or self.declared_version.startswith("3.0"):  # validated as 3.0
             split_type_lists(data)  # 3.1 syntax in a 3.0 document: openapi-core's 3.0 validator crashes on it
         else:
