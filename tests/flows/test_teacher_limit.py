@@ -87,3 +87,32 @@ def test_two_runs_together_never_exceed_the_shared_limit(
     inflight, _ = limit_names(TeacherConfig(**teacher))
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(inflight).limit == 3
+
+
+def test_the_setup_creates_both_limits_and_a_slot_takes_them(prefect_server: None, tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.teacher_limit import ensure_limits
+
+    config = TeacherConfig(
+        model="m", base_url="http://10.9.8.7:8000/v1", shared_concurrency=2, requests_per_second=4.0,
+        cache_dir=tmp_path,
+    )  # fmt: skip
+    ensure_limits(config)
+    ensure_limits(config.model_copy(update={"shared_concurrency": 3}))  # a changed config updates them
+    inflight, rate = limit_names(config)
+    with get_client(sync_client=True) as client:
+        concurrent, rated = (client.read_global_concurrency_limit_by_name(n) for n in (inflight, rate))
+    assert (concurrent.limit, concurrent.slot_decay_per_second) == (3, 0.0)
+    assert (rated.limit, rated.slot_decay_per_second) == (4, 4.0)
+    gate = teacher_gate(config)
+    assert gate is not None
+
+    async def send(times: int) -> None:
+        for _ in range(times):
+            async with gate.slot():
+                pass
+
+    asyncio.run(send(3))
+    with get_client(sync_client=True) as client:
+        assert client.read_global_concurrency_limit_by_name(inflight).active_slots == 0  # all released
