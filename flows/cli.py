@@ -20,6 +20,7 @@ COMMANDS = (
     "ingest",
     "generate",
     "verify",
+    "verify_trajectories",
     "assemble",
     "train",
     "merge",

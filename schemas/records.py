@@ -127,7 +127,7 @@ def _refusal(language: str) -> str:
     return "None of the available tools can do this, so I cannot perform this request."
 
 
-def _decode_arguments(raw: Any, where: str) -> dict[str, Any]:
+def decode_arguments(raw: Any, where: str) -> dict[str, Any]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw) if raw.strip() else {}
@@ -157,6 +157,12 @@ def from_trl(record: Mapping[str, Any], *, provenance: Provenance | None = None)
     users = [m for m in messages if m.get("role") == "user"]
     if not users:
         raise RecordError(f"{where}: no message with role 'user'")
+    if len(users) > 1:
+        # flattening every turn's calls into one list would make a wrong single-turn sample
+        raise RecordError(
+            f"{where}: a multi-turn conversation ({len(users)} user messages); a Sample holds one query. "
+            "Read it as a trajectory (schemas.trajectories.trajectory_from_trl)"
+        )
     calls: list[ToolCall] = []
     for i, message in enumerate(messages):
         for j, tc in enumerate(message.get("tool_calls") or []):
@@ -164,7 +170,7 @@ def from_trl(record: Mapping[str, Any], *, provenance: Provenance | None = None)
             calls.append(
                 ToolCall(
                     name=fn["name"],
-                    arguments=_decode_arguments(
+                    arguments=decode_arguments(
                         fn.get("arguments"), f"{where}: messages[{i}].tool_calls[{j}]"
                     ),
                 )
@@ -225,7 +231,7 @@ def from_xlam(record: Mapping[str, Any], *, provenance: Provenance | None = None
     offered = _decode_json_field(record, "tools", where) or []
     answers = _decode_json_field(record, "answers", where) or []
     calls = [
-        ToolCall(name=a["name"], arguments=_decode_arguments(a.get("arguments"), f"{where}: answers[{i}]"))
+        ToolCall(name=a["name"], arguments=decode_arguments(a.get("arguments"), f"{where}: answers[{i}]"))
         for i, a in enumerate(answers)
     ]
     return _sample_from(record, query, [t["name"] for t in offered], calls, provenance, where)
@@ -252,6 +258,6 @@ def to_flat(sample: Sample) -> dict[str, Any]:
 
 def from_flat(record: Mapping[str, Any], *, provenance: Provenance | None = None) -> Sample:
     where = f"flat record {record.get('id') or '?'}"
-    call = ToolCall(name=record["tool_name"], arguments=_decode_arguments(record.get("arguments"), where))
+    call = ToolCall(name=record["tool_name"], arguments=decode_arguments(record.get("arguments"), where))
     tools = _decode_json_field(record, "tools", where) or [call.name]
     return _sample_from(record, record["query"], list(tools), [call], provenance, where)

@@ -9,13 +9,17 @@ Headers the sandbox reads besides the API's own:
   in the spec are checked (without it only the server's path prefix is compared).
 - ``X-Callforge-Spec``: the spec file (percent-encoded, as the catalog stores it) to route to first.
 - ``X-Callforge-Session``: the table-model session (one per sample keeps samples apart).
-- ``X-Callforge-State: lenient``: updates of unknown ids create them instead of failing.
+- ``X-Callforge-State: lenient`` / ``strict``: updates of unknown ids create them / are API errors;
+  without it the session's mode decides (``strict`` unless seeded lenient).
 
 A request whose ``X-Callforge-Spec`` names a spec that could not be loaded (a degraded start, see
 ``build_app``) is answered 503 ``spec_unavailable`` with the reason.
 
 Admin routes under ``/_sandbox/``: ``GET health`` (specs served, and ``unavailable`` ones with reasons), ``POST reset[?session=]``, ``GET state?session=``,
-``GET stats``. Errors are JSON ``{"error": {"code", "message", "errors": [...]}}``.
+``GET stats``, and ``POST seed?session=`` with ``{"tables": {TABLE: {ROW_ID: row}}, "state": "strict" |
+"lenient", "check_references": false}``: the session starts over from that state, in that mode
+(references are those of a ``references.yaml`` beside a spec; see ``assign_tables.py``).
+Errors are JSON ``{"error": {"code", "message", "errors": [...]}}``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from werkzeug.datastructures import ImmutableMultiDict
 
-from verifiers.sandbox.assign_tables import AssignTableStore, wrong_field
+from schemas.references import ReferenceGraph, load_references, references_beside
+from verifiers.sandbox.assign_tables import AssignTableStore, SeedError, wrong_field
 from verifiers.sandbox.responses import CannedResponse, success_response
 from verifiers.sandbox.routing import LoadedSpec, Match, NoMatch, Operation
 from verifiers.sandbox.validation import RequestProblem, ValidationRequest
@@ -42,6 +47,8 @@ ORIGIN_HEADER = "x-callforge-origin"
 SPEC_HEADER = "x-callforge-spec"
 SESSION_HEADER = "x-callforge-session"
 STATE_HEADER = "x-callforge-state"
+_STATE_CHOICE = {"lenient": True, "strict": False}  # no header: the session's own mode (strict unseeded)
+MAX_SEED_BYTES = 16 << 20
 _NO_MATCH_RANK = {"method_not_allowed": 0, "path_not_found": 1, "server_not_found": 2}
 
 
@@ -71,7 +78,8 @@ class SandboxApp:
         # specs that could not be loaded (a degraded start): key -> reason, answered 503
         self.unavailable = dict(unavailable or {})
         self.strict_query = strict_query
-        self.store = AssignTableStore()
+        self.store = AssignTableStore(references=_spec_references(specs))
+        self._known_tables: set[str] | None = None
         self.by_key: dict[str, LoadedSpec] = {}
         for spec in specs:
             self.by_key[spec.key] = spec
@@ -228,7 +236,7 @@ class SandboxApp:
             op.method,
             payload,
             item_id,
-            lenient=headers.get(STATE_HEADER, "").lower() == "lenient",
+            lenient=_STATE_CHOICE.get(headers.get(STATE_HEADER, "").lower()),
         )
         return _json_response(200, answer)
 
@@ -257,6 +265,8 @@ class SandboxApp:
         if action == "reset" and request.method == "POST":
             self.store.reset(session)
             return _json_response(200, {"reset": session if session is not None else "all"})
+        if action == "seed" and request.method == "POST":
+            return await self._seed(session or "", request)
         if action == "state" and request.method == "GET":
             return _json_response(200, self.store.snapshot(session or ""))
         if action == "stats" and request.method == "GET":
@@ -264,3 +274,52 @@ class SandboxApp:
         return error_response(
             404, "unknown_admin_route", [f"no sandbox admin route {request.method} /_sandbox/{action}"]
         )
+
+    async def _seed(self, session: str, request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_SEED_BYTES:
+            return error_response(
+                413, "seed_too_large", [f"seed of {len(body)} bytes; at most {MAX_SEED_BYTES}"]
+            )
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError as exc:
+            return error_response(400, "invalid_seed", [f"the seed is not JSON: {exc}"])
+        if not isinstance(payload, dict) or set(payload) - {"tables", "state", "check_references"}:
+            return error_response(
+                400,
+                "invalid_seed",
+                ["expected {'tables': {...}, 'state': 'strict'|'lenient', 'check_references': bool}"],
+            )
+        state = payload.get("state", "strict")
+        check = payload.get("check_references", False)
+        if state not in _STATE_CHOICE or not isinstance(check, bool):
+            return error_response(
+                400, "invalid_seed", ["'state' is strict or lenient; 'check_references' a boolean"]
+            )
+        if self._known_tables is None:  # assign_tables walks every operation: once per app, not per seed
+            self._known_tables = {t for spec in self.specs for t in spec.assign_tables}
+        known = self._known_tables
+        try:
+            rows = self.store.seed(
+                session,
+                payload.get("tables") or {},
+                known=known,
+                lenient=_STATE_CHOICE[state],
+                check_references=check,
+            )
+        except SeedError as exc:
+            return error_response(400, "invalid_seed", [str(exc)])
+        return _json_response(
+            200, {"seeded": session, "rows": rows, "state": state, "check_references": check}
+        )
+
+
+def _spec_references(specs: list[LoadedSpec]) -> ReferenceGraph:
+    """The reference graphs of every served spec that ships a ``references.yaml`` beside it."""
+    graph = ReferenceGraph()
+    for spec in specs:
+        found = references_beside(spec.file)
+        if found is not None:
+            graph = graph.merged(load_references(found))
+    return graph

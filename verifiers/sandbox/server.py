@@ -319,6 +319,26 @@ class SandboxServer:
         params = {"session": session} if session is not None else None
         httpx.post(self.base_url + "/_sandbox/reset", params=params, timeout=10).raise_for_status()
 
+    def seed(
+        self,
+        session: str,
+        tables: dict[str, Any] | None = None,
+        *,
+        state: Literal["strict", "lenient"] = "strict",
+        check_references: bool = False,
+    ) -> int:
+        """Start ``session`` over from ``tables`` ({TABLE: {ROW_ID: row}}) in that mode; the row count.
+        Raises ``SandboxError`` with the sandbox's message for a seed it refuses."""
+        answer = httpx.post(
+            self.base_url + "/_sandbox/seed",
+            params={"session": session},
+            json={"tables": tables or {}, "state": state, "check_references": check_references},
+            timeout=30,
+        )
+        if answer.status_code != 200:
+            raise SandboxError(f"the sandbox refused the seed of session {session!r}: {answer.text[:500]}")
+        return int(answer.json()["rows"])
+
     def state(self, session: str = "") -> dict[str, Any]:
         """The tables of ``session`` (``""`` is the session of requests that name none)."""
         return httpx.get(self.base_url + "/_sandbox/state", params={"session": session}, timeout=10).json()
