@@ -20,6 +20,7 @@ from prefect import flow
 
 from flows import monitoring, tables
 from flows.config import RunConfig
+from flows.file_lock import store_lock
 from flows.report import PUBLICATION_TEXT
 from flows.run_record import RunRecord, finish_assembly
 from trainer.dataset import assembly
@@ -38,7 +39,10 @@ def assemble_flow(config: RunConfig) -> dict[str, Any]:
     record = RunRecord.open(run_dir, config.run_name or "")
     record.begin("assemble")
     store = SampleStore(config.store_path)
-    result = assembly.assemble(run_dir, config.assemble, store=store, publish=config.publishes)
+    # The store and the published versions have one writer at a time: a concurrent refresh of the same
+    # data root waits here (flows.file_lock), then builds from the store both runs filled.
+    with store_lock(config.store_path):
+        result = assembly.assemble(run_dir, config.assemble, store=store, publish=config.publishes)
     dataset_dir = Path(result.dataset_dir)
     splits = {name: int(n) for name, n in result.report.totals().items()}
     monitoring.publish_table(
