@@ -4,7 +4,7 @@ A ``RunConfig`` is built from defaults, then an optional YAML/JSON file, then ex
 (CLI flags or flow parameters), in that order::
 
     config = RunConfig.resolve(config_file="nightly.yaml", overrides={"limit": 50})
-    config.run_dir           # Path("data/runs/gennx-20261120-004000")
+    config.with_run_name().run_dir   # Path("data/runs/gennx-20261120-004000-3fa9c1")
 
 Every section is typed and validated when the config is built, i.e. when a run starts: ``generate`` is
 the generators' ``GenerateConfig``, ``assemble`` the dataset's ``AssembleConfig``, ``evaluate_settings``
@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -83,7 +84,9 @@ class RunConfig(_Section):
         description="root of runs/, store/ and datasets/; made absolute (from the cwd) when the config is "
         "built, so every task, on any worker, receives absolute paths",
     )
-    run_name: str | None = Field(default=None, description="runs/<run_name>; none = <spec>-<timestamp>")
+    run_name: str | None = Field(
+        default=None, description="runs/<run_name>; none = resume or <spec>-<timestamp>-<id>"
+    )
     specs: list[str] = Field(default_factory=lambda: [DEFAULT_SPEC], min_length=1)
     spec_name: str | None = Field(
         default=None, description="slug in names, tags and keys; none = from specs[0]"
@@ -237,19 +240,15 @@ class RunConfig(_Section):
         """``<datasets_root>/<dataset name>``: the versions and ``LATEST`` of this spec's dataset."""
         return Path(self.assemble.datasets_root or Path(self.data_root) / "datasets") / self.dataset_name
 
-    def with_run_name(self, *, resume: bool = True, now: datetime | None = None) -> RunConfig:
-        """This config with ``run_name`` filled in.
+    def with_run_name(self, *, now: datetime | None = None) -> RunConfig:
+        """This config with ``run_name`` filled in: a new ``<slug>-<YYYYmmdd-HHMMSS>-<6 hex>`` when unset.
 
-        With ``resume``, the newest unfinished run of the same spec is continued (its finished shards
-        are cached), so rerunning a killed refresh picks up where it stopped; otherwise a new name
-        ``<slug>-<YYYYmmdd-HHMMSS>`` is made.
+        A refresh chooses its folder through ``flows.run_ownership.claim`` instead, which also resumes
+        an abandoned run with the same parameters; this is for stages run on their own.
         """
         if self.run_name:
             return self
-        if resume and (pending := unfinished_run(Path(self.data_root), self.slug)):
-            return self.model_copy(update={"run_name": pending})
-        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-        return self.model_copy(update={"run_name": f"{self.slug}-{stamp}"})
+        return self.model_copy(update={"run_name": new_run_name(self.slug, now)})
 
     # -------------------------------------------------------------------------------- construction
 
@@ -322,19 +321,8 @@ def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def unfinished_run(data_root: Path, slug: str) -> str | None:
-    """The newest ``runs/<slug>-*`` whose manifest has no finished ``assemble`` stage, if any."""
-    runs = data_root / "runs"
-    if not runs.is_dir():
-        return None
-    own = re.compile(rf"^{re.escape(slug)}-\d{{8}}-\d{{6}}$")  # only names with_run_name() makes
-    candidates = sorted((p for p in runs.iterdir() if p.is_dir() and own.match(p.name)), reverse=True)
-    for run in candidates[:1]:  # only the newest: an older abandoned run is not silently revived
-        manifest = run / "manifest.json"
-        try:
-            stages = json.loads(manifest.read_text("utf-8")).get("stages", {})
-        except (OSError, ValueError):
-            return run.name  # started but never recorded a stage
-        if not (stages.get("assemble") or {}).get("finished_at"):
-            return run.name
-    return None
+def new_run_name(slug: str, now: datetime | None = None) -> str:
+    """``gennx-20261120-020005-3fa9c1``: spec, UTC second and a short random id (two runs started in
+    the same second never share a folder)."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    return f"{slug}-{stamp}-{uuid.uuid4().hex[:6]}"

@@ -31,6 +31,7 @@ from flows.config import RunConfig
 from flows.ingest import CATALOG_DIR, catalog_fingerprint
 from flows.run_record import RunRecord
 from flows.stage_support import load_catalog, require_input, submit_shards
+from flows.teacher_limit import ensure_limits, teacher_gate
 from flows.top_up_ledger import TopUpLedger, write_quotas
 from generators import pipeline, plan
 from generators.config import GenerateConfig, PlanConfig
@@ -96,7 +97,8 @@ def generate_shard_task(job: caching.ShardJob, gen: GenerateConfig) -> dict[str,
     with (run_dir / PLAN_FILE).open(encoding="utf-8") as handle:
         items = [plan.WorkItem.model_validate_json(line) for line in itertools.islice(handle, start, stop)]
     catalog = load_catalog(run_dir / CATALOG_DIR)
-    summary = pipeline.generate_shard(items, catalog, gen, run_dir, job.shard_index)
+    gate = teacher_gate(gen.teacher)  # one limit per endpoint for every shard, run and worker
+    summary = pipeline.generate_shard(items, catalog, gen, run_dir, job.shard_index, gate=gate)
     stopped = (summary.get("teacher") or {}).get("circuit_open")
     if stopped:
         # A CallforgeError: the task runner does not retry it, and the flow fails with the reason.
@@ -119,6 +121,7 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
     record.begin("generate")
     catalog = load_catalog(run_dir / CATALOG_DIR)
     gen = config.generate
+    ensure_limits(gen.teacher)  # the endpoint's shared limits, as this config sets them
     planned = plan.build_plan(catalog, gen.plan, satisfied=satisfied)
     # Items tried before with the same tools, generator and verifiers would give the same result.
     untried, _ = AttemptLedger(config.store_path, config.slug).untried(

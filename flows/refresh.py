@@ -7,8 +7,8 @@
 Parameters are flat and JSON-friendly (deployments, the UI form, ``prefect deployment run --param``);
 ``settings`` carries any other ``RunConfig`` key. The store decides what is generated: a refresh
 with the spec unchanged plans nothing new and reassembles; an edited endpoint regenerates only its
-samples. A run killed halfway is resumed by the next refresh of the same spec (see
-``RunConfig.with_run_name``): finished shards come from the cache.
+samples. A run killed halfway is resumed by the next refresh of the same spec and parameters once
+its owner is gone (``flows.run_ownership``): finished shards come from the cache.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 from prefect import flow, tags
 from prefect.runtime import flow_run as runtime_flow_run
 
-from flows import monitoring, run_summary
+from flows import monitoring, run_ownership, run_summary
 from flows.assemble import assemble_flow
-from flows.attempts import AttemptLedger
+from flows.attempts import AttemptLedger, final_item_ids
 from flows.config import RunConfig
 from flows.generate import PLAN_FILE, attempt_context_of, generate_flow, teacher_name
 from flows.ingest import CATALOG_DIR, ingest_flow
@@ -30,7 +30,6 @@ from flows.stage_support import load_catalog
 from flows.top_up import plan_top_up, top_up_flow
 from flows.top_up_ledger import TopUpLedger, run_top_ups
 from flows.verify import verify_flow
-from generators.pipeline import retryable_failed_ids
 from trainer.dataset.store import SampleStore
 
 
@@ -70,10 +69,18 @@ def refresh_run_name() -> str:
     return monitoring.dated_name("refresh", build_config(**params).slug)
 
 
+def release_run_folder(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow hook: give up this flow run's hold on its run folder (``flows.run_ownership``)."""
+    run_ownership.release_flow_run(str(flow_run.id))
+
+
 @flow(
     name="refresh",
     flow_run_name=refresh_run_name,
-    on_failure=[monitoring.log_failure_url, run_summary.on_refresh_failure],
+    on_completion=[release_run_folder],
+    on_failure=[monitoring.log_failure_url, run_summary.on_refresh_failure, release_run_folder],
+    on_cancellation=[release_run_folder],
+    on_crashed=[release_run_folder],
     log_prints=True,
 )
 def refresh(
@@ -93,6 +100,8 @@ def refresh(
     ``publish`` (default: a full run publishes, a ``limit``-ed one does not) writes a new dataset version
     under ``<data_root>/datasets/<spec>/`` and emits the event the fine-tune trigger follows.
     """
+    # The run folder: a new one, or an abandoned one with the same parameters (never one a live run
+    # holds); released by the hooks above.
     config = build_config(
         spec=spec,
         tier_rules=tier_rules,
@@ -104,8 +113,14 @@ def refresh(
         base_model=base_model,
         publish=publish,
         settings=settings,
-    ).with_run_name()
-    check_workers_see(Path(config.data_root), config.task_runner)
+    )
+    check_workers_see(Path(config.data_root), config.task_runner)  # before anything is written
+    config = run_ownership.claim(config, flow_run_id=runtime_flow_run.id)
+    if held := run_ownership.current(config.run_dir):  # new folder or resume, and what it reuses
+        print(held.describe())
+        monitoring.publish_markdown(
+            config.slug, "run-folder", held.describe(), description=f"{config.run_name}: run folder and owner"
+        )
     summary = run_summary.RunSummary.start(config)
     print(
         f"run {config.run_name}: {', '.join(config.specs)} -> {config.run_dir} "
@@ -160,7 +175,7 @@ def refresh(
             config.run_dir / PLAN_FILE,
             catalog,
             attempt_context_of(config),
-            skip=retryable_failed_ids(config.run_dir),  # no answer came: the next refresh asks again
+            final=final_item_ids(config.run_dir),  # no answer, no verdict: the next refresh tries again
         )
         TopUpLedger(config.store_path, config.slug).record(
             run_top_ups(config.run_dir, catalog, config.generate.plan), catalog

@@ -6,7 +6,7 @@
 
 ``finish`` also re-renders ``report.md`` (``flows.report``). Both files are written atomically, so a crash mid-stage leaves the previous stage's record readable.
 The manifest's ``finished_at`` of ``assemble`` is what marks a run complete (a run without it is
-resumed by the next refresh, see ``flows.config.unfinished_run``). Nothing here imports Prefect.
+resumed by the next refresh, see ``flows.run_ownership``). Nothing here imports Prefect.
 """
 
 from __future__ import annotations

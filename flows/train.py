@@ -23,11 +23,12 @@ from flows import monitoring
 from flows.config import deep_merge, slugify
 from schemas.errors import ConfigError
 
-_RUN_STAMP = re.compile(r"-\d{8}-\d{6}$")
+# What flows.config.new_run_name appends to the spec slug: UTC second and a short id (older runs: no id).
+_RUN_STAMP = re.compile(r"-\d{8}-\d{6}(-[0-9a-f]{6})?$")
 
 
 def dataset_slug(dataset_dir: str | Path) -> str:
-    """``data/runs/gennx-20261120-020000/dataset`` -> ``gennx`` (the run name without its stamp)."""
+    """``data/runs/gennx-20261120-020000-3fa9c1/dataset`` -> ``gennx`` (the run name without its stamp)."""
     path = Path(dataset_dir)
     run = path.parent.name if path.name == "dataset" else path.name
     return slugify(_RUN_STAMP.sub("", run))

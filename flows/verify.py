@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
-from prefect.futures import as_completed
+from prefect.futures import as_completed, wait
 
 from flows import caching, monitoring, tables
 from flows.config import RunConfig
@@ -29,6 +30,8 @@ from schemas.canonical import content_hash
 from schemas.shards import shard_name
 from verifiers import registry
 from verifiers.summary import summarise_shard_results
+
+log = logging.getLogger("callforge.flows.verify")
 
 
 def candidate_rows(path: Path) -> int:
@@ -67,14 +70,21 @@ def verify_shard_task(
 
 @contextlib.contextmanager
 def sandbox_for(config: RunConfig, *, needed: bool = True) -> Iterator[str | None]:
-    """The spec-driven sandbox for this flow run (its base URL); None when off or nothing is verified."""
+    """The spec-driven sandbox for this flow run (its base URL); None when off or nothing is verified.
+
+    Supervised: a sandbox process that dies (killed, OOM) is started again on the same port, and the
+    shards that lost requests fail without verdicts and are retried (``verifiers.execution``).
+    """
     if not (config.sandbox and needed):
         yield None
         return
     from verifiers.sandbox import SandboxServer
 
     with SandboxServer([str(Path(p).resolve()) for p in config.specs]) as server:
+        server.supervise()
         yield server.base_url
+        if server.restarts:
+            log.warning("sandbox restarted %d time(s) during verification", server.restarts)
 
 
 @flow(
@@ -124,14 +134,19 @@ def verify_flow(config: RunConfig, shard_paths: list[str] | None = None) -> dict
             verifier_options=options,
             sandbox_url=sandbox_url,
         )
-        for future in as_completed(futures):
-            result = future.result()
-            results.append(result)
-            progress.advance(
-                int(result["samples"]) + int(result.get("repeated", 0)),
-                accepted=int(result["accepted"]),
-                rejected=int(result["rejected"]),
-            )
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                results.append(result)
+                progress.advance(
+                    int(result["samples"]) + int(result.get("repeated", 0)),
+                    accepted=int(result["accepted"]),
+                    rejected=int(result["rejected"]),
+                )
+        finally:
+            # The sandbox outlives every shard using it: a failed shard does not stop the others
+            # mid-request (they would lose their answers, not record them).
+            wait(futures)
     results.sort(key=lambda r: r["shard"])
     summary = summarise_shard_results(results)
     monitoring.publish_table(

@@ -148,7 +148,18 @@ class TeacherConfig(_Config):
     http_backend: Literal["auto", "httpx", "aiohttp"] = Field(
         default="auto", description="HTTP transport; auto = aiohttp when installed (less CPU), else httpx"
     )
-    concurrency: int = Field(default=16, ge=1, le=4096, description="requests in flight at once")
+    concurrency: int = Field(default=16, ge=1, le=4096, description="requests in flight at once per shard")
+    # The endpoint's own limits, shared by every shard, run and worker (flows.teacher_limit: Prefect
+    # global concurrency limits); None leaves that side unlimited beyond ``concurrency`` per shard.
+    shared_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=4096,
+        description="requests in flight at once to this endpoint, everything together",
+    )
+    requests_per_second: float | None = Field(
+        default=None, gt=0, description="requests per second to this endpoint, everything together"
+    )
     timeout_s: float = Field(default=60.0, gt=0, description="per-request timeout")
     max_retries: int = Field(default=5, ge=0, le=50, description="retries per request on 429/5xx/timeouts")
     backoff_base_s: float = Field(default=0.5, ge=0, description="first backoff ceiling (doubles per retry)")

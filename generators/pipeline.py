@@ -33,7 +33,7 @@ from generators.plan import WorkItem
 from generators.prompts import PROMPT_VERSION
 from generators.seed_pool import SeedPool
 from generators.stats import TeacherStats
-from generators.teacher import OpenAITeacher
+from generators.teacher import OpenAITeacher, RequestGate
 from schemas import atomic, shards
 from schemas.catalog import Catalog
 from schemas.errors import RecordError
@@ -80,14 +80,20 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def agenerate(
-    items: Sequence[WorkItem], catalog: Catalog, config: GenerateConfig, *, progress: Progress | None = None
+    items: Sequence[WorkItem],
+    catalog: Catalog,
+    config: GenerateConfig,
+    *,
+    progress: Progress | None = None,
+    gate: RequestGate | None = None,
 ) -> GenerationResult:
-    """:func:`generate` for callers already in an event loop."""
+    """:func:`generate` for callers already in an event loop (``gate``: a limit shared with other
+    senders to the teacher, see ``generators.teacher.RequestGate``)."""
     teacher_stats: TeacherStats | None = None
     if config.teacher.enabled:
         teacher_stats = TeacherStats()
         async with OpenAITeacher(
-            config.teacher, prompt_version=PROMPT_VERSION, stats=teacher_stats
+            config.teacher, prompt_version=PROMPT_VERSION, stats=teacher_stats, gate=gate
         ) as teacher:
             pool = SeedPool.with_accepted(config.teacher.few_shot_samples)
             generator = LLMGenerator(
@@ -110,10 +116,15 @@ async def agenerate(
 
 
 def generate(
-    items: Sequence[WorkItem], catalog: Catalog, config: GenerateConfig, *, progress: Progress | None = None
+    items: Sequence[WorkItem],
+    catalog: Catalog,
+    config: GenerateConfig,
+    *,
+    progress: Progress | None = None,
+    gate: RequestGate | None = None,
 ) -> GenerationResult:
     """Every item becomes a sample or a failure record; nothing is dropped, no item stops the rest."""
-    return _run(agenerate(list(items), catalog, config, progress=progress))
+    return _run(agenerate(list(items), catalog, config, progress=progress, gate=gate))
 
 
 def candidates_dir(run_dir: Path) -> Path:
@@ -136,10 +147,11 @@ def generate_shard(
     shard_index: int,
     *,
     progress: Progress | None = None,
+    gate: RequestGate | None = None,
 ) -> dict[str, Any]:
     """Generate one shard into ``out_dir/candidates`` (``out_dir`` is the run directory, or its
     ``candidates`` directory itself); returns a JSON-able summary with the written paths."""
-    result = generate(items, catalog, config, progress=progress)
+    result = generate(items, catalog, config, progress=progress, gate=gate)
     samples_path, failures_path = shard_paths(Path(out_dir), shard_index)
     shards.write_failures(failures_path, result.failures)
     shards.write_samples(samples_path, result.samples)

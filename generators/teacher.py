@@ -8,6 +8,10 @@ What it does for every call, in order:
 
 * looks the request up in the response cache (model + messages + parameters + prompt version);
 * sends at most ``concurrency`` requests at once (an ``asyncio.Semaphore``; released while backing off);
+  with a ``gate`` (``RequestGate``), every request also holds one of the gate's slots, which are shared
+  beyond this process (``flows.teacher_limit``: one limit per endpoint across every shard, run and
+  worker), and a 429 is reported to the gate, so every sender holds off for its ``Retry-After``, not
+  only the one that got it;
 * retries 429, 5xx, 408/409, timeouts, dropped connections and unreadable bodies, sleeping the server's
   ``Retry-After`` (seconds or HTTP date, capped) or else exponential backoff with full jitter; never
   retries 400/401/403/404/422 (asking again cannot help). The openai client's own retries are off
@@ -35,6 +39,7 @@ stats or errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import logging
@@ -43,6 +48,7 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import httpx2
@@ -97,6 +103,16 @@ class Teacher(Protocol):
         """Keep a reply apart as unusable, so it is never served again."""
 
 
+class RequestGate(Protocol):
+    """A limit on requests to one endpoint shared by everything that sends to it."""
+
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """Held while one request is in flight; waits for a free slot, the rate and any hold-off."""
+
+    async def hold_off(self, seconds: float) -> None:
+        """Ask every sender to send nothing for ``seconds`` (the endpoint answered 429)."""
+
+
 def resolve_api_key(env_name: str) -> str | None:
     """The key from ``env_name``, else from ``OPENAI_API_KEY``, else None."""
     return os.environ.get(env_name) or os.environ.get(FALLBACK_KEY_ENV) or None
@@ -126,6 +142,7 @@ class OpenAITeacher:
         stats: TeacherStats | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        gate: RequestGate | None = None,
     ) -> None:
         if not config.model:
             raise ValueError("OpenAITeacher needs teacher.model (the model name the endpoint serves)")
@@ -137,6 +154,7 @@ class OpenAITeacher:
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._semaphore = asyncio.Semaphore(config.concurrency)
+        self._gate = gate
         # None: not known yet; True: the server accepted response_format; False: it refused it.
         self.structured_supported: bool | None = None if config.structured_output else False
         self.http_backend = resolve_http_backend(config.http_backend)
@@ -294,6 +312,8 @@ class OpenAITeacher:
                 if not error.retryable or retry >= self.config.max_retries or self.circuit_open:
                     raise
                 delay = self.backoff(retry, error)
+                if error.status == 429 and self._gate is not None:
+                    await self._gate.hold_off(delay)  # the endpoint is saturated for every sender
                 self.stats.record_retry(error.code, delay)
                 log.debug("teacher: %s, retry %d in %.2f s", error.code, retry + 1, delay)
                 retry += 1
@@ -371,7 +391,8 @@ class OpenAITeacher:
                 "type": "json_schema",
                 "json_schema": {"name": "sample", "schema": json_schema, "strict": False},
             }
-        async with self._semaphore:
+        gate = self._gate.slot() if self._gate is not None else contextlib.nullcontext()
+        async with self._semaphore, gate:
             # Checked once a slot is ours: requests queued behind the one that tripped are not sent.
             if self.circuit_open is not None:
                 raise TeacherError(CIRCUIT_OPEN, f"not sent: {self.circuit_open}")

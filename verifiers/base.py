@@ -60,6 +60,15 @@ class VerifierBugError(CallforgeError, RuntimeError):
         super().__init__(f"verifier {verifier!r}: {message}")
 
 
+class VerifierUnavailable(RuntimeError):
+    """A verifier could not reach what it judges with (its sandbox, a server, the judge model).
+
+    Raised for the whole batch instead of verdicts: an outage says nothing about a sample, so nothing
+    is recorded and the caller retries the batch (the flows retry the shard). Not a ``CallforgeError``
+    on purpose: those are input and configuration errors, which a retry cannot fix.
+    """
+
+
 @dataclass
 class VerifyContext:
     """What a verifier may need besides the samples. Built once per run (or shard)."""

@@ -17,9 +17,17 @@ Reason codes: ``ok`` (2xx), ``no_calls`` (an irrelevance sample: nothing to send
 ``http_4xx`` such as ``http_422`` (failed; the message is the server's), ``api_error`` (a 2xx whose
 body is ``{"error": {...}}`` — GEN NX reports errors that way; failed), ``unknown_tool`` and request
 build errors such as ``missing_path_parameter`` (failed), and undecided (``passed=None``):
-``http_5xx`` such as ``http_503`` and ``transport_error`` (after ``retries`` retries with exponential
-backoff), ``http_3xx``, ``host_not_allowed``, ``mutation_refused``, ``no_server_url``.
+``http_5xx`` such as ``http_503`` (after ``retries`` retries with exponential backoff), ``http_3xx``,
+``host_not_allowed``, ``mutation_refused``, ``no_server_url``.
 A sample's verdict is its first failing call, else its first undecided one, else ``ok``.
+
+**A target that cannot be reached is not a verdict.** A request that gets no HTTP answer at all after
+its retries (connection refused or reset, a timeout: the sandbox died, the network is down) says
+nothing about the sample, so by default (``unreachable: raise``) ``verify`` raises
+``TargetUnreachable`` for the whole batch and records nothing: the caller's shard fails and is
+retried (in the run, or by the resume), never published with verdicts an outage made.
+``unreachable: undecided`` keeps the old behaviour (an undecided ``transport_error`` verdict) for a
+one-off check against a target known to be flaky.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from pydantic import Field, model_validator
 
 from schemas.errors import CallforgeError, ConfigError
 from schemas.models import ExecutionResult, Sample, Tool, Verdict
-from verifiers.base import EXECUTION_RESULTS_KEY, VerifierOptions, VerifyContext
+from verifiers.base import EXECUTION_RESULTS_KEY, VerifierOptions, VerifierUnavailable, VerifyContext
 from verifiers.execution_client import execution_client
 from verifiers.http_answers import ERRORS_AS_200, classify
 from verifiers.real_target import HostRateLimiter, Redactor, Refusal, TargetPolicy, host_of, secret_from_env
@@ -55,6 +63,10 @@ from verifiers.request import (
 log = logging.getLogger("callforge.verifiers.execution")
 T = TypeVar("T")
 DETAIL_CHARS = 200  # a response excerpt in verdict details (the full, truncated one is on the sample)
+
+
+class TargetUnreachable(VerifierUnavailable):
+    """No HTTP answer from the execution target after the retries: an infrastructure failure."""
 
 
 class ExecutionOptions(VerifierOptions):
@@ -102,6 +114,11 @@ class ExecutionOptions(VerifierOptions):
     )
     sandbox_mode: Literal["process", "thread"] = Field(
         default="process", description="how an auto-started sandbox runs"
+    )
+    unreachable: Literal["raise", "undecided"] = Field(
+        default="raise",
+        description="no HTTP answer after the retries: raise TargetUnreachable (the shard is retried, "
+        "nothing is recorded) or record an undecided transport_error verdict",
     )
 
     @model_validator(mode="after")
@@ -206,6 +223,8 @@ class ExecutionVerifier:
         plans = [[self._plan(i, call, ctx, base, specs) for i, call in enumerate(s.calls)] for s in samples]
         sessions = [f"{nonce}-{s.id}" for s in samples]
         results = _run_sync(self._execute(plans, sessions))
+        if self.options.unreachable == "raise":
+            self._raise_if_unreachable(plans, results, base)
         store = ctx.resources.setdefault(EXECUTION_RESULTS_KEY, {})
         verdicts = []
         for sample, calls, outcomes in zip(samples, plans, results, strict=True):
@@ -217,6 +236,26 @@ class ExecutionVerifier:
             store[sample.id] = [r for _, _, _, r in outcomes]
             verdicts.append(self._verdict(sample, calls, outcomes))
         return verdicts
+
+    def _raise_if_unreachable(
+        self,
+        plans: list[list[_Call]],
+        results: list[list[tuple[bool | None, str, str, ExecutionResult]]],
+        base: str,
+    ) -> None:
+        lost = [
+            (call, message)
+            for calls, outcomes in zip(plans, results, strict=True)
+            for call, (_, code, message, _) in zip(calls, outcomes, strict=True)
+            if code == "transport_error"
+        ]
+        if lost:
+            call, message = lost[0]
+            where = base or call.logical_url
+            raise TargetUnreachable(
+                f"execution: no answer from {where} for {len(lost)} request(s) (first: {call.tool}: "
+                f"{message}); nothing recorded for these {len(plans)} sample(s), retry when the target is up"
+            )
 
     # ------------------------------------------------------------------------------------ planning
 

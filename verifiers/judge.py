@@ -6,8 +6,10 @@ seed=None)`` returning something with a ``.text`` (``generators``' Teacher clien
 parameters), the calls and their execution results, and must answer ``{"passed": bool, "reason": str}``.
 
 Outcomes: ``ok`` (passed), ``judge_rejected`` (failed, the reason in the message),
-``judge_unparseable`` (the answer was not that JSON: undecided), ``judge_error`` (the teacher raised:
-undecided). Requests run concurrently, bounded by ``concurrency``.
+``judge_unparseable`` (the answer was not that JSON: undecided). When the teacher raises for any
+sample (an outage, a rate limit it gave up on), the batch raises ``VerifierUnavailable`` once every
+request finished, and nothing is recorded: the judge was not asked, so there is no verdict to keep
+(the flows retry the shard). Requests run concurrently, bounded by ``concurrency``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from schemas.models import Sample, Tool, Verdict
+from verifiers.base import VerifierUnavailable
 
 JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -89,22 +92,14 @@ async def _judge_all(
 ) -> list[Verdict]:
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(sample: Sample) -> Verdict:
+    async def one(sample: Sample) -> Verdict | Exception:
         async with gate:
             try:
                 reply = await teacher.complete(
                     judge_messages(sample, tools), json_schema=JUDGE_SCHEMA, temperature=0.0, seed=seed
                 )
-            except (
-                Exception
-            ) as exc:  # a teacher outage leaves the sample undecided, it is not the sample's fault
-                return Verdict(
-                    sample_id=sample.id,
-                    verifier=name,
-                    passed=None,
-                    code="judge_error",
-                    message=f"the judge could not be asked: {type(exc).__name__}: {exc}"[:500],
-                )
+            except Exception as exc:  # an outage is not the sample's fault: no verdict (below)
+                return exc
         text = getattr(reply, "text", None)
         parsed = parse_judgement(text)
         if parsed is None:
@@ -126,7 +121,15 @@ async def _judge_all(
             details={"mode": "judge"},
         )
 
-    return list(await asyncio.gather(*(one(s) for s in samples)))
+    outcomes = await asyncio.gather(*(one(s) for s in samples))
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    if errors:
+        first = errors[0]
+        raise VerifierUnavailable(
+            f"{name}: the judge could not be asked for {len(errors)} of {len(samples)} sample(s) "
+            f"(first: {type(first).__name__}: {first})"[:1000]
+        ) from first
+    return [o for o in outcomes if isinstance(o, Verdict)]
 
 
 def judge(

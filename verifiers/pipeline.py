@@ -36,7 +36,14 @@ from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from schemas.models import ExecutionResult, Sample, Verdict
 from schemas.shards import read_samples, shard_name, write_samples, write_verdicts
-from verifiers.base import EXECUTION_RESULTS_KEY, Verifier, VerifierBugError, VerifyContext, contract_problems
+from verifiers.base import (
+    EXECUTION_RESULTS_KEY,
+    Verifier,
+    VerifierBugError,
+    VerifierUnavailable,
+    VerifyContext,
+    contract_problems,
+)
 from verifiers.summary import UndecidedPolicy, VerdictSummary
 
 log = logging.getLogger(__name__)
@@ -68,12 +75,15 @@ def _call(verifier: Verifier, batch: list[Sample], ctx: VerifyContext) -> list[V
         verdicts = verifier.verify(batch, ctx)
     except ConfigError:
         raise  # a configuration problem discovered at run time (e.g. no teacher given) is the user's to fix
+    except VerifierUnavailable:
+        raise  # an outage, not a bug: nothing recorded, the caller retries the batch
     except Exception as exc:
         ids = ", ".join(s.id for s in batch[:3]) + (", …" if len(batch) > 3 else "")
         raise VerifierBugError(
             verifier.name,
             f"raised {type(exc).__name__}: {exc} on a batch of {len(batch)} sample(s) ({ids}); "
-            "a verifier must return passed=None with a reason code for a sample it cannot judge",
+            "a verifier must return passed=None with a reason code for a sample it cannot judge "
+            "(or raise VerifierUnavailable when what it judges with cannot be reached)",
         ) from exc
     if problems := contract_problems(verifier.name, batch, verdicts):
         raise VerifierBugError(verifier.name, problems[0])

@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--config", dest="config_file", help="run config YAML/JSON (flows.config.RunConfig)")
     parser.add_argument(
-        "--run-name", help="runs/<name>; default: resume the unfinished run or start a new one"
+        "--run-name",
+        help="runs/<name>; default: resume an abandoned run with the same parameters or start a new one",
     )
     parser.add_argument("--data-root", help="where runs/ and store/ live (default: ./data)")
     parser.add_argument(
@@ -78,10 +79,15 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 # Set before Prefect is imported. The ephemeral server needs more than the default 20 s to start on a
 # busy 2-core machine; the embedded default sends nothing off the machine.
+# The client retries: Prefect retries 429/502/503; a database restart behind a server answers 500 (504
+# behind a proxy) for a few seconds, so those are retried too, 6 times (about two minutes of backoff),
+# as prefect.yaml sets them for worker-run flows.
 EMBEDDED_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
+    "PREFECT_CLIENT_RETRY_EXTRA_CODES": "500,504",
+    "PREFECT_CLIENT_MAX_RETRIES": "6",
 }
 
 
@@ -116,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from flows.orphan_guard import OrphanGuard
     from flows.progress import TerminalProgress
     from flows.refresh import build_config, refresh
+    from flows.run_ownership import claim, release
 
     parameters: dict[str, Any] = {
         "spec": args.spec,
@@ -130,20 +137,24 @@ def run(args: argparse.Namespace) -> int:
         "settings": settings_from_args(args) or None,
     }
     parameters = {k: v for k, v in parameters.items() if v is not None}
-    # Resolve the run name here (an unfinished run of the spec is resumed), so flow and summary agree.
-    config = build_config(**parameters).with_run_name()
+    # Choose and lock the run folder here (an abandoned run with the same parameters is resumed, one a
+    # live process holds never is), so flow and summary agree; the flow's own claim is re-entrant.
+    config = claim(build_config(**parameters))  # the flow logs which folder, and why
     parameters["run_name"] = config.run_name
-    removed = clean_leftovers([config.run_dir], [Path(config.data_root) / "datasets"])
-    if removed:
-        print(f"removed {len(removed)} leftover(s) of an interrupted run: {', '.join(map(str, removed))}")
-    started = time.perf_counter()
-    # The guard stops the temporary Prefect server and the sandbox if this process is killed.
-    with OrphanGuard():
-        if args.no_progress:
-            result = refresh(**parameters)
-        else:
-            with TerminalProgress():
+    try:
+        removed = clean_leftovers([config.run_dir], [Path(config.data_root) / "datasets"])
+        if removed:
+            print(f"removed {len(removed)} leftover(s) of an interrupted run: {', '.join(map(str, removed))}")
+        started = time.perf_counter()
+        # The guard stops the temporary Prefect server and the sandbox if this process is killed.
+        with OrphanGuard():
+            if args.no_progress:
                 result = refresh(**parameters)
+            else:
+                with TerminalProgress():
+                    result = refresh(**parameters)
+    finally:
+        release(config.run_dir)
     elapsed = time.perf_counter() - started
     api = PREFECT_API_URL.value()
     print()

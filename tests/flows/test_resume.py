@@ -54,7 +54,11 @@ def _kwargs(mini_kwargs: dict, root: Path, **settings: Any) -> dict:
 
 @pytest.mark.slow
 def test_rerun_after_a_failed_shard_redoes_only_that_shard(
-    prefect_server: None, mini_kwargs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_server: None,
+    mini_kwargs: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     calls: Counter = Counter()
     monkeypatch.setattr(pipeline, "generate_shard", counting_generate_shard(calls, {2: 1}))
@@ -62,10 +66,24 @@ def test_rerun_after_a_failed_shard_redoes_only_that_shard(
     with pytest.raises(InjectedFault):
         refresh(**kwargs)
     assert calls == Counter({0: 1, 1: 1, 2: 1})
+    assert "RESUMING" not in caplog.text
     result = refresh(**kwargs)  # no run name: the unfinished run is picked up
     assert calls == Counter({0: 1, 1: 1, 2: 2})
     assert result["generate"]["samples"] == 18
     assert len(list((tmp_path / "runs").iterdir())) == 1
+    assert f"run {result['run_name']}: RESUMING" in caplog.text and "finished stages ingest" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_rerun_with_other_parameters_does_not_adopt_the_failed_run(
+    prefect_server: None, mini_kwargs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "generate_shard", counting_generate_shard(Counter(), {2: 1}))
+    with pytest.raises(InjectedFault):
+        refresh(**_kwargs(mini_kwargs, tmp_path, shard_retries=0))
+    other = refresh(**{**_kwargs(mini_kwargs, tmp_path, shard_retries=0), "limit": 12})
+    assert len(list((tmp_path / "runs").iterdir())) == 2
+    assert other["generate"]["items"] == 12
 
 
 @pytest.mark.slow

@@ -51,7 +51,7 @@ def test_a_bad_dataset_name_is_a_config_error() -> None:
 
 def test_data_paths_are_absolute_whatever_the_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    config = RunConfig(data_root="data", store_dir="elsewhere/store").with_run_name(resume=False)
+    config = RunConfig(data_root="data", store_dir="elsewhere/store").with_run_name()
     assert config.run_dir.is_absolute() and config.run_dir.parent.parent == tmp_path / "data"
     assert config.store_path == tmp_path / "elsewhere" / "store"
     assert config.generate.teacher.cache_dir == tmp_path / "data" / "cache" / "teacher"

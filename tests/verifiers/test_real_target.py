@@ -20,7 +20,7 @@ from schemas.errors import ConfigError
 from schemas.models import Tool
 from tests.verifiers.execution_fixtures import LoopbackServer, call, free_port, make_tool, sample
 from verifiers.base import EXECUTION_RESULTS_KEY, VerifyContext
-from verifiers.execution import ExecutionOptions, ExecutionVerifier
+from verifiers.execution import ExecutionOptions, ExecutionVerifier, TargetUnreachable
 from verifiers.real_target import HostRateLimiter, Redactor, TargetPolicy, TokenBucket
 
 SECRET = "mapi-s3cret-7f2a9c"
@@ -206,9 +206,18 @@ def test_5xx_is_undecided_after_the_retries(server, monkeypatch: pytest.MonkeyPa
     assert (verdict.passed, verdict.code, len(recorder.seen)) == (None, "http_503", 3)
 
 
-def test_closed_port_is_an_undecided_transport_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_closed_port_raises_and_records_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No answer at all is an outage, not a verdict: the batch raises (the shard is retried)."""
     tool = tool_for(f"http://127.0.0.1:{free_port()}", "ok")
-    verdicts, ctx, _ = verify([tool], [sample(call(tool.name))], monkeypatch, retries=1)
+    with pytest.raises(TargetUnreachable, match="after 2 attempts"):
+        verify([tool], [sample(call(tool.name))], monkeypatch, retries=1)
+
+
+def test_closed_port_is_an_undecided_transport_error_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    tool = tool_for(f"http://127.0.0.1:{free_port()}", "ok")
+    verdicts, ctx, _ = verify(
+        [tool], [sample(call(tool.name))], monkeypatch, retries=1, unreachable="undecided"
+    )
     result = ctx.resources[EXECUTION_RESULTS_KEY][verdicts[0].sample_id][0]
     assert (
         verdicts[0].passed,

@@ -6,6 +6,7 @@ import pytest
 
 from schemas.errors import ConfigError
 from tests.verifiers.verifier_fixtures import ReplayTeacher, call, fixture_ctx, node, sample
+from verifiers.base import VerifierUnavailable
 from verifiers.semantic import SemanticVerifier
 from verifiers.similarity import EmbeddingModel
 from verifiers.testing import check_verifier
@@ -189,13 +190,18 @@ def judged(replies, s=GOOD, mode="judge"):
         ('```json\n{"passed": false, "reason": "wrong node"}\n```', False, "judge_rejected"),
         ("I think it is fine", None, "judge_unparseable"),
         ('{"passed": "yes", "reason": "x"}', None, "judge_unparseable"),
-        (RuntimeError("gateway timeout"), None, "judge_error"),
     ],
-    ids=["pass", "fenced fail", "prose", "wrong type", "teacher raises"],
+    ids=["pass", "fenced fail", "prose", "wrong type"],
 )
 def test_judge_outcomes(reply, passed, code):
     verdict, _ = judged([reply])
     assert (verdict.passed, verdict.code) == (passed, code)
+
+
+def test_a_judge_that_cannot_be_asked_records_no_verdict():
+    """An outage is not the sample's fault: the batch raises (the shard is retried), no verdict."""
+    with pytest.raises(VerifierUnavailable, match=r"could not be asked for 1 of 1 .*gateway timeout"):
+        judged([RuntimeError("gateway timeout")])
 
 
 def test_judge_sees_query_offered_tools_and_calls_and_asks_for_json():

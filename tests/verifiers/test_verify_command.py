@@ -80,10 +80,14 @@ def test_verify_drops_repeats_in_a_shard_and_counts_them_as_the_flow_does(run_di
 def test_cli_summary_prefect_table_and_card_agree_on_rejection_counts(run_dir, capsys):
     # One run, three displays: what `callforge verify` prints, the verify flow's artifact table (built from
     # the same per-shard results) and the dataset card's counts (read back from the shards on disk).
-    # An unreachable execution target makes undecided verdicts: they count as rejections under the
-    # default policy in all three (the card once counted only passed == False).
+    # An unreachable execution target, told to record undecided verdicts (by default it fails the shard),
+    # makes them: they count as rejections under the default policy in all three (the card once counted
+    # only passed == False).
     options = run_dir / "verify.yaml"
-    options.write_text("execution:\n  base_url: http://127.0.0.1:9\n  retries: 0\n  timeout_s: 2\n", "utf-8")
+    options.write_text(
+        "execution:\n  base_url: http://127.0.0.1:9\n  retries: 0\n  timeout_s: 2\n  unreachable: undecided\n",
+        "utf-8",
+    )
     assert (
         verify(run_dir, "--verifiers", "format,execution", "--options", str(options), "--gate", "requires")
         == 0

@@ -14,6 +14,13 @@ the port is bound here first (port 0: the OS picks a free one) and handed over, 
 before the server accepts and nothing races for the port. The child exits when its parent dies.
 
 Each instance has its own table model: two sandboxes never share state.
+
+``supervise()`` keeps a process-mode sandbox up for a long run: a thread checks the child every
+``interval_s`` and, when it died (killed, OOM), starts a new one on the same listening socket, which
+this process holds throughout. Requests waiting in the socket's backlog are then served by the new
+child; requests the dead child had accepted get no answer, and the execution verifier turns that into
+``TargetUnreachable`` (nothing recorded, the shard retried), never into verdicts. A new child starts
+with empty tables, which is what every verify call expects (its sessions are new).
 """
 
 from __future__ import annotations
@@ -137,6 +144,10 @@ class SandboxServer:
         self._stderr: Any = None
         self._thread: threading.Thread | None = None
         self._server: Any = None
+        self._supervisor: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._revive_lock = threading.Lock()
+        self.restarts = 0
 
     def __enter__(self) -> SandboxServer:
         self.start()
@@ -148,6 +159,7 @@ class SandboxServer:
         self.stop()
 
     def start(self) -> None:
+        self._stopping.clear()
         sock = listening_socket(0)
         self._sock = sock
         self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -216,6 +228,36 @@ class SandboxServer:
             cwd=os.getcwd(),
         )
 
+    def revive(self) -> bool:
+        """Start a new child on the same socket when the process-mode child died; True when it did."""
+        with self._revive_lock:
+            if self._stopping.is_set() or self._proc is None or self._sock is None:
+                return False
+            if self._proc.poll() is None:
+                return False
+            if self._stderr is not None:
+                self._stderr.close()
+            self._start_process(self._sock)
+            self._wait_ready()
+            self.restarts += 1
+            return True
+
+    def supervise(self, interval_s: float = 0.5) -> SandboxServer:
+        """Revive the child whenever it dies, until ``stop()`` (a no-op in thread mode)."""
+        if self.mode != "process" or self._supervisor is not None:
+            return self
+
+        def watch() -> None:
+            while not self._stopping.wait(interval_s):
+                try:
+                    self.revive()
+                except SandboxError:
+                    continue  # tried again next interval; requests meanwhile are TargetUnreachable
+
+        self._supervisor = threading.Thread(target=watch, name="callforge-sandbox-supervisor", daemon=True)
+        self._supervisor.start()
+        return self
+
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         last_error: Exception | None = None
@@ -244,6 +286,10 @@ class SandboxServer:
 
     def stop(self) -> None:
         """Stop serving and release the port; safe to call twice."""
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=70)
+            self._supervisor = None
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.terminate()
