@@ -21,10 +21,13 @@ from prefect import flow
 from flows import monitoring, tables
 from flows.config import RunConfig
 from flows.file_lock import store_lock
+from flows.ingest import CATALOG_DIR
 from flows.report import PUBLICATION_TEXT
 from flows.run_record import RunRecord, finish_assembly
+from flows.stage_support import load_catalog
 from trainer.dataset import assembly
 from trainer.dataset.store import SampleStore
+from trainer.row_lengths import length_meter
 
 
 @flow(
@@ -39,10 +42,14 @@ def assemble_flow(config: RunConfig) -> dict[str, Any]:
     record = RunRecord.open(run_dir, config.run_name or "")
     record.begin("assemble")
     store = SampleStore(config.store_path)
+    assemble_config = config.assemble_with_lengths()
+    meter = length_meter(assemble_config, load_catalog(run_dir / CATALOG_DIR))
     # The store and the published versions have one writer at a time: a concurrent refresh of the same
     # data root waits here (flows.file_lock), then builds from the store both runs filled.
     with store_lock(config.store_path):
-        result = assembly.assemble(run_dir, config.assemble, store=store, publish=config.publishes)
+        result = assembly.assemble(
+            run_dir, assemble_config, store=store, meter=meter, publish=config.publishes
+        )
     dataset_dir = Path(result.dataset_dir)
     splits = {name: int(n) for name, n in result.report.totals().items()}
     monitoring.publish_table(

@@ -208,6 +208,10 @@ class RunConfig(_Section):
 
     # ------------------------------------------------------------------------------------ derived
 
+    def assemble_with_lengths(self) -> AssembleConfig:
+        """``assemble`` with its row-length target filled from this run's training config (``fill_lengths``)."""
+        return fill_lengths(self.assemble, self.base_model, self.train_settings)
+
     @property
     def slug(self) -> str:
         return slugify(self.spec_name) if self.spec_name else spec_slug(self.specs[0])
@@ -285,6 +289,25 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a run config is a mapping of keys, got {type(data).__name__}")
     return data
+
+
+def fill_lengths(
+    assemble: AssembleConfig, base_model: str | None, train_settings: dict[str, Any]
+) -> AssembleConfig:
+    """``assemble`` with ``lengths.max_length`` and ``lengths.tokenizer`` taken from the training config
+    (the packaged recipe with ``train_settings`` on top, ``base_model`` first) where they are unset, so
+    assembly fits rows to what the trainer will read."""
+    lengths = assemble.lengths
+    if not lengths.check or (lengths.max_length and lengths.tokenizer):
+        return assemble
+    merged = deep_merge(TrainerConfig.default().model_dump(mode="json"), train_settings)
+    trainer = TrainerConfig.model_validate(merged, context={DEFER_SFT_KEYS: True})
+    max_length = lengths.max_length or trainer.resolved_sft().get("max_length")
+    update = {
+        "max_length": max_length,
+        "tokenizer": lengths.tokenizer or base_model or trainer.model.base_model,
+    }
+    return assemble.model_copy(update={"lengths": lengths.model_copy(update=update)})
 
 
 def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

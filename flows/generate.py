@@ -3,7 +3,8 @@
     generate_flow(config)   # -> {"shards": [...], "items": 812, "samples": 790, "failures": 22, ...}
 
 The plan skips what the sample store already holds (``satisfied``), so a refresh after a spec edit
-plans only the changed tools' samples. The plan is written to ``plan/items.jsonl``; each task reads
+plans only the changed tools' samples. A full plan (no ``limit``) also writes ``plan/quotas.json``
+(``flows.top_up_ledger``), which the top-up rounds (``flows.top_up``) and the dataset card read. The plan is written to ``plan/items.jsonl``; each task reads
 its slice of that file (tasks get paths and a range, never rows) and writes
 ``candidates/shard-NNNNN.parquet``. A shard's cache key covers the spec fingerprint, the teacher
 model, the prompt version, the shard id and its items' ids, so a killed run resumes at the first
@@ -31,13 +32,16 @@ from flows.ingest import CATALOG_DIR, catalog_fingerprint
 from flows.run_record import RunRecord
 from flows.stage_support import load_catalog, require_input, submit_shards
 from flows.teacher_limit import ensure_limits, teacher_gate
+from flows.top_up_ledger import TopUpLedger, write_quotas
 from generators import pipeline, plan
 from generators.config import GenerateConfig, PlanConfig
 from generators.prompts import PROMPT_VERSION
 from generators.stats import merge_stats
 from generators.teacher_errors import GenerationFailed
 from schemas.canonical import content_hash
+from schemas.catalog import Catalog
 from schemas.shards import shard_name
+from trainer.dataset.quotas import QUOTAS_FILE
 
 PLAN_FILE = "plan/items.jsonl"
 CANDIDATES_DIR = "candidates"
@@ -128,53 +132,16 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
     (run_dir / PLAN_FILE).unlink(missing_ok=True)
     if items:
         pipeline.write_plan(run_dir / PLAN_FILE, items)
-    size = gen.plan.shard_size
-    key_common = {
-        "spec_fingerprint": catalog_fingerprint(catalog),
-        "teacher_model": teacher_name(gen),
-        "prompt_version": PROMPT_VERSION,
-        "config_hash": content_hash(generation_settings(gen), length=32),
-    }
-    jobs = [
-        caching.ShardJob(
-            stage="generate",
-            run_dir=str(run_dir),
-            shard_index=index,
-            output=f"{CANDIDATES_DIR}/{shard_name(index)}",
-            inputs={"start": start, "stop": min(start + size, len(items))},
-            key_parts={
-                **key_common,
-                "items_hash": caching.items_hash([i.id for i in items[start : start + size]]),
-            },
-        )
-        for index, start in enumerate(range(0, len(items), size))
-    ]
-    progress = monitoring.ShardProgress(config.slug, "generate", len(jobs), len(items), "items")
-    futures = submit_shards(generate_shard_task, jobs, config, gen=gen)
-    summaries = []
-    jobs_by_shard = {job.shard_index: job for job in jobs}
-    for future in as_completed(futures):
-        summary = future.result()
-        summaries.append(summary)
-        shard_items = jobs_by_shard[summary["shard"]].inputs
-        progress.advance(
-            int(shard_items["stop"]) - int(shard_items["start"]),
-            samples=int(summary.get("samples", 0)),
-            failures=int(summary.get("failures", 0)),
-        )
-    summaries.sort(key=lambda s: s["shard"])
-    stats = merged_teacher_stats(summaries)
-    monitoring.publish_table(
-        config.slug,
-        "teacher-stats",
-        tables.teacher_rows(stats, model=teacher_name(gen)),
-        description=f"{config.run_name}: teacher statistics over {len(jobs)} shard(s)",
-    )
+    # Quotas are reported (and topped up) only for a full plan: a --limit run never meant to fill them.
+    (run_dir / QUOTAS_FILE).unlink(missing_ok=True)
+    if config.limit is None:
+        write_quotas(run_dir, catalog, gen.plan, TopUpLedger(config.store_path, config.slug).tried(catalog))
+    summaries, stats, jobs = run_shards(config, catalog, items, first_line=0, first_shard=0)
     counts = {
         "planned": len(planned),
         "tried_before": len(planned) - len(untried),
         "items": len(items),
-        "shards": len(jobs),
+        "shards": jobs,
         "samples": sum(int(s.get("samples", 0)) for s in summaries),
         "failures": sum(int(s.get("failures", 0)) for s in summaries),
     }
@@ -197,6 +164,57 @@ def generate_flow(config: RunConfig, satisfied: dict[str, int] | None = None) ->
         details={"teacher": teacher_name(gen), "prompt_version": PROMPT_VERSION, "teacher_stats": stats},
     )
     return {**counts, "shard_paths": [s["path"] for s in summaries], "teacher_stats": stats}
+
+
+def run_shards(
+    config: RunConfig, catalog: Catalog, items: list[plan.WorkItem], *, first_line: int, first_shard: int
+) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
+    """Generate ``items`` (lines ``first_line..`` of the plan file) as shards ``first_shard..``; returns the
+    shard summaries in order, the merged teacher statistics and the number of shards."""
+    run_dir, gen = config.run_dir, config.generate
+    size = gen.plan.shard_size
+    key_common = {
+        "spec_fingerprint": catalog_fingerprint(catalog),
+        "teacher_model": teacher_name(gen),
+        "prompt_version": PROMPT_VERSION,
+        "config_hash": content_hash(generation_settings(gen), length=32),
+    }
+    jobs = [
+        caching.ShardJob(
+            stage="generate",
+            run_dir=str(run_dir),
+            shard_index=first_shard + number,
+            output=f"{CANDIDATES_DIR}/{shard_name(first_shard + number)}",
+            inputs={"start": first_line + start, "stop": first_line + min(start + size, len(items))},
+            key_parts={
+                **key_common,
+                "items_hash": caching.items_hash([i.id for i in items[start : start + size]]),
+            },
+        )
+        for number, start in enumerate(range(0, len(items), size))
+    ]
+    progress = monitoring.ShardProgress(config.slug, "generate", len(jobs), len(items), "items")
+    futures = submit_shards(generate_shard_task, jobs, config, gen=gen)
+    summaries = []
+    jobs_by_shard = {job.shard_index: job for job in jobs}
+    for future in as_completed(futures):
+        summary = future.result()
+        summaries.append(summary)
+        shard_items = jobs_by_shard[summary["shard"]].inputs
+        progress.advance(
+            int(shard_items["stop"]) - int(shard_items["start"]),
+            samples=int(summary.get("samples", 0)),
+            failures=int(summary.get("failures", 0)),
+        )
+    summaries.sort(key=lambda s: s["shard"])
+    stats = merged_teacher_stats(summaries)
+    monitoring.publish_table(
+        config.slug,
+        "teacher-stats",
+        tables.teacher_rows(stats, model=teacher_name(gen)),
+        description=f"{config.run_name}: teacher statistics over {len(jobs)} shard(s)",
+    )
+    return summaries, stats, len(jobs)
 
 
 def merged_teacher_stats(summaries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from flows.generate import PLAN_FILE, attempt_context_of, generate_flow, teacher
 from flows.ingest import CATALOG_DIR, ingest_flow
 from flows.runners import build_task_runner, check_workers_see, describe_task_runner
 from flows.stage_support import load_catalog
+from flows.top_up import plan_top_up, top_up_flow
+from flows.top_up_ledger import TopUpLedger, run_top_ups
 from flows.verify import verify_flow
 from trainer.dataset.store import SampleStore
 
@@ -144,16 +146,39 @@ def refresh(
                 task_runner=build_task_runner(config.task_runner)  # type: ignore[arg-type]  # as above
             )
             out["verify"] = verify(config, shard_paths=out["generate"]["shard_paths"])
+        # Tools still below quota get more items, bounded per tool (flows.top_up); a quick run (--limit)
+        # never meant to fill quotas.
+        rounds = config.generate.plan.top_up_rounds if config.limit is None else 0
+        out["top_up"] = []
+        for round_ in range(1, rounds + 1):
+            if not plan_top_up(config, satisfied)[0]:
+                break  # every tool reached its quota (or its top-up bound): no flow run to show
+            with tags("stage:top-up"):
+                top_up = top_up_flow.with_options(
+                    task_runner=build_task_runner(config.task_runner)  # type: ignore[arg-type]  # as above
+                )
+                step = top_up(config, satisfied=satisfied, round_=round_)
+            out["top_up"].append({k: v for k, v in step.items() if k != "shard_paths"})
+            if not step["items"]:
+                break
+            with tags("stage:verify"):
+                # Every shard, so the run record's verify counts cover the whole run: the shards
+                # verified before are cache hits (same input digest), only the new ones run.
+                out["verify"] = verify(config)
         summary.update()
         with tags("stage:assemble"):
             out["assemble"] = assemble_flow(config)
         # Remember what this run tried, so an unchanged spec plans nothing next time (flows.attempts).
         # Only now: a run that stops before its dataset is written is resumed with the same plan.
+        catalog = load_catalog(config.run_dir / CATALOG_DIR)
         AttemptLedger(config.store_path, config.slug).record_plan(
             config.run_dir / PLAN_FILE,
-            load_catalog(config.run_dir / CATALOG_DIR),
+            catalog,
             attempt_context_of(config),
             final=final_item_ids(config.run_dir),  # no answer, no verdict: the next refresh tries again
+        )
+        TopUpLedger(config.store_path, config.slug).record(
+            run_top_ups(config.run_dir, catalog, config.generate.plan), catalog
         )
         out["dataset_dir"] = out["assemble"]["dataset_dir"]
         out["report"] = out["assemble"]["report"]

@@ -87,6 +87,20 @@ class PlanConfig(_Config):
         default=(2, 3), description="(min, max) distinct tools called in 'parallel_multiple'"
     )
     include_deprecated: bool = Field(default=False, description="plan samples for deprecated operations too")
+    top_up_max: int = Field(
+        default=20,
+        ge=0,
+        description=(
+            "extra items a tool below its quota may get, over all refreshes of the same tool (recorded in the "
+            "store's attempts); bounded because some tools cannot reach their quota (a spec the sandbox "
+            "rejects), and those are listed in the dataset card instead"
+        ),
+    )
+    top_up_rounds: int = Field(
+        default=3,
+        ge=0,
+        description="generate + verify rounds a refresh adds for tools still below quota after its plan",
+    )
     shard_size: int = Field(default=500, ge=1, description="work items per candidate shard")
 
     @field_validator("styles")

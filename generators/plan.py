@@ -39,6 +39,7 @@ from generators.names import tool_names
 from schemas.canonical import content_hash
 from schemas.catalog import Catalog
 from schemas.models import Style, Tool
+from schemas.value_space import takes_values
 
 
 class WorkItem(BaseModel):
@@ -174,27 +175,6 @@ class _Catalogue:
         return {n for n, p in self.path_of.items() if p == path}
 
 
-def takes_values(schema: Any, depth: int = 0) -> bool:
-    """Whether a schema admits more than one value (False for ``{}`` and objects of empty objects)."""
-    if not isinstance(schema, dict) or depth > 20:
-        return False
-    if "$ref" in schema or "items" in schema:
-        return True
-    # extra keys count only where nothing is declared (a declared fixed body -- GEN NX's whole-table
-    # DELETE {"Assign": {"1": {}}} -- is one call however open its schema is)
-    if isinstance(schema.get("additionalProperties"), dict) and not schema.get("properties"):
-        return True
-    if schema.get("maxProperties") == 0:
-        return False
-    if "enum" in schema or "const" in schema:
-        return len(schema.get("enum", [])) > 1
-    if any(takes_values(s, depth + 1) for key in ("oneOf", "anyOf", "allOf") for s in schema.get(key, [])):
-        return True
-    if schema.get("type", "object") != "object" or "patternProperties" in schema:
-        return True
-    return any(takes_values(s, depth + 1) for s in (schema.get("properties") or {}).values())
-
-
 def _weighted(rng: random.Random, mix: Mapping[str, float]) -> str:
     keys = [k for k, w in mix.items() if w > 0]
     return rng.choices(keys, weights=[mix[k] for k in keys])[0]
@@ -222,7 +202,10 @@ def _plan_item(tool: Tool, index: int, cat: _Catalogue) -> WorkItem:
     offered: list[str] = [name]
     if style is Style.MULTIPLE:
         low, high = config.distractors
-        offered += cat.pick(name, rng.randint(max(1, low), max(1, high)), {name}, "distractor")
+        # A call that cannot vary is told apart only by its query and its distractors, and the ranking
+        # would offer the same top few every time: its items each rank with their own salt.
+        salt = f"distractor:{index}" if fixed_call else "distractor"
+        offered += cat.pick(name, rng.randint(max(1, low), max(1, high)), {name}, salt)
     elif style is Style.PARALLEL:
         targets = [name] * rng.randint(*config.parallel_calls)
     elif style is Style.PARALLEL_MULTIPLE:
@@ -284,6 +267,42 @@ def build_plan(
                 items.append(item)
     if stats is not None:
         stats.update(distractors_redrawn=cat.redrawn, items_without_distractor=cat.dropped)
+    return items
+
+
+def tool_quotas(catalog: Catalog, config: PlanConfig | None = None) -> dict[str, int]:
+    """tool name -> the number of items the plan gives it (its quota of accepted samples)."""
+    config = config or PlanConfig()
+    quotas = tier_quotas(catalog, config)
+    return {
+        t.name: quota_for(t, quotas, config) for t in catalog if config.include_deprecated or not t.deprecated
+    }
+
+
+def top_up_items(
+    catalog: Catalog,
+    config: PlanConfig,
+    *,
+    accepted: Mapping[str, int],
+    tried: Mapping[str, int],
+) -> list[WorkItem]:
+    """Items for every tool with fewer ``accepted`` samples than its quota, beyond its planned items.
+
+    A tool's planned items are indexes ``0 .. quota-1``; each was tried (the attempts ledger skips them
+    from then on), so more of them would give the same rejected samples. Top-up items continue at index
+    ``quota + tried[tool]`` -- new seeds, so new styles, languages, distractors and values -- as many as
+    the tool is short, never more than ``config.top_up_max - tried[tool]`` (``tried``: top-up items the
+    tool already had, over every refresh).
+    """
+    quota_of = tool_quotas(catalog, config)
+    cat = _Catalogue(catalog, config)
+    items: list[WorkItem] = []
+    for tool in cat.tools:
+        short = quota_of[tool.name] - accepted.get(tool.name, 0)
+        done = tried.get(tool.name, 0)
+        count = min(short, config.top_up_max - done)
+        start = quota_of[tool.name] + done
+        items += [_plan_item(tool, index, cat) for index in range(start, start + max(0, count))]
     return items
 
 

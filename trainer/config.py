@@ -38,7 +38,7 @@ DEFAULT_SFT: dict[str, Any] = {
     "per_device_eval_batch_size": 1,
     "gradient_accumulation_steps": 8,
     "num_train_epochs": 3,
-    "max_length": 2048,  # TRL truncates the last assistant turn silently past this: size it to the data
+    "max_length": 2048,  # a longer row is refused (long_rows); assembly fits rows to it (assemble.lengths)
     "lr_scheduler_type": "cosine",
     "warmup_steps": 0.03,  # a float below 1 is a ratio of the total steps
     "optim": "paged_adamw_8bit",  # pages optimizer state to CPU on memory spikes (CUDA only)
@@ -177,6 +177,11 @@ class TrainerConfig(_Section):
         description="evaluations without a better validation loss before stopping; null = off",
     )
     keep_checkpoints: bool = Field(default=False, description="keep OUT/checkpoints after a successful run")
+    long_rows: Literal["error", "drop", "truncate"] = Field(
+        default="error",
+        description="a training record longer than sft.max_length: error (refuse before training: cutting "
+        "it would lose its tool call), drop (leave it out) or truncate (cut it, as TRL would silently)",
+    )
     sft: dict[str, Any] = Field(default_factory=dict, description="trl.SFTConfig fields, over DEFAULT_SFT")
 
     @field_validator("sft")

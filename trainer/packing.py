@@ -3,7 +3,7 @@
     rows = tokenize_records(tokenizer, dataset, max_length=2048, assistant_only=True)
     rows.dataset        # columns input_ids, labels (-100 where no loss), one row per record
     rows.lengths        # tokens per row, after truncation: what the memory plan sizes batches by
-    rows.truncated      # records longer than max_length (their ends were cut)
+    rows.truncated      # records longer than max_length (cut only with long_rows="truncate")
 
 Padding-free packing: a micro-batch of N rows becomes one sequence of their concatenated tokens
 (TRL's collator with ``padding_free=True``), with ``position_ids`` restarting at 0 at each row.
@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from schemas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 IGNORE = -100  # the label of a token that carries no loss (PyTorch's cross-entropy ignore_index)
+
+# What to do with a record longer than max_length. Cutting it loses the end of the last assistant turn --
+# the tool call the row exists to teach -- so the default refuses (see ``tokenize_records``).
+LongRows = Literal["error", "drop", "truncate"]
 
 
 @dataclass
@@ -76,26 +80,54 @@ def tokenize_records(
     max_length: int | None,
     assistant_only: bool,
     chat_template: str | None = None,
+    long_rows: LongRows = "error",
 ) -> TokenizedRows:
-    """Every record tokenised with its labels and cut at ``max_length``; rows left without any loss dropped."""
+    """Every record tokenised with its labels; records longer than ``max_length`` follow ``long_rows``.
+
+    ``error`` (the default) raises ``ConfigError`` naming how many records are too long, the longest
+    length and the fixes, before anything is trained: a silently cut row teaches a call without its end.
+    ``drop`` leaves them out (logged); ``truncate`` cuts them at ``max_length`` (logged; rows left without
+    any loss are dropped). A record of exactly ``max_length`` tokens fits.
+    """
     from datasets import Dataset
 
     input_ids: list[list[int]] = []
     labels: list[list[int]] = []
     truncated = dropped = 0
+    longest = 0
     for record in dataset:
         ids, row_labels = tokenize_record(
             tokenizer, record, assistant_only=assistant_only, chat_template=chat_template
         )
         if max_length and len(ids) > max_length:
             truncated += 1
+            longest = max(longest, len(ids))
+            if long_rows != "truncate":
+                continue
             ids, row_labels = ids[:max_length], row_labels[:max_length]
         if all(label == IGNORE for label in row_labels[1:]):
             dropped += 1  # cut before its assistant turn: nothing left to learn from
             continue
         input_ids.append(ids)
         labels.append(row_labels)
-    if truncated:
+    if truncated and long_rows == "error":
+        raise ConfigError(
+            f"{truncated} of {len(dataset)} training records are longer than sft.max_length={max_length} "
+            f"tokens (the longest has {longest}); cutting them would lose the end of their assistant turn, "
+            f"the tool call. Raise sft.max_length to at least {longest}, re-assemble the dataset with "
+            "assemble.lengths.max_length set to the training max_length (rows are then fitted or dropped), "
+            "or set long_rows: drop (leave them out) or long_rows: truncate (cut them) in the trainer config"
+        )
+    if truncated and long_rows == "drop":
+        log.warning(
+            "%d of %d training records are longer than sft.max_length=%s tokens and are left out "
+            "(long_rows: drop); the longest has %d tokens",
+            truncated,
+            len(dataset),
+            max_length,
+            longest,
+        )
+    if truncated and long_rows == "truncate":
         log.warning(
             "%d of %d training records are longer than sft.max_length=%s tokens and lose the end of their "
             "assistant turn (%d lost all of it and are left out); raise sft.max_length or offer fewer tools",

@@ -89,6 +89,31 @@ def _train_tokenizer_with(
     return tokenizer
 
 
+def qwen2_style_tokenizer(
+    corpus: Iterable[str] | None = None, *, vocab_size: int = 1024
+):  # -> PreTrainedTokenizerFast
+    """A byte-level BPE with Qwen2's normalizer, pre-tokenizer, special tokens and (training) chat template,
+    trained on the built-in corpus plus ``corpus``. The tiny model's tokenizer, and assembly's stand-in for
+    measuring rows when the base model's tokenizer cannot be loaded offline (``trainer.row_lengths``)."""
+    from tokenizers import AddedToken
+    from transformers import PreTrainedTokenizerFast
+
+    texts = [*_DEFAULT_CORPUS, *(corpus or ())]
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_train_tokenizer(texts, vocab_size),
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+        bos_token=None,
+        additional_special_tokens=["<|im_start|>"],
+        model_max_length=32768,
+        clean_up_tokenization_spaces=False,
+    )
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in TOOL_TOKENS])
+    tokenizer.chat_template = training_chat_template()
+    return tokenizer
+
+
 def build_tiny_model(
     out_dir: Path,
     *,
@@ -106,24 +131,9 @@ def build_tiny_model(
     replaced atomically: a failed build leaves what was there.
     """
     import torch
-    from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    texts = [*_DEFAULT_CORPUS, *(corpus or ())]
-    raw = _train_tokenizer(texts, vocab_size)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        unk_token=None,
-        bos_token=None,
-        additional_special_tokens=["<|im_start|>"],
-        model_max_length=32768,
-        clean_up_tokenization_spaces=False,
-    )
-    from tokenizers import AddedToken
-
-    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in TOOL_TOKENS])
-    tokenizer.chat_template = training_chat_template()
+    tokenizer = qwen2_style_tokenizer(corpus, vocab_size=vocab_size)
 
     config = Qwen2Config(
         vocab_size=len(tokenizer),

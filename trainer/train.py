@@ -222,8 +222,10 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     )
     _sft_config(plan)  # a bad sft value fails here, before anything is loaded
     tokenizer = _prepare_tokenizer(base_model, config, plan)
-    rows = _tokenize(tokenizer, splits["train"], plan)
-    eval_rows = _tokenize(tokenizer, splits["validation"], plan) if splits["validation"] is not None else None
+    rows = _tokenize(tokenizer, splits["train"], plan, config)
+    eval_rows = (
+        _tokenize(tokenizer, splits["validation"], plan, config) if splits["validation"] is not None else None
+    )
     fit_plan(plan, config, _model_shape(base_model, config), rows.lengths, free_bytes=_free_gpu_bytes(device))
     args = _sft_config(plan)
     truncated = rows.truncated
@@ -248,12 +250,13 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     return _write_outputs(trainer, tokenizer, base_model, config, plan, version, out, started, truncated)
 
 
-def _tokenize(tokenizer: Any, dataset: Any, plan: TrainingPlan) -> TokenizedRows:
+def _tokenize(tokenizer: Any, dataset: Any, plan: TrainingPlan, config: TrainerConfig) -> TokenizedRows:
     return tokenize_records(
         tokenizer,
         dataset,
         max_length=plan.sft.get("max_length"),
         assistant_only=bool(plan.sft.get("assistant_only_loss")),
+        long_rows=config.long_rows,
     )
 
 
@@ -285,7 +288,9 @@ def _free_gpu_bytes(device: DeviceInfo) -> int | None:
 def count_truncated(tokenizer: Any, dataset: Any, max_length: int | None) -> int:
     """How many records render longer than ``max_length`` tokens (their ends, the tool calls, are cut);
     logs a warning when any do."""
-    return tokenize_records(tokenizer, dataset, max_length=max_length, assistant_only=False).truncated
+    return tokenize_records(
+        tokenizer, dataset, max_length=max_length, assistant_only=False, long_rows="truncate"
+    ).truncated
 
 
 def _write_outputs(

@@ -1,10 +1,16 @@
 """The dedup verifier: the first of several identical or near-identical samples passes, the rest fail.
 
-* ``exact_duplicate`` — same normalised query (``normalise_query``) and the same calls (compared as
-  canonical JSON, order of calls ignored, ``3`` and ``3.0`` equal) as an earlier sample, or as a key
-  preloaded from earlier shards or runs.
+* ``exact_duplicate`` — same normalised query (``normalise_query``), the same calls (compared as
+  canonical JSON, order of calls ignored, ``3`` and ``3.0`` equal) and the same set of offered tools
+  as an earlier sample, or as a key preloaded from earlier shards or runs.
 * ``near_duplicate`` — a query whose character 3-gram Jaccard similarity with an earlier sample's
-  query reaches ``threshold`` (default 0.9), among samples calling the same set of tools.
+  query reaches ``threshold`` (default 0.9), among samples calling the same set of tools from the
+  same set of offered tools.
+
+The offered tools are part of a sample's identity: choosing ``GET /db/NODE`` among three distractors
+is a different lesson from calling it alone, and the planner makes exactly such items for tools whose
+call cannot vary. Leaving them out made 911 of 1,019 exact-duplicate rejections on GEN NX the very
+items planned to avoid duplicates.
 
 "Earlier" is batch order, so the same batch always keeps the same samples. Near-duplicates are found
 within the batch; across shards, exact keys persist through ``ctx.resources["dedup_seen"]`` (a dict
@@ -46,12 +52,15 @@ def _plain_numbers(value: Any) -> Any:
 
 
 def dedup_key(sample: Sample) -> str:
-    """The exact-duplicate key: sha256 of the normalised query and the sorted canonical calls."""
+    """The exact-duplicate key: sha256 of the normalised query, the sorted canonical calls and the
+    sorted set of offered tools (their order is a shuffle, not content)."""
     calls = sorted(
         json.dumps([c.name, _plain_numbers(c.arguments)], sort_keys=True, ensure_ascii=False, default=repr)
         for c in sample.calls
     )
-    payload = json.dumps([normalise_query(sample.query), calls], ensure_ascii=False)
+    payload = json.dumps(
+        [normalise_query(sample.query), calls, sorted(set(sample.tools))], ensure_ascii=False
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
@@ -131,12 +140,13 @@ class DedupVerifier:
         return out
 
     def _near(self, samples: list[Sample], verdicts: list[Verdict | None]) -> None:
-        """Mark later members of each near-duplicate cluster, per set of called tools."""
-        groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        """Mark later members of each near-duplicate cluster, per set of called and offered tools."""
+        groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[int]] = defaultdict(list)
         for i, sample in enumerate(samples):
             if verdicts[i] is None:  # exact duplicates are already out and must not anchor a cluster
-                groups[tuple(sorted({c.name for c in sample.calls}))].append(i)
-        for tools, members in groups.items():
+                called = tuple(sorted({c.name for c in sample.calls}))
+                groups[(called, tuple(sorted(set(sample.tools))))].append(i)
+        for (tools, _offered), members in groups.items():
             if len(members) < 2:
                 continue
             clusters = near_duplicate_clusters(

@@ -48,10 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from flows.config import fill_lengths
     from flows.run_record import RunRecord, finish_assembly
+    from schemas.catalog import Catalog
     from trainer.dataset.assembly import assemble
     from trainer.dataset.config import AssembleConfig
     from trainer.dataset.store import SampleStore
+    from trainer.row_lengths import length_meter
 
     unseen = (
         tuple(n.strip() for n in args.unseen_tools.split(",") if n.strip()) if args.unseen_tools else None
@@ -62,11 +65,12 @@ def run(args: argparse.Namespace) -> int:
         "export": {"include_tool_responses": True} if args.include_tool_responses else {},
         **({"dataset_name": args.dataset_name} if args.dataset_name else {}),
     }
-    config = AssembleConfig.from_dict(given, source="callforge assemble")
+    config = fill_lengths(AssembleConfig.from_dict(given, source="callforge assemble"), None, {})
     store = SampleStore(args.store) if args.store else None
     record = RunRecord.open(args.run, args.run.name)
     record.begin("assemble")
-    result = assemble(args.run, config, store=store)
+    meter = length_meter(config, Catalog.load(args.run / "catalog"))
+    result = assemble(args.run, config, store=store, meter=meter)
     finish_assembly(record, result)
     print(f"dataset: {result.dataset_dir}  (version {result.version})")
     if result.version_dir is not None:

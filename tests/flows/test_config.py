@@ -130,3 +130,20 @@ def test_teacher_answers_are_cached_under_the_data_root_by_default() -> None:
 )
 def test_bundled_tier_rules_go_with_the_bundled_spec_only(overrides: dict, rules: str | None) -> None:
     assert RunConfig.resolve(overrides=overrides).tier_rules == rules
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, ("Qwen/Qwen2.5-1.5B-Instruct", 2048)),  # the packaged recipe
+        ({"base_model": "m", "train_settings": {"sft": {"max_length": 1024}}}, ("m", 1024)),
+        ({"train_settings": {"model": {"base_model": "n"}}}, ("n", 2048)),
+        (  # what assemble.lengths names wins over the training config
+            {"base_model": "m", "assemble": {"lengths": {"max_length": 4096, "tokenizer": "t"}}},
+            ("t", 4096),
+        ),
+    ],
+)
+def test_assembly_fits_rows_to_the_training_config(overrides: dict, expected: tuple[str, int]) -> None:
+    lengths = RunConfig.resolve(overrides=overrides).assemble_with_lengths().lengths
+    assert (lengths.tokenizer, lengths.max_length) == expected

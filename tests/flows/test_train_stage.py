@@ -22,7 +22,9 @@ QUICK_LORA = {
         "max_steps": 2,
         "per_device_train_batch_size": 4,
         "gradient_accumulation_steps": 1,
-        "max_length": 512,
+        # the tiny tokenizer (1,024 tokens) renders the mini rows in up to ~1,300 tokens: all must fit, or
+        # assembly drops them (and the trainer refuses rows that do not fit)
+        "max_length": 2048,
         "eval_steps": 1,
         "save_steps": 1,
         "logging_steps": 1,
@@ -43,6 +45,8 @@ def trained(
         **mini_kwargs["settings"],
         "train_settings": QUICK_LORA,
         "evaluate_settings": {"limit": 2, "max_new_tokens": 8, "batch_size": 2},
+        # every mini tier is one endpoint family, which a fraction never holds out whole: name one
+        "assemble": {"split": {"unseen_tools": ["get_db_matl"]}},
     }
     return refresh(
         **{**mini_kwargs, "data_root": str(root / "data"), "settings": settings},

@@ -39,17 +39,42 @@ def test_without_assistant_only_every_token_is_a_label(tokenizer, records: list[
     assert labels == ids
 
 
-def test_truncation_is_counted_and_rows_cut_before_the_answer_are_dropped(
+def test_truncation_when_asked_is_counted_and_rows_cut_before_the_answer_are_dropped(
     tokenizer, records: list[dict]
 ) -> None:
     lengths = [len(tokenize_record(tokenizer, r, assistant_only=True)[0]) for r in records]
     limit = sorted(lengths)[0] - 2  # every row is cut; the shortest keeps part of its answer
     full = tokenize_records(tokenizer, records, max_length=None, assistant_only=True)
-    cut = tokenize_records(tokenizer, records, max_length=limit, assistant_only=True)
+    cut = tokenize_records(tokenizer, records, max_length=limit, assistant_only=True, long_rows="truncate")
     assert full.truncated == 0 and full.lengths == lengths
     assert cut.truncated == 3 and all(n == limit for n in cut.lengths)
-    tiny = tokenize_records(tokenizer, records, max_length=sorted(lengths)[-1] - 30, assistant_only=True)
+    tiny = tokenize_records(
+        tokenizer, records, max_length=sorted(lengths)[-1] - 30, assistant_only=True, long_rows="truncate"
+    )
     assert len(tiny.lengths) < 3 or all(n <= sorted(lengths)[-1] - 30 for n in tiny.lengths)
+
+
+def test_a_row_longer_than_max_length_is_refused_by_default(tokenizer, records: list[dict]) -> None:
+    from schemas.errors import ConfigError
+
+    longest = max(len(tokenize_record(tokenizer, r, assistant_only=True)[0]) for r in records)
+    with pytest.raises(ConfigError, match=rf"1 of 3 training records .* longest has {longest}.*long_rows"):
+        tokenize_records(tokenizer, records, max_length=longest - 1, assistant_only=True)
+
+
+def test_a_row_exactly_at_max_length_fits_whole(tokenizer, records: list[dict]) -> None:
+    lengths = [len(tokenize_record(tokenizer, r, assistant_only=True)[0]) for r in records]
+    rows = tokenize_records(tokenizer, records, max_length=max(lengths), assistant_only=True)
+    assert (rows.truncated, rows.lengths) == (0, lengths)
+
+
+def test_long_rows_drop_leaves_them_out_uncut(tokenizer, records: list[dict]) -> None:
+    lengths = [len(tokenize_record(tokenizer, r, assistant_only=True)[0]) for r in records]
+    rows = tokenize_records(
+        tokenizer, records, max_length=sorted(lengths)[-1] - 1, assistant_only=True, long_rows="drop"
+    )
+    assert rows.truncated == lengths.count(max(lengths))
+    assert sorted(rows.lengths) == sorted(n for n in lengths if n < max(lengths))
 
 
 def _packed_and_single(tiny_model: Path, tokenizer, records: list[dict], attention: str):

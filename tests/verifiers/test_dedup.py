@@ -170,3 +170,27 @@ def test_a_polite_closing_does_not_make_a_new_sample():
 )
 def test_polite_words_go_only_from_the_ends(text, normal):
     assert normalise_query(text) == normal
+
+
+def test_a_multiple_sample_differing_from_a_simple_one_only_by_distractors_is_kept():
+    # the planner makes exactly these for tools whose call cannot vary: choosing among distractors
+    simple = sample("List the materials", [call("get_db_matl")], ["get_db_matl"])
+    multiple = sample("List the materials", [call("get_db_matl")], ["get_db_sect", "get_db_matl"])
+    other = sample("List the materials", [call("get_db_matl")], ["get_db_matl", "get_db_node"])
+    assert codes([simple, multiple, other]) == ["ok", "ok", "ok"]
+
+
+def test_the_same_offered_tools_in_another_order_is_still_a_duplicate():
+    a = sample("List the materials", [call("get_db_matl")], ["get_db_sect", "get_db_matl"])
+    b = sample("list the materials!", [call("get_db_matl")], ["get_db_matl", "get_db_sect"])
+    assert dedup_key(a) == dedup_key(b)
+    assert codes([a, b]) == ["ok", "exact_duplicate"]
+
+
+def test_near_duplicates_are_judged_among_samples_offering_the_same_tools():
+    a = sample("please list all the materials in the model", [call("get_db_matl")], ["get_db_matl"])
+    b = sample(
+        "please list all the materials in the models", [call("get_db_matl")], ["get_db_matl", "get_db_sect"]
+    )
+    c = sample("please list all the materials in the models", [call("get_db_matl")], ["get_db_matl"])
+    assert codes([a, b, c]) == ["ok", "ok", "near_duplicate"]

@@ -34,14 +34,24 @@ from schemas.errors import RecordError
 from schemas.manifest import utc_now
 from schemas.models import Sample
 from schemas.shards import read_samples
-from trainer.dataset.card import build_manifest, export_hash, provenance_counts, render_card, run_statistics
+from trainer.dataset.card import (
+    build_manifest,
+    build_report,
+    export_hash,
+    provenance_counts,
+    render_card,
+    run_statistics,
+)
 from trainer.dataset.changes import SAMPLE_IDS_FILE, VersionChanges, split_ids, version_changes
-from trainer.dataset.config import AssembleConfig
+from trainer.dataset.config import DEFAULT_MAX_LENGTH, AssembleConfig
 from trainer.dataset.encoders import Encoders
 from trainer.dataset.exports import write_exports
+from trainer.dataset.lengths import LengthReport, Meter, fit_training_rows
+from trainer.dataset.quotas import quota_report
 from trainer.dataset.splits import (
     Clusterer,
     SplitReport,
+    SplitResult,
     default_clusterer,
     finish_split,
     prepare_split,
@@ -161,13 +171,16 @@ def assemble(
     *,
     store: SampleStore | None = None,
     clusterer: Clusterer | None = None,
+    meter: Meter | None = None,
     publish: bool = True,
 ) -> AssembleResult:
     """Split, export and (with a store) version the run's verified samples. See the module docstring.
 
     With ``store`` the dataset is built from the store's active samples after this run's are added
     and the samples of changed or removed tools are retired. ``clusterer`` overrides the near-duplicate
-    clustering (default ``verifiers.dedup.near_duplicate_clusters``).
+    clustering (default ``verifiers.dedup.near_duplicate_clusters``). ``meter`` counts a TRL record's
+    tokens (``trainer.row_lengths.row_meter``): with it and ``config.lengths.check``, training rows are
+    fitted to ``config.lengths.max_length`` (``trainer.dataset.lengths``) and the card reports lengths.
 
     Publishing (with a store) goes to ``<datasets_root>/<dataset_name>/``: exports that hash like a
     published version *are* that version (nothing is written, ``LATEST`` stays or moves back to it);
@@ -175,7 +188,45 @@ def assemble(
     on-demand run that should not move ``LATEST``); the changes are still computed against it.
     """
     with _bulk():
-        return _assemble(Path(run_dir), config, store, clusterer, publish)
+        return _assemble(Path(run_dir), config, store, clusterer, meter, publish)
+
+
+def _fit_lengths(
+    split: SplitResult, catalog: Catalog, config: AssembleConfig, meter: Meter
+) -> tuple[SplitResult, LengthReport]:
+    """Training rows fitted to max_length, and the split report recounted over the fitted splits."""
+    splits, lengths = fit_training_rows(
+        split.splits,
+        {t.name: t for t in catalog},
+        config.export,
+        meter,
+        config.lengths,
+        max_length=config.lengths.max_length or DEFAULT_MAX_LENGTH,
+    )
+    if splits is split.splits:
+        return split, lengths
+    dropped = dict(split.dropped)
+    if lengths.dropped_ids:
+        dropped["longer_than_max_length"] = lengths.dropped_ids
+    frame = pl.DataFrame(
+        [
+            {"split": name, "tier": s.tier, "style": s.style.value, "language": s.language}
+            for name, samples in splits.items()
+            for s in samples
+        ],
+        schema={"split": pl.String, "tier": pl.Int64, "style": pl.String, "language": pl.String},
+    )
+    old = split.report
+    report = build_report(
+        frame,
+        splits,
+        held_out=old.held_out_tools,
+        holdout=old.holdout,
+        seed=old.seed,
+        dropped={reason: len(ids) for reason, ids in dropped.items()},
+        redrawn=old.redrawn,
+    )
+    return SplitResult(splits=splits, held_out=split.held_out, report=report, dropped=dropped), lengths
 
 
 def _assemble(
@@ -183,6 +234,7 @@ def _assemble(
     config: AssembleConfig,
     store: SampleStore | None,
     clusterer: Clusterer | None,
+    meter: Meter | None,
     publish: bool,
 ) -> AssembleResult:
     clock = _Clock()
@@ -233,6 +285,11 @@ def _assemble(
     clock.lap("load_cluster_encode")
     split = finish_split(prepared, clusters, config.split)
     clock.lap("split")
+    lengths: LengthReport | None = None
+    if meter is not None and config.lengths.check:
+        split, lengths = _fit_lengths(split, catalog, config, meter)
+        clock.lap("lengths")
+    quotas = quota_report(run_dir, catalog, store.satisfied(catalog) if store is not None else None)
     created_at = utc_now()
     versions = (
         DatasetVersions((config.datasets_root or store.root.parent / "datasets") / config.name)
@@ -270,6 +327,10 @@ def _assemble(
         )
         if diff is not None:
             manifest["store"] = {"diff": diff.to_dict(), "added": added, "retired": retired}
+        if lengths is not None:
+            manifest["lengths"] = lengths.to_dict()
+        if quotas is not None:
+            manifest["quotas"] = quotas
         if changes is not None:
             manifest["changes"] = changes.to_dict()
         atomic.write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

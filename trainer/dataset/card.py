@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,6 +25,7 @@ from schemas.catalog import Catalog
 from schemas.errors import RecordError
 from schemas.models import Sample
 from schemas.shards import verdicts_policy
+from trainer.dataset.card_quality import render_quality
 from verifiers.summary import UndecidedPolicy, VerdictSummary
 
 SPLITS = ("train", "validation", "test_seen", "test_unseen")
@@ -51,6 +52,10 @@ class SplitReport:
     target_tools: dict[str, list[str]]  # split -> tools called
     dropped: dict[str, int]  # reason -> samples dropped
     redrawn: int  # seen samples whose held-out distractors were replaced
+    holdout: dict[str, Any] = field(default_factory=dict)  # HoldOut.to_dict(): families, tiers, categories
+    unseen_mix: dict[str, int] = field(
+        default_factory=dict
+    )  # what test_unseen is made of (unseen_composition)
 
     def totals(self) -> dict[str, int]:
         out = dict.fromkeys(SPLITS, 0)
@@ -111,6 +116,7 @@ def build_report(
     seed: int,
     dropped: dict[str, int],
     redrawn: int,
+    holdout: dict[str, Any] | None = None,
 ) -> SplitReport:
     """Count the splits with polars; ``frame`` has one row per kept sample: split, tier, style, language."""
     counts = (
@@ -130,7 +136,23 @@ def build_report(
         target_tools=targets,
         dropped=dict(sorted(dropped.items())),
         redrawn=redrawn,
+        holdout=holdout or {},
+        unseen_mix=unseen_composition(splits["test_unseen"], set(held_out)),
     )
+
+
+def unseen_composition(samples: Sequence[Sample], held: set[str]) -> dict[str, int]:
+    """What ``test_unseen`` holds: irrelevance samples, samples whose held-out targets sit among seen
+    distractors, and calls to held-out vs seen tools (a ``parallel_multiple`` may call both)."""
+    return {
+        "samples": len(samples),
+        "irrelevance": sum(1 for s in samples if not s.calls),
+        "unseen_targets_with_seen_distractors": sum(
+            1 for s in samples if s.calls and any(c.name in held for c in s.calls) and set(s.tools) - held
+        ),
+        "calls_to_held_out_tools": sum(1 for s in samples for c in s.calls if c.name in held),
+        "calls_to_seen_tools": sum(1 for s in samples for c in s.calls if c.name not in held),
+    }
 
 
 def run_statistics(run_dir: Path) -> dict[str, Any]:
@@ -348,6 +370,7 @@ def render_card(manifest: dict[str, Any], report: SplitReport, stats: dict[str, 
         f"\n`test_unseen` holds out {len(report.held_out_tools)} tools entirely (not even offered as "
         f"distractors elsewhere): {', '.join(f'`{t}`' for t in report.held_out_tools) or '_none_'}.\n"
         f"Seen samples whose held-out distractors were replaced: {report.redrawn}.\n",
+        render_quality(manifest, report),
         "\nDropped:\n\n",
         _table([{"reason": k, "samples": v} for k, v in report.dropped.items()], ["reason", "samples"]),
         "\n## Specs and fingerprints\n\n",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -25,6 +25,9 @@ from schemas.records import DEFAULT_SYSTEM_PROMPT
 DEFAULT_FORMATS = ("hf", "trl", "xlam", "flat")
 # Opt-in: apigen_text (tools in the system prompt, <tool_call>[...]</tool_call> answers; trainer/dataset/apigen_text.py).
 FORMATS = (*DEFAULT_FORMATS, "apigen_text")
+# The packaged training recipe's sft.max_length (trainer/configs/qwen2_5_1_5b_qlora.yaml): what a training row
+# must fit when neither the run nor assemble.lengths names another.
+DEFAULT_MAX_LENGTH = 2048
 DEFAULT_DATASET_NAME = "callforge"
 _DATASET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
@@ -96,11 +99,36 @@ class ExportOptions(_Section):
         return self
 
 
+class LengthConfig(_Section):
+    """How training rows are fitted to the trainer's ``max_length`` (``trainer.dataset.lengths``)."""
+
+    check: bool = Field(
+        default=True, description="measure every row; off: no measurement, no fitting, nothing in the card"
+    )
+    max_length: int | None = Field(
+        default=None,
+        ge=16,
+        description="tokens a training row may have; none = the training config's sft.max_length (2048 in the "
+        "packaged recipe), so assembly and the trainer agree",
+    )
+    tokenizer: str | None = Field(
+        default=None,
+        description="hub id or local directory whose tokenizer and chat template measure rows; none = the "
+        "training config's base model. Not available offline -> a stated stand-in (see the card)",
+    )
+    fit: Literal["fewer_distractors", "drop", "raise_max_length"] = Field(
+        default="fewer_distractors",
+        description="a training row over max_length: lose distractors (largest first) until it fits, else "
+        "drop it; or drop it; or keep every row and report the max_length that fits them all",
+    )
+
+
 class AssembleConfig(_Section):
     """Everything ``assemble`` can be told."""
 
     split: SplitConfig = Field(default_factory=SplitConfig)
     export: ExportOptions = Field(default_factory=ExportOptions)
+    lengths: LengthConfig = Field(default_factory=LengthConfig)
     dataset_name: str | None = Field(
         default=None,
         description="versions go to <datasets_root>/<dataset_name>/; none = the spec's name in a refresh "

@@ -5,13 +5,14 @@
 
 What goes in: accepted samples and the catalog they were generated from. What comes out:
 
-* ``test_unseen`` — a fraction of the tools *of each tier* (or an explicit list) is held out. Every
-  sample whose targets include a held-out tool goes here, and no held-out tool appears anywhere else,
-  not even as a distractor: a seen sample that offers one gets that distractor replaced by another
-  tool of the catalog (same category when possible, rebuilt with ``Sample.create``), or is dropped
-  when no replacement exists. Both counts are reported. An irrelevance sample (no call) whose
-  offered tools are all held out goes here too: ``test_unseen`` then measures abstention on tools
-  the model never saw.
+* ``test_unseen`` — whole endpoint families (every method of a path and every tool with the same
+  canonical parameter schema, ``trainer.dataset.holdout``) making up a fraction of each tier's tools
+  (or an explicit list, with their families) are held out. Every sample whose targets include a
+  held-out tool goes here, and no held-out tool appears anywhere else, not even as a distractor: a
+  seen sample that offers one gets that distractor replaced by another tool of the catalog (same
+  category when possible, rebuilt with ``Sample.create``), or is dropped when no replacement exists.
+  Both counts are reported. An irrelevance sample (no call) that offers a held-out tool goes here
+  too: ``test_unseen`` then measures abstention among tools the model never saw.
 * ``train`` / ``validation`` / ``test_seen`` — the rest, stratified by tier × style (80/10/10 by
   default).
 * Near-duplicate queries never straddle splits: whole near-duplicate clusters (``verifiers.dedup``)
@@ -31,13 +32,14 @@ import numpy as np
 import polars as pl
 
 from schemas.catalog import Catalog
-from schemas.errors import ConfigError
 from schemas.models import Sample
 from trainer.dataset.card import SPLITS, SplitReport, build_report
 from trainer.dataset.config import SplitConfig
+from trainer.dataset.holdout import HoldOut, choose_unseen_tools
 
 __all__ = [
     "SPLITS",
+    "HoldOut",
     "PreparedSplit",
     "SplitConfig",
     "SplitReport",
@@ -85,51 +87,6 @@ def order_keys(ids: Sequence[str], seed: int) -> np.ndarray:
         return _mix(np.array([int(i[:16], 16) for i in ids], dtype=np.uint64) ^ salt)
 
 
-# ------------------------------------------------------------------------------------ held-out tools
-
-
-def choose_unseen_tools(catalog: Catalog, samples: Sequence[Sample], config: SplitConfig) -> list[str]:
-    """The tools to hold out, sorted.
-
-    With ``config.unseen_tools`` those names (each must be in the catalog). Otherwise, per tier
-    (``None`` is a tier of its own), ``round(fraction × n)`` of the ``n`` tools that are targets of at
-    least one sample — tools without samples would leave ``test_unseen`` empty for them. A tier with
-    two or more such tools gives at least one and keeps at least one for training; a tier with a single
-    tool keeps it.
-    """
-    if config.unseen_tools is not None:
-        unknown = sorted(set(config.unseen_tools) - {t.name for t in catalog})
-        if unknown:
-            raise ConfigError(f"unseen_tools: not in the catalog: {unknown}")
-        return sorted(set(config.unseen_tools))
-    if config.unseen_fraction == 0:
-        return []
-    targets = {call.name for s in samples for call in s.calls}
-    frame = pl.DataFrame(
-        {
-            "name": [t.name for t in catalog if t.name in targets],
-            "tier": [t.tier for t in catalog if t.name in targets],
-        },
-        schema={"name": pl.String, "tier": pl.Int64},
-    )
-    if frame.is_empty():
-        return []
-    frame = frame.with_columns(
-        order=pl.Series([_key(config.seed, n) for n in frame["name"]], dtype=pl.String)
-    )
-    ranked = frame.with_columns(
-        rank=pl.col("order").rank("ordinal").over("tier"),
-        n=pl.len().over("tier"),
-    ).with_columns(
-        quota=(pl.col("n") * config.unseen_fraction + 0.5)
-        .floor()
-        .cast(pl.Int64)
-        .clip(1, None)
-        .clip(None, pl.col("n") - 1)
-    )
-    return sorted(ranked.filter(pl.col("rank") <= pl.col("quota"))["name"].to_list())
-
-
 # ----------------------------------------------------------------------------------- distractor redraw
 
 
@@ -167,6 +124,7 @@ class _Redrawer:
             tier=sample.tier,
             provenance=sample.provenance,
             execution=sample.execution,
+            reference=sample.reference,  # the acceptable values stay with the calls they belong to
         )
 
 
@@ -231,6 +189,7 @@ class PreparedSplit:
     distractors redrawn, drops decided. ``kept`` are final samples; ``positions`` their input indexes."""
 
     held_out: list[str]
+    holdout: HoldOut
     kept: list[Sample]
     positions: list[int]
     unseen: list[bool]
@@ -243,18 +202,18 @@ def prepare_split(samples: Sequence[Sample], catalog: Catalog, config: SplitConf
     """Choose the held-out tools and fix every sample's content (see the module docstring)."""
     dropped: dict[str, list[str]] = {}
     known = {t.name for t in catalog}
-    held_out = choose_unseen_tools(catalog, samples, config)
-    held = set(held_out)
+    holdout = choose_unseen_tools(catalog, samples, config)
+    held = set(holdout.tools)
     redrawer = _Redrawer(catalog, held, config.seed)
-    prepared = PreparedSplit(held_out, [], [], [], dropped, 0, len(samples))
+    prepared = PreparedSplit(holdout.tools, holdout, [], [], [], dropped, 0, len(samples))
     seen_ids: set[str] = set()
     for position, sample in enumerate(samples):
         if any(name not in known for name in sample.tools):
             dropped.setdefault("tool_not_in_catalog", []).append(sample.id)
             continue
-        # Irrelevance on held-out tools only belongs to test_unseen: abstaining among unseen tools.
+        # Irrelevance offering a held-out tool belongs to test_unseen: abstaining among unseen tools.
         is_unseen = any(call.name in held for call in sample.calls) or (
-            not sample.calls and set(sample.tools) <= held
+            not sample.calls and bool(held.intersection(sample.tools))
         )
         if not is_unseen and held.intersection(sample.tools):
             replacement = redrawer.redraw(sample)
@@ -318,6 +277,7 @@ def finish_split(prepared: PreparedSplit, clusters: Sequence[int], config: Split
         frame,
         splits,
         held_out=prepared.held_out,
+        holdout=prepared.holdout.to_dict(),
         seed=config.seed,
         dropped={reason: len(ids) for reason, ids in dropped.items()},
         redrawn=prepared.redrawn,

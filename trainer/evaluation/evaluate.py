@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -93,11 +93,24 @@ def run_model(
     return ModelRun(label=backend.label, scores=scores, replies=replies, seconds=seconds)
 
 
-def breakdown(scores: Sequence[ExampleScore], examples: Sequence[EvalExample]) -> dict[str, Any]:
-    """Rates per split, and within each split per tier, style, language and argument stratum."""
+def breakdown(
+    scores: Sequence[ExampleScore], examples: Sequence[EvalExample], held_out: Collection[str] | None = None
+) -> dict[str, Any]:
+    """Rates per split, and within each split per tier, style, language and argument stratum.
+
+    With ``held_out`` (the dataset's held-out tools), ``test_unseen`` is scored on the examples that call
+    only held-out tools (or none: irrelevance); its examples that also call a seen tool (a
+    ``parallel_multiple`` with a seen co-target) are reported apart, under ``seen_tool_examples``, so a
+    figure about unseen tools is not lifted by calls the model trained on.
+    """
     out: dict[str, Any] = {}
     by_split: dict[str, list[int]] = defaultdict(list)
+    mixed: list[int] = []
+    held = set(held_out) if held_out is not None else None
     for i, e in enumerate(examples):
+        if held is not None and e.split == "test_unseen" and any(c.name not in held for c in e.expected):
+            mixed.append(i)
+            continue
         by_split[e.split].append(i)
     for split, indices in by_split.items():
         entry: dict[str, Any] = {
@@ -116,7 +129,25 @@ def breakdown(scores: Sequence[ExampleScore], examples: Sequence[EvalExample]) -
                 groups["none" if value is None else str(value)].append(scores[i])
             entry[key] = {group: _rates(members) for group, members in sorted(groups.items())}
         out[split] = entry
+    if mixed:
+        out.setdefault("test_unseen", {})["seen_tool_examples"] = {
+            "examples": len(mixed),
+            "overall": _rates([scores[i] for i in mixed]),
+        }
     return out
+
+
+def held_out_tools(dataset_dir: Path) -> list[str] | None:
+    """The held-out tools named by the dataset's ``manifest.json`` (beside or above it), if any."""
+    for candidate in (Path(dataset_dir) / "manifest.json", Path(dataset_dir).parent / "manifest.json"):
+        try:
+            manifest = json.loads(candidate.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        tools = manifest.get("held_out_tools") if isinstance(manifest, dict) else None
+        if isinstance(tools, list) and all(isinstance(t, str) for t in tools):
+            return tools
+    return None
 
 
 def _rates(scores: Sequence[ExampleScore]) -> dict[str, Any]:
@@ -173,6 +204,7 @@ def evaluate(
         raise ConfigError(f"{dataset_dir}: the splits {settings.splits} hold no examples")
     check_models(specs)
     tools = tools_from_schemas(examples, catalog)
+    held = held_out_tools(Path(dataset_dir))
     metrics: dict[str, Any] = {"dataset": str(dataset_dir), "splits": settings.splits, "models": {}}
     out = Path(out_dir)
     # Everything is written into a fresh folder that replaces OUT only when every model has run: a
@@ -188,7 +220,7 @@ def evaluate(
             metrics["models"][run.label] = {
                 "examples": len(examples),
                 "examples_per_second": run.examples_per_second,
-                "splits": breakdown(run.scores, examples),
+                "splits": breakdown(run.scores, examples, held),
             }
             write_predictions(tmp / f"predictions-{_slug(run.label)}.jsonl", examples, run)
         atomic.write_text(tmp / "metrics.json", json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")

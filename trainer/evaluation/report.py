@@ -90,6 +90,12 @@ def render_markdown(metrics: dict[str, Any]) -> str:
             if all(c == "–" for c in cells):
                 continue
             lines.append(f"| {title} | " + " | ".join(cells) + " |")
+        apart = [models[m]["splits"].get(split, {}).get("seen_tool_examples") for m in models]
+        if any(apart):  # test_unseen examples that also call a seen tool: not in the figures above
+            cells = [_cell((a or {}).get("overall", {}).get("ast_match")) for a in apart]
+            lines.append(
+                "| AST match, examples also calling a seen tool (scored apart) | " + " | ".join(cells) + " |"
+            )
         lines += _breakdown(models, split, "by_tier", "tier")
         lines += _breakdown(models, split, "by_style", "style")
         lines += _breakdown(models, split, "by_language", "language")

@@ -47,7 +47,7 @@ def test_every_sample_calling_a_held_out_tool_is_in_test_unseen(seed: int) -> No
     result = split_samples(samples, catalog, SplitConfig(seed=seed, unseen_fraction=0.2))
     held = set(result.held_out)
     expected = {
-        s.id for s in samples if {c.name for c in s.calls} & held or (not s.calls and set(s.tools) <= held)
+        s.id for s in samples if {c.name for c in s.calls} & held or (not s.calls and set(s.tools) & held)
     }
     assert {s.id for s in result.splits["test_unseen"]} == expected
 
@@ -55,7 +55,7 @@ def test_every_sample_calling_a_held_out_tool_is_in_test_unseen(seed: int) -> No
 def test_held_out_tools_are_drawn_per_tier() -> None:
     catalog = make_catalog((10, 20, 5))
     samples = make_samples(catalog, 800, seed=2)
-    held = choose_unseen_tools(catalog, samples, SplitConfig(seed=5, unseen_fraction=0.1))
+    held = choose_unseen_tools(catalog, samples, SplitConfig(seed=5, unseen_fraction=0.1)).tools
     tiers = Counter(catalog[name].tier for name in held)
     assert tiers == {1: 1, 2: 2, 3: 1}  # round(1.0), round(2.0), round(0.5) lifted to one
 
@@ -90,8 +90,10 @@ def test_held_out_distractors_are_redrawn_from_the_same_category() -> None:
     catalog, samples = _data()
     config = SplitConfig(seed=1, unseen_tools=("t1_tool_00",))
     result = split_samples(samples, catalog, config)
-    offering = [
-        s for s in samples if "t1_tool_00" in s.tools and "t1_tool_00" not in {c.name for c in s.calls}
+    offering = [  # irrelevance offering it goes to test_unseen instead
+        s
+        for s in samples
+        if s.calls and "t1_tool_00" in s.tools and "t1_tool_00" not in {c.name for c in s.calls}
     ]
     assert result.report.redrawn == len(offering) > 0
     by_content = {
@@ -118,7 +120,7 @@ def test_sample_without_any_replacement_is_dropped_and_counted() -> None:
     assert result.dropped["held_out_distractor_no_replacement"] == [sample.id]
 
 
-def test_irrelevance_on_held_out_tools_only_goes_to_test_unseen() -> None:
+def test_irrelevance_offering_a_held_out_tool_goes_to_test_unseen() -> None:
     catalog = make_catalog((4, 0, 0))
     held = ("t1_tool_00", "t1_tool_01")
 
@@ -127,10 +129,12 @@ def test_irrelevance_on_held_out_tools_only_goes_to_test_unseen() -> None:
 
     only_held = irrelevant("sing me a song about the sea", list(held))
     mixed = irrelevant("what is the capital of Peru?", ["t1_tool_00", "t1_tool_02"])
-    result = split_samples([only_held, mixed], catalog, SplitConfig(unseen_tools=held))
-    assert [s.id for s in result.splits["test_unseen"]] == [only_held.id]
+    only_seen = irrelevant("how tall is the tallest tree on earth?", ["t1_tool_02", "t1_tool_03"])
+    result = split_samples([only_held, mixed, only_seen], catalog, SplitConfig(unseen_tools=held))
+    assert {s.id for s in result.splits["test_unseen"]} == {only_held.id, mixed.id}
+    assert result.report.unseen_mix["irrelevance"] == 2
     seen = [s for split in ("train", "validation", "test_seen") for s in result.splits[split]]
-    assert len(seen) == 1 and not set(seen[0].tools) & set(held)  # the mixed one had its distractor redrawn
+    assert [s.id for s in seen] == [only_seen.id]
 
 
 def test_every_tier_and_style_is_in_train() -> None:
@@ -214,3 +218,20 @@ def test_samples_offering_tools_missing_from_the_catalog_are_dropped() -> None:
     result = split_samples(samples, smaller, SplitConfig(seed=1))
     expected = sorted(s.id for s in samples if "t3_tool_09" in s.tools)
     assert sorted(result.dropped["tool_not_in_catalog"]) == expected
+
+
+def test_a_redrawn_sample_keeps_its_reference() -> None:
+    from schemas.models import CallReference
+
+    catalog = make_catalog((4, 0, 0))
+    sample = Sample.create(
+        query="add t1_tool_01 records with their labels",
+        style="multiple",
+        tools=["t1_tool_01", "t1_tool_00"],
+        calls=[{"name": "t1_tool_01", "arguments": {"Assign": {}}}],
+        tier=1,
+        reference=[CallReference(omittable=["Assign"])],
+    )
+    result = split_samples([sample], catalog, SplitConfig(unseen_tools=("t1_tool_00",)))
+    (kept,) = [s for name in SPLITS for s in result.splits[name]]
+    assert "t1_tool_00" not in kept.tools and kept.reference == sample.reference

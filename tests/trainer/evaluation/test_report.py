@@ -123,3 +123,28 @@ def test_write_report_writes_markdown_and_two_pngs(metrics, tmp_path: Path) -> N
     for name in ("seen_vs_unseen.png", "per_tier.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({name})" in report.read_text("utf-8")
+
+
+def test_test_unseen_is_scored_on_held_out_calls_and_seen_tool_examples_apart(tools) -> None:
+    # the model gets the held-out call wrong and the seen one right: a split-wide figure would read 50 %
+    held = ToolCall(name="get_weather", arguments={"city": "Oslo"})
+    seen = ToolCall(name="list_materials", arguments={"kind": "steel"})
+    examples = [
+        _example(0, "test_unseen", 1, "simple", [held]),
+        _example(1, "test_unseen", 1, "simple", [seen]),
+        _example(2, "test_unseen", None, "irrelevance", []),
+    ]
+    predictions = [[ToolCall(name="get_weather", arguments={"city": "Rome"})], [seen], []]
+    scores = [
+        score_example(p, e.expected, list(tools), tools) for p, e in zip(predictions, examples, strict=True)
+    ]
+    unseen = breakdown(scores, examples, held_out={"get_weather"})["test_unseen"]
+    assert unseen["overall"]["overall_accuracy"]["n"] == 2  # the held-out call and the irrelevance example
+    assert unseen["by_style"]["simple"]["ast_match"]["value"] == 0.0
+    assert unseen["seen_tool_examples"]["examples"] == 1
+    assert unseen["seen_tool_examples"]["overall"]["ast_match"]["value"] == 1.0
+    models = {"m": {"examples": 3, "examples_per_second": 1.0, "splits": {"test_unseen": unseen}}}
+    text = render_markdown({"dataset": "d", "splits": ["test_unseen"], "models": models})
+    assert "examples also calling a seen tool (scored apart) | 100.0%" in text
+    everything = breakdown(scores, examples)["test_unseen"]  # no held-out list (no manifest): as before
+    assert everything["overall"]["overall_accuracy"]["n"] == 3 and "seen_tool_examples" not in everything
