@@ -33,6 +33,7 @@ from typing import Any
 
 from schemas.errors import SpecError
 from schemas.openapi.budgets import ENV_PREFIX, SpecBudgets, count_values
+from schemas.openapi.discriminators import fixed_values
 from schemas.openapi.pointers import escape, join, unescape
 from schemas.openapi.refs import RefResolver, Target, UnresolvedRef, mapping_ref
 from schemas.openapi.report import WarningLog
@@ -435,7 +436,7 @@ class SchemaConverter:
                 names = by_def.get(branch["$ref"])
                 if names is None and isinstance(source, dict) and isinstance(source.get("$ref"), str):
                     names = [unescape(source["$ref"].rsplit("/", 1)[-1])]
-                    own = self._declared_values(branch["$ref"], prop)
+                    own = fixed_values(self._definition, branch["$ref"], prop)
                     if own is not None and not set(map(str, own)) & set(names):
                         # No mapping, and the branch fixes its own value ("type": {"enum": ["function"]}
                         # under schema FunctionTool, as OpenAI's spec does): pinning the schema's name
@@ -444,27 +445,9 @@ class SchemaConverter:
                 if names:
                     branches[i] = {**branch, "properties": {prop: {"enum": names}}}
 
-    def _declared_values(self, ref: str, prop: str, depth: int = 0) -> list[Any] | None:
-        """The values a converted definition fixes for ``prop`` (its ``const`` or ``enum``, directly or
-        through ``allOf``), or None when it does not fix them (or is still being converted)."""
-        if depth > 8 or not ref.startswith(DEFS_PREFIX):
-            return None
-        body = self.defs.get(unescape(ref[len(DEFS_PREFIX) :]))
-        if not isinstance(body, dict):
-            return None
-        for part in [body, *(p for p in body.get("allOf") or [] if isinstance(p, dict))]:
-            schema = (
-                part.get("properties", {}).get(prop) if isinstance(part.get("properties"), dict) else None
-            )
-            if isinstance(schema, dict) and "const" in schema:
-                return [schema["const"]]
-            if isinstance(schema, dict) and isinstance(schema.get("enum"), list):
-                return list(schema["enum"])
-            if part is not body and isinstance(part.get("$ref"), str):
-                found = self._declared_values(part["$ref"], prop, depth + 1)
-                if found is not None:
-                    return found
-        return None
+    def _definition(self, ref: str) -> Any:
+        """The converted definition a ``#/$defs/`` ref names (None for any other ref)."""
+        return self.defs.get(unescape(ref[len(DEFS_PREFIX) :])) if ref.startswith(DEFS_PREFIX) else None
 
     def _properties(
         self, props: dict[str, Any], file: Path, pointer: str, read_only: set[str]

@@ -11,11 +11,11 @@ fixes for the property maps to that branch, unless the mapping already names tha
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from schemas.openapi.pointers import unescape
-
-_MAX_ALLOF_DEPTH = 8
+from schemas.openapi.discriminators import fixed_values
+from schemas.openapi.refs import walk
 
 
 def map_branch_values(root: Any) -> None:
@@ -47,36 +47,18 @@ def _map(root: Any, node: dict[str, Any], discriminator: dict[str, Any]) -> None
             ref = branch.get("$ref") if isinstance(branch, dict) else None
             if not isinstance(ref, str) or not ref.startswith("#/"):
                 continue
-            for value in _fixed_values(root, ref, prop, 0):
+            for value in fixed_values(partial(_local, root), ref, prop) or []:
                 if isinstance(value, str) and value not in (mapping or {}) and value not in added:
                     added[value] = ref
     if added:
         discriminator["mapping"] = {**(mapping or {}), **added}
 
 
-def _fixed_values(root: Any, ref: str, prop: str, depth: int) -> list[Any]:
-    schema = _local(root, ref)
-    if not isinstance(schema, dict) or depth > _MAX_ALLOF_DEPTH:
-        return []
-    for part in [schema, *(p for p in schema.get("allOf") or [] if isinstance(p, dict))]:
-        properties = part.get("properties")
-        declared = properties.get(prop) if isinstance(properties, dict) else None
-        if isinstance(declared, dict) and "const" in declared:
-            return [declared["const"]]
-        if isinstance(declared, dict) and isinstance(declared.get("enum"), list):
-            return list(declared["enum"])
-        if part is not schema and isinstance(part.get("$ref"), str) and part["$ref"].startswith("#/"):
-            found = _fixed_values(root, part["$ref"], prop, depth + 1)
-            if found:
-                return found
-    return []
-
-
 def _local(root: Any, ref: str) -> Any:
-    node = root
-    for token in ref[2:].split("/"):
-        key = unescape(token)
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
+    """The node a local ``#/…`` ref names in ``root`` (None for other refs or a missing node)."""
+    if not ref.startswith("#/"):
+        return None
+    try:
+        return walk(root, ref[1:])
+    except KeyError:
+        return None
