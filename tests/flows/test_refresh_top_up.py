@@ -30,7 +30,7 @@ def _under(out: dict) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_top_up_rounds_close_quotas_within_the_bound(
-    prefect_server: None, mini_kwargs: dict, tmp_path: Path
+    prefect_server: None, example_plugin: object, mini_kwargs: dict, tmp_path: Path
 ) -> None:
     without = _run(mini_kwargs, tmp_path / "without", rounds=0)
     short = _under(without)
