@@ -26,10 +26,21 @@ MINI_TIERS = DATA / "tiers.yaml"
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
-    """A temporary Prefect API (SQLite in a temp dir) shared by every flow test of the session."""
+    """A temporary Prefect API (SQLite in a temp dir) shared by every flow test of the session.
+
+    In-process flow-run heartbeats are off here. Prefect 3 sends them by default (every 180 s) from a
+    thread that sleeps in 1 s steps, and a synchronous flow run joins that thread on exit: up to 1 s
+    (0.7 s measured) per flow and subflow run, about 5 s per refresh of the mini spec, and heartbeat
+    events are more writes for the SQLite server the concurrent-run tests already contend on. No test
+    here reads heartbeats; the deployments' heartbeat settings are checked in ``test_postgres.py``.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=90):
+    with (
+        prefect_test_harness(server_startup_timeout=90),
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
         yield
     shutil.rmtree(_HOME, ignore_errors=True)
 
