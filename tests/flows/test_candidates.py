@@ -39,6 +39,8 @@ def test_repeats_are_dropped_in_order_and_counted_per_tier(tmp_path: Path) -> No
 def test_refresh_verifies_a_plan_that_repeats_samples(
     prefect_server: None, mini_kwargs: dict, tmp_path: Path
 ) -> None:
+    """One refresh of the mini spec (format verifier only); often the first flow test of a session, so its
+    setup also starts the session's Prefect test server (~10 s)."""
     # Seed 3 repeats two samples on the small spec: "delete /db/NODE" and "get /db/NODE", in Korean.
     # Repeats are dropped before verification: the format verifier alone is enough to see it, and it
     # spares this run the sandbox process and the embedding model (~half its time).

@@ -27,6 +27,8 @@ def content_hash(dataset_dir: str | Path) -> str:
 def test_two_concurrent_refreshes_publish_the_dataset_of_one_run_alone(
     prefect_server: None, mini_kwargs: dict, tmp_path: Path
 ) -> None:
+    """A reference refresh and two more at once (three refreshes): publishing races only show with two
+    real runs over one data root."""
     from prefect.settings import PREFECT_API_URL
 
     settings = {**mini_kwargs["settings"], "verifiers": ["format", "dedup"], "sandbox": False}

@@ -19,6 +19,8 @@ def _plan(run_dir: str) -> list[dict]:
 
 @pytest.mark.slow
 def test_unchanged_then_edited_spec(prefect_server: None, mini_kwargs: dict, tmp_path: Path) -> None:
+    """Three refreshes of one data root (first, unchanged, edited): what the second and third regenerate
+    is the test."""
     spec = tmp_path / "spec" / "mini.yaml"
     spec.parent.mkdir()
     shutil.copy(mini_kwargs["spec"], spec)

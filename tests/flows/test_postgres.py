@@ -36,6 +36,7 @@ SETTINGS = {
 
 @pytest.fixture(scope="module")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A PostgreSQL cluster (initdb, start) and a ``prefect server start`` on it: ~15 s, once per module."""
     assert POSTGRES is not None
     with POSTGRES.started(tmp_path_factory.mktemp("postgres")):
         url = POSTGRES.create_database("prefect", "prefect", "callforge-test")
@@ -91,6 +92,8 @@ def test_the_crash_automation_watches_heartbeats(pg_server: Server) -> None:
 def test_refresh_through_a_worker_gives_the_embedded_dataset(
     pg_server: Server, prefect_server: None, tmp_path: Path
 ) -> None:
+    """Two refreshes of the mini spec, one embedded and one through a process worker of the PostgreSQL-
+    backed server (the worker's run is a fresh interpreter that imports Prefect and the stages: ~15 s)."""
     embedded = refresh(
         spec=str(MINI_SPEC),
         tier_rules=str(MINI_TIERS),

@@ -33,6 +33,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def runs(prefect_server: None, tmp_path_factory: pytest.TempPathFactory, mini_kwargs: dict) -> dict[str, Any]:
+    """Four refreshes (limited, first, another spec, again), shared by every test of the module: what is
+    published depends on the order of runs over one data root, so they cannot be split up."""
     root = tmp_path_factory.mktemp("publishing") / "data"
     mini = {**mini_kwargs, "data_root": str(root), "settings": {**mini_kwargs["settings"], **LIGHT}}
     out: dict[str, Any] = {"root": root}

@@ -32,6 +32,8 @@ def _under(out: dict) -> dict[str, int]:
 def test_top_up_rounds_close_quotas_within_the_bound(
     prefect_server: None, example_plugin: object, mini_kwargs: dict, tmp_path: Path
 ) -> None:
+    """Two refreshes (without and with top-up rounds) with the example verifier plugin: the comparison
+    between them is the test."""
     without = _run(mini_kwargs, tmp_path / "without", rounds=0)
     short = _under(without)
     assert short, "the query-length limit should leave some tool short"

@@ -60,6 +60,7 @@ def test_rerun_after_a_failed_shard_redoes_only_that_shard(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Two refreshes of one data root (one with a failing shard, then the rerun that redoes it)."""
     calls: Counter = Counter()
     monkeypatch.setattr(pipeline, "generate_shard", counting_generate_shard(calls, {2: 1}))
     kwargs = _kwargs(mini_kwargs, tmp_path, shard_retries=0)

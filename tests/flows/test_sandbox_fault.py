@@ -48,6 +48,8 @@ def content_hash(result: dict[str, Any]) -> str:
 def test_sandbox_killed_mid_verify_loses_nothing(
     prefect_server: None, mini_kwargs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Two refreshes with the execution verifier (a reference and one whose sandbox is killed mid-verify):
+    the sandbox process and its restart are what is under test, so neither can be left out."""
     settings = {
         **mini_kwargs["settings"],
         "verifiers": ["format", "execution"],

@@ -37,6 +37,8 @@ QUICK_LORA = {
 def trained(
     prefect_server: None, mini_kwargs: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
+    """A refresh with ``train=True``: builds the tiny model and runs the train and evaluate subflows on
+    it (~20 s), once for the module."""
     from trainer.tiny import build_tiny_model
 
     root = tmp_path_factory.mktemp("train")

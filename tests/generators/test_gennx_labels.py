@@ -33,6 +33,7 @@ def _script() -> ModuleType:
 
 @pytest.mark.slow  # the whole default plan: ~10,000 samples, ~25 s on 2 cores
 def test_every_label_quality_figure_meets_its_goal_on_a_full_gennx_run() -> None:
+    """Ingests and labels the whole GEN NX spec: the label-quality goals are about the full catalog."""
     quality = _script()
     with GENNX_SPEC.open(encoding="utf-8") as fh:
         names = quality.Names(yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))

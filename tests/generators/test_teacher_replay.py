@@ -86,6 +86,8 @@ def test_every_good_reply_becomes_a_sample(good: tuple[list[Sample], list[dict[s
 def test_every_good_sample_passes_the_default_verifiers(
     gennx_catalog: Catalog, good: tuple[list[Sample], list[dict[str, Any]]]
 ) -> None:
+    """Every recorded good teacher reply through the default verifiers (the embedding model loads once:
+    ~5-10 s)."""
     samples, _ = good
     verdicts = verify(gennx_catalog, samples)
     rejected = {s.query: rejection(verdicts[s.id]) for s in samples if rejection(verdicts[s.id])}

@@ -76,6 +76,8 @@ def endpoint_tiers(spec: dict[str, Any], rules: TierRules) -> dict[str, set[tupl
 
 @pytest.mark.slow  # openapi-spec-validator needs ~10-25 s for this 1.8 MB document on 2 cores
 def test_spec_passes_openapi_spec_validator(spec: dict[str, Any]) -> None:
+    """openapi-spec-validator over the whole GEN NX spec (~10 s; it runs once per session, and a cached
+    verdict could not catch a spec edited since)."""
     from openapi_spec_validator import validate
 
     validate(spec)

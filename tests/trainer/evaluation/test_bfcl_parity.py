@@ -77,6 +77,8 @@ def test_score_command_agrees_with_bfcl(oracle, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_bfcl_rules_agree_with_bfcl_on_all_of_its_ast_data(oracle) -> None:
+    """Every AST case of BFCL's data (> 50,000) through both checkers: the parity claim is about all of
+    them, so no sample of them would do."""
     check, data = oracle
     entries, _ = load_entries(data, data / "possible_answer")
     report = compare(entries, check, Rules.BFCL)

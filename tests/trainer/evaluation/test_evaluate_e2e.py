@@ -31,6 +31,7 @@ LABELS = ("fine-tuned", "fine-tuned+constrained", "base")
 
 @pytest.fixture(scope="module")
 def evaluation(tiny_model: Path, samples_factory, dataset_saver, tmp_path_factory: pytest.TempPathFactory):
+    """A 200-step full fine-tune (~20 s) and an evaluation of it against its base, shared by the module."""
     root = tmp_path_factory.mktemp("e2e")
     samples = samples_factory(54, seed=2, offer_all=False)  # one offered tool each: short prompts
     seen = [s for s in samples if s.calls[0].name != "list_materials"]
