@@ -7,7 +7,7 @@ import json
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -208,3 +208,55 @@ def lora_run(tiny_model: Path, small_dataset: Path, quick_config, tmp_path_facto
     from trainer.train import train
 
     return train(small_dataset, str(tiny_model), quick_config(), tmp_path_factory.mktemp("lora") / "out")
+
+
+# A full fine-tune (every weight): a LoRA on a randomly initialised tiny model does not learn (its loss
+# stays near 5). ~300 steps of batch 4 are the fewest measured after which the tiny model calls the
+# seen tools parseably.
+FULL_FINE_TUNE = {
+    "mode": "full",
+    "early_stopping_patience": None,
+    "sft": {
+        "max_steps": 300,
+        "learning_rate": 3e-3,
+        "warmup_steps": 0.05,
+        "per_device_train_batch_size": 4,
+        "gradient_accumulation_steps": 1,
+        "activation_checkpointing": False,
+        "optim": "adamw_torch",
+        "save_strategy": "no",
+        "logging_steps": 25,
+        "max_length": 512,
+        "disable_tqdm": True,
+    },
+}
+
+
+class FullFineTune(NamedTuple):
+    dataset: Path
+    result: Any  # trainer.train.TrainResult (imported lazily: torch)
+    test_seen: list[Sample]
+
+
+@pytest.fixture(scope="session")
+def full_fine_tune(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> FullFineTune:
+    """The dataset, TrainResult and held-out seen samples of one full fine-tune of the tiny model, shared by the test that
+    it learns (``test_train_full.py``) and the end-to-end evaluation (``evaluation/test_evaluate_e2e.py``):
+    ~25 s of training once a session instead of twice. Tests only read it.
+
+    It trains on two tools (``get_weather``, ``create_node``; one offered tool per sample: short prompts);
+    ``test_seen`` holds 6 new queries of those tools and ``test_unseen`` 4 of the third, ``list_materials``.
+    """
+    from trainer.config import TrainerConfig
+    from trainer.train import train
+
+    root = tmp_path_factory.mktemp("full-fine-tune")
+    samples = make_samples(54, seed=2, offer_all=False)
+    seen = [s for s in samples if s.calls[0].name != "list_materials"]
+    unseen = [s for s in samples if s.calls[0].name == "list_materials"]
+    dataset = save_dataset(
+        root / "dataset",
+        {"train": seen[:30], "validation": [], "test_seen": seen[30:36], "test_unseen": unseen[:4]},
+    )
+    config = TrainerConfig.model_validate(FULL_FINE_TUNE)
+    return FullFineTune(dataset, train(dataset, str(tiny_model), config, root / "train"), seen[30:36])

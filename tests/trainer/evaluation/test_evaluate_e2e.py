@@ -4,7 +4,8 @@ The model trains on two tools (``get_weather``, ``create_node``); ``test_seen`` 
 those tools and ``test_unseen`` queries of the third (``list_materials``). A full fine-tune is used
 because a LoRA on a random tiny model does not learn (its loss stays near 5; see ``trainer/tiny.py``). The fine-tuned model is
 also run with constrained decoding. Set ``CALLFORGE_KEEP_EVALUATION=DIR`` to keep the outputs in DIR
-(``trainer/evaluation/SAMPLE_REPORT.md`` was made that way).
+(``trainer/evaluation/SAMPLE_REPORT.md`` was made that way, with 200 training steps; the shared run
+of ``tests/trainer/conftest.py`` now takes 300).
 """
 
 from __future__ import annotations
@@ -15,39 +16,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.test_train_full import FULL as TRAIN_FULL
-from trainer.config import TrainerConfig
+from tests.trainer.conftest import FullFineTune
 from trainer.evaluation.backends import ModelSpec
 from trainer.evaluation.config import EvaluateConfig
 from trainer.evaluation.evaluate import evaluate
-from trainer.train import train
 
 pytestmark = pytest.mark.slow
 
-# The full fine-tune of tests/trainer/test_train_full.py, with fewer steps: enough to learn the tool names.
-FULL = {**TRAIN_FULL, "sft": {**TRAIN_FULL["sft"], "max_steps": 200, "logging_steps": 50}}
 LABELS = ("fine-tuned", "fine-tuned+constrained", "base")
 
 
 @pytest.fixture(scope="module")
-def evaluation(tiny_model: Path, samples_factory, dataset_saver, tmp_path_factory: pytest.TempPathFactory):
-    """A 200-step full fine-tune (~20 s) and an evaluation of it against its base, shared by the module."""
-    root = tmp_path_factory.mktemp("e2e")
-    samples = samples_factory(54, seed=2, offer_all=False)  # one offered tool each: short prompts
-    seen = [s for s in samples if s.calls[0].name != "list_materials"]
-    unseen = [s for s in samples if s.calls[0].name == "list_materials"]
-    dataset = dataset_saver(
-        root / "dataset",
-        {"train": seen[:30], "validation": [], "test_seen": seen[30:36], "test_unseen": unseen[:4]},
-    )
-    trained = train(dataset, str(tiny_model), TrainerConfig.model_validate(FULL), root / "train")
+def evaluation(tiny_model: Path, full_fine_tune: FullFineTune, tmp_path_factory: pytest.TempPathFactory):
+    """The session's full fine-tune (~25 s, shared with ``test_train_full.py``) evaluated against its
+    base, unconstrained and constrained, shared by the module."""
+    trained = full_fine_tune.result
     assert trained.model_path is not None  # mode full: a whole model, not an adapter
     models = [
         ModelSpec(label="fine-tuned", model=trained.model_path, device="cpu", constrained=True),
         ModelSpec(label="base", model=str(tiny_model), device="cpu"),
     ]
-    out = Path(os.environ.get("CALLFORGE_KEEP_EVALUATION") or root / "evaluation")
-    return evaluate(dataset, models, EvaluateConfig(max_new_tokens=40), out)
+    out = Path(os.environ.get("CALLFORGE_KEEP_EVALUATION") or tmp_path_factory.mktemp("e2e") / "evaluation")
+    return evaluate(full_fine_tune.dataset, models, EvaluateConfig(max_new_tokens=40), out)
 
 
 def _overall(evaluation, label: str, split: str) -> dict:
