@@ -57,11 +57,14 @@ def test_every_sender_waits_out_a_hold_off(tmp_path: Path) -> None:
 def test_two_runs_together_never_exceed_the_shared_limit(
     prefect_server: None, mini_kwargs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two whole refreshes at once, the only way to see limits shared across runs (~15 s of work). The
-    rest (33-106 s measured under load) is the SQLite test server: with two runs writing, its deferred
-    transactions hit SQLITE_BUSY, it answers 503 (here to increment-with-lease, task_runs, flow_runs)
-    and Prefect's client backs off 2, 4, 8 s without a Retry-After. The module docstring of
-    ``flows.teacher_limit`` already says these limits are meant for a PostgreSQL-backed server."""
+    """Two whole refreshes at once, the only way to see limits shared across runs (~15 s of work).
+
+    The rest (33-106 s measured) is Prefect's SQLite test server, not this test's setup: with two runs
+    writing, some of its transactions get SQLITE_BUSY, it answers 503 (increment-with-lease, task_runs,
+    flow_runs) and Prefect's client backs off 2, 4, 8 s (no Retry-After); and in one run alone (load 0,
+    103 s) the log went silent for exactly 60 s, Prefect's SQLite ``busy_timeout`` outside its own
+    unit-test mode, before a 503 to increment-with-lease: a write waiting out a lock held elsewhere in
+    the server. ``flows.teacher_limit`` says these limits are meant for a PostgreSQL-backed server."""
     from prefect.client.orchestration import get_client
 
     monkeypatch.setenv("CALLFORGE_TEACHER_API_KEY", "sk-loopback")
