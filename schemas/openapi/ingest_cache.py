@@ -10,8 +10,8 @@ what is left of a warm GEN NX ingest. An entry is keyed by the sha256 of:
 
 * the root spec's bytes and resolved path (tool sources and report names derive from the path);
 * the ingest options, the tier-rules file's bytes, the allowed root and the budgets in force;
-* callforge's ingest code version: the sha256 of every ``schemas/**/*.py`` source file, so an entry
-  written by other ingest code is never read back.
+* callforge's ingest code version: the sha256 of every ``schemas/**/*.py`` source file and the
+  Python and YAML loader versions, so an entry written by other ingest code is never read back.
 
 A spec spread over several files is only known to be unchanged once every file it read is: an entry
 lists those files with their sha256 and is a miss as soon as one differs or is missing. Each entry
@@ -55,7 +55,8 @@ _SCHEMAS_ROOT = Path(__file__).resolve().parents[1]
 @functools.cache
 def code_version() -> str:
     """The sha256 of every ingest source file (``schemas/**/*.py``), computed once per process."""
-    digest = hashlib.sha256(str(FORMAT).encode())
+    # The parse cache's salt names the Python and YAML loader versions, which shape the tree too.
+    digest = hashlib.sha256(f"{FORMAT}|{parse_cache._SALT}".encode())
     for source in sorted(_SCHEMAS_ROOT.rglob("*.py")):
         digest.update(str(source.relative_to(_SCHEMAS_ROOT)).encode() + b"\0")
         digest.update(source.read_bytes())
