@@ -16,6 +16,9 @@ UNMEASURED, and the summary says which targets were met, missed and unmeasured; 
 when every target was measured. Every step is single-threaded, so on an idle machine wall ~= CPU
 seconds; on a shared one (load average printed) wall includes waiting for a core, so the targets
 are judged on CPU seconds; both are printed. This script reads ../shared: a measurement, not product.
+callforge runs cold here (the parsed-spec and ingest caches are turned off); GEN NX cold and warm
+(cached) ingest, against prance's resolve-only path and openapi-spec-validator, are in
+``benchmarks/ingest_speed.py``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# Cold runs only: a cache hit would time reading a cached catalog back, not ingesting.
+os.environ["CALLFORGE_PARSE_CACHE"] = os.environ["CALLFORGE_INGEST_CACHE"] = "off"
 
 from schemas.openapi import ingest  # noqa: E402
 

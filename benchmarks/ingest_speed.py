@@ -6,15 +6,18 @@
 For each spec, CPU seconds of this process (wall seconds beside them) for:
   * callforge cold: ``schemas.openapi.ingest`` with the parsed-spec cache off — read, parse (the native
     YAML fast path where it applies), resolve, convert, build every Tool; best of ``--repeat``;
-  * callforge warm: the same with the cache on and the spec unchanged (the nightly-refresh case: the
-    parse is read back from the cache; resolving and converting still run); best of ``--repeat``;
+  * callforge with only the parsed-spec cache on (``CALLFORGE_INGEST_CACHE=off``): the parse is read
+    back, resolving and converting still run; best of ``--repeat``;
+  * callforge warm: both caches on and the spec unchanged (the nightly-refresh case: the ingested
+    catalog is read back, checksummed, from ``schemas.openapi.ingest_cache``); best of ``--repeat``;
   * the parse step alone, cold (PyYAML only / native fast path) and warm (cache), for GEN NX;
   * prance, resolve only: read + parse + resolve every ``$ref`` (``RefResolver``), no validation — the
     same work as callforge's resolve, before callforge converts anything (labelled; once);
   * openapi-spec-validator ``validate`` on the parsed document, separately labelled (validation is not
     work callforge's ingest does; once).
 Goals: GEN NX <= 0.5 CPU-s cold, a warm run <= 0.1 s. The cache lives in a temporary directory here.
-Kubernetes is JSON (the fast path and the cache are for YAML; JSON parses in C already).
+Kubernetes is JSON (the YAML fast path and the parse cache are for YAML; JSON parses in C already;
+the ingest cache applies to both).
 """
 
 from __future__ import annotations
@@ -78,9 +81,14 @@ def measure(label: str, path: Path, repeat: int, cache: Path) -> list[str]:
     row(label, "callforge ingest, cold", cpu, wall, f"{len(result.catalog)} tools (best of {repeat})")
     cold = cpu
     os.environ["CALLFORGE_PARSE_CACHE"] = str(cache)
-    ingest([path])  # fills the cache
+    os.environ["CALLFORGE_INGEST_CACHE"] = "off"
+    ingest([path])  # fills the parse cache
+    parsed, parsed_wall, _, _ = best(lambda: ingest([path]), repeat)
+    row(label, "callforge ingest, parse cached only", parsed, parsed_wall, f"best of {repeat}")
+    os.environ["CALLFORGE_INGEST_CACHE"] = "on"
+    ingest([path])  # fills the ingest cache
     warm, warm_wall, _, _ = best(lambda: ingest([path]), repeat)
-    row(label, "callforge ingest, warm (parse cached)", warm, warm_wall, f"best of {repeat}")
+    row(label, "callforge ingest, warm (ingest cached)", warm, warm_wall, f"best of {repeat}")
     if label == "GEN NX":
         data = path.read_bytes()
         text = data.decode("utf-8")
@@ -107,7 +115,7 @@ def measure(label: str, path: Path, repeat: int, cache: Path) -> list[str]:
         if cold > GOAL_COLD:
             missed.append(f"GEN NX cold {cold:.2f} CPU-s > {GOAL_COLD}")
         if warm > GOAL_WARM:
-            missed.append(f"GEN NX warm ingest {warm:.2f} s > {GOAL_WARM} (the cached parse: {hit:.3f} s)")
+            missed.append(f"GEN NX warm ingest {warm:.2f} s > {GOAL_WARM}")
     p_cpu, p_wall, _, p_error = timed(lambda: prance_resolve_only(path))
     row(
         label,
@@ -139,6 +147,8 @@ def main() -> int:
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; CPU s and wall s of this process"
     )
     print(f"{'spec':<11} {'what':<40} {'cpu s':>7} {'wall s':>7}")
+    for key in ("CALLFORGE_PARSE_CACHE", "CALLFORGE_INGEST_CACHE"):
+        os.environ.pop(key, None)
     missed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="callforge-parse-cache-") as cache:
         for label, path in specs.items():

@@ -10,7 +10,10 @@ least one call, it prints samples per CPU-second of one process for:
     ``fastjsonschema.compile`` returned for each tool (``compiled(tool).raising``) — what a user would
     write instead, with no verdicts, no offer or style checks; the goal is >= 0.9x its rate;
   * for reference, the bare loop plus one passing ``Verdict`` per sample built the cheapest way the
-    verifier knows (what returning a result costs at least);
+    verifier knows (what returning a result costs at least), and that plus the sample-hygiene check
+    (``verifiers.hygiene``: control/bidi characters and length caps over the query and every argument
+    string) — the floor of what ``verify`` must do per passing sample; the per-sample microseconds
+    line splits callforge's time into the bare loop, the verdict, hygiene and the rest;
   * a compiled ``jsonschema`` validator per tool (``Draft202012Validator(schema).is_valid``).
 
 Rates alternate in short rounds (callforge, bare, ...) and each figure is the median round, so load
@@ -41,6 +44,7 @@ from schemas.models import Sample  # noqa: E402
 from verifiers.arguments import compiled  # noqa: E402
 from verifiers.base import VerifyContext  # noqa: E402
 from verifiers.format import FormatVerifier, _passed  # noqa: E402
+from verifiers.hygiene import hygiene_issues  # noqa: E402
 
 GOAL = 0.9  # callforge's rate over the bare loop's
 
@@ -100,11 +104,30 @@ def measure(label: str, catalog: Catalog, samples_wanted: int, rounds: int) -> b
             out.append(_passed(sample.id))
         return out
 
+    options = verifier.options
+
+    def bare_with_hygiene_and_verdicts(batch: list[Sample] = samples) -> list[object]:
+        out = []
+        for sample in batch:
+            if hygiene_issues(sample, options):
+                raise AssertionError(f"{sample.id}: generated samples are clean")
+            for call in sample.calls:
+                validators[call.name](call.arguments)
+            out.append(_passed(sample.id))
+        return out
+
     def callforge() -> None:
         verifier.verify(samples, ctx)
 
     rates = interleaved(
-        {"callforge": callforge, "bare": bare, "bare+verdicts": bare_with_verdicts}, len(samples), rounds
+        {
+            "callforge": callforge,
+            "bare": bare,
+            "bare+verdicts": bare_with_verdicts,
+            "bare+hygiene+verdicts": bare_with_hygiene_and_verdicts,
+        },
+        len(samples),
+        rounds,
     )
     subset = samples[: max(1, len(samples) // 10)]  # jsonschema is slow; a tenth is enough
     by_js = per_cpu_second(
@@ -117,7 +140,21 @@ def measure(label: str, catalog: Catalog, samples_wanted: int, rounds: int) -> b
     print(f"  callforge FormatVerifier.verify:                {rates['callforge']:>10,.0f} samples/s")
     print(f"  bare loop over the same compiled validators:    {rates['bare']:>10,.0f} samples/s")
     print(f"  bare loop + one passing Verdict per sample:     {rates['bare+verdicts']:>10,.0f} samples/s")
+    print(
+        f"  bare loop + hygiene check + passing Verdict:    {rates['bare+hygiene+verdicts']:>10,.0f} samples/s"
+        f"  ({rates['bare+hygiene+verdicts'] / rates['bare']:.2f}x bare: the floor of what verify must do)"
+    )
     print(f"  compiled jsonschema validator per tool:         {by_js:>10,.0f} samples/s")
+    # Where callforge's time beyond the bare loop goes, per sample (from the rates above).
+    per = {name: 1e6 / rate for name, rate in rates.items()}
+    verdict_us = per["bare+verdicts"] - per["bare"]
+    hygiene_us = per["bare+hygiene+verdicts"] - per["bare+verdicts"]
+    rest_us = per["callforge"] - per["bare+hygiene+verdicts"]
+    print(
+        f"  microseconds per sample: bare loop {per['bare']:.2f}, + passing Verdict {verdict_us:+.2f}, "
+        f"+ hygiene check {hygiene_us:+.2f}, + the rest of verify (offer/style/duplicate/spec-value "
+        f"checks, warnings, dispatch) {rest_us:+.2f} = callforge {per['callforge']:.2f}"
+    )
     print(
         f"  ratio callforge / bare loop: {ratio:.2f} (goal >= {GOAL}: {'MET' if met else 'NOT MET'}); "
         f"bare+verdicts / bare loop: {rates['bare+verdicts'] / rates['bare']:.2f}; "

@@ -9,10 +9,11 @@ anything is written; everything a readable spec gets wrong becomes a warning in 
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from schemas import atomic
@@ -20,7 +21,9 @@ from schemas.catalog import CATALOG_FILE, MANIFEST_FILE, Catalog
 from schemas.errors import ConfigError, SpecError
 from schemas.manifest import CatalogManifest, SpecEntry
 from schemas.models import Tool, ToolSource
-from schemas.openapi.budgets import SpecBudgets
+from schemas.openapi import ingest_cache
+from schemas.openapi.budgets import SpecBudgets, budgets_or_env
+from schemas.openapi.files import ALLOWED_ROOT_ENV
 from schemas.openapi.naming import NAMINGS, base_name, category_for, unique_names
 from schemas.openapi.operations import (
     OperationDraft,
@@ -67,6 +70,20 @@ def ingest(
         raise ConfigError(f"naming: expected one of {', '.join(NAMINGS)}, got {naming!r}")
     if not paths:
         raise ConfigError("ingest: expected at least one spec file")
+    cache_key = ingest_cache.entry_key(
+        paths,
+        {
+            "naming": naming,
+            "tier_rules": None if tier_rules is None else str(Path(tier_rules).resolve()),
+            "include_deprecated": include_deprecated,
+            "allowed_root": None if allowed_root is None else str(Path(allowed_root).resolve()),
+            "allowed_root_env": os.environ.get(ALLOWED_ROOT_ENV),
+            "budgets": asdict(budgets_or_env(budgets)),
+        },
+    )
+    hit = ingest_cache.load(cache_key)
+    if hit is not None:
+        return hit
     rules = None
     if tier_rules is not None:
         from schemas.tiers import TierRules  # only needed with rules
@@ -115,7 +132,9 @@ def ingest(
         categories=_counts(tools, lambda t: t.category or "none"),
         warnings=warnings.items,
     )
-    return IngestResult(Catalog(tools, manifest), report)
+    result = IngestResult(Catalog(tools, manifest), report)
+    ingest_cache.store(cache_key, result, [f for spec, _ in specs for f in spec.docs.files])
+    return result
 
 
 def _ingest_spec(
