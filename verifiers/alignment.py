@@ -1,12 +1,15 @@
 """Do the calls line up with how the query is laid out? Swapped values and requests left unanswered.
 
-Two checks over a query (``QueryFacts``) and the argument leaves of a sample's calls:
+Three checks over a query (``QueryFacts``) and the argument leaves of a sample's calls:
 
 * ``swapped_pairs`` — two sibling arguments whose values are both in the query but each sits next to
   the *other* argument's label ("width 5, height 3" called as width=3, height=5), or sibling numbers
   that the query gives as a tuple in another order ("(3, 0, 1)" called as X=1, Y=0, Z=3).
 * ``unanswered_items`` — the query enumerates items ("Paris and London", "1번, 2번, 3번",
   "node 1 … node 2") and the calls use some of them but not others: a request got no call.
+* ``distinct_requests`` — how many of the query's request clauses need a call of their own: clauses
+  whose stated values all sit in one row of one call ("rename type 2 to A and set its stiffness to …")
+  are one request.
 
 Both abstain (return nothing) when the query gives no such structure; they only speak when the
 evidence is local and explicit, because a false alarm rejects a good sample.
@@ -468,13 +471,13 @@ def _clause_record(clause: str, calls_leaves: Sequence[Sequence[Leaf]]) -> tuple
         for index, call_leaves in enumerate(calls_leaves)
         for leaf in call_leaves
     ]
-    holders = [
-        {(index, record)}
-        for index, leaf, record in placed
-        if isinstance(leaf.value, str)
-        and len(leaf.value.strip()) > 1
-        and fold(leaf.value).strip() in facts.folded
-    ]
+    by_string: dict[str, set[tuple]] = defaultdict(set)  # a name in two rows may be either row's
+    for index, leaf, record in placed:
+        if isinstance(leaf.value, str) and len(leaf.value.strip()) > 1:
+            text = fold(leaf.value).strip()
+            if text in facts.folded:
+                by_string[text].add((index, record))
+    holders = list(by_string.values())
     for number, _ in facts.numbers:
         found = {
             (index, record)
@@ -495,6 +498,8 @@ def distinct_requests(clauses: Sequence[str], calls_leaves: Sequence[Sequence[Le
     values all sit in the same row of the same call as the previous clause's ("이름을 SOIL-K로 바꾸고
     강성은 1000, … 넣어줘", "rename type 2 to A and set its stiffness to …") edits that row too.
     A clause that states no value, or one no argument uses, still counts. Returns 0 below two."""
+    if len(clauses) < 2:
+        return 0  # one request or none: no row to share
     count, previous = 0, None
     for clause in clauses:
         record = _clause_record(clause, calls_leaves)

@@ -10,7 +10,8 @@ for each, whether the query grounds it:
   removed, for Korean), or when most of their words occur in the query; ISO dates when year, month and
   day all occur;
 * booleans, enum members and nulls are grounded when they equal the schema's default or ``const``, or
-  when the query names the argument (its name, title or description words, Korean glossary included);
+  when the query names the argument (its name, title or description words, Korean glossary included,
+  an English synonym, or a word that a key word of four letters or more begins: CALC "calculated");
   ``false`` without a default counts as "not asked for".
 
 What it does not cover: unit conversions (3 km vs 3000), paraphrased free text that shares few words
