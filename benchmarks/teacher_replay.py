@@ -12,7 +12,8 @@ execution on the spec-driven sandbox, semantic, dedup). It prints:
 * parsed: good replies that became samples (goal 100 %);
 * accepted: good samples the default chain accepts (goal >= 97 %);
 * invented codes rejected: with ``format.reject_codes_not_in_spec`` (goal: all), and by the default
-  chain for comparison (the baseline: codes of fields with only examples are warnings there);
+  chain: every code of a field the spec lists allowed values for (goal: all); codes of fields with only
+  examples are ``code_not_in_spec`` warnings there, each shown with what the default chain did;
 * wrong replies rejected overall, and the known misses the set records;
 * prompt size over the full GEN NX plan against ``MAX_PROMPT_CHARS``, and the share of prompts of targets
   with a documented example that show it (goal 100 %).
@@ -74,6 +75,13 @@ def main() -> int:
     invented = [r["item_id"] for r in wrong_rows if r["flaw"] == "invented_code"]
     caught = sum(outcome[i] is not None for i in invented)
     caught_default = sum(default_outcome[i] is not None for i in invented)
+    # A field with known values is one the spec gives an enum for (the strict run says enum_violation);
+    # the others have only examples, so the default chain warns (code_not_in_spec) unless another
+    # check happens to reject the sample.
+    enum_fields = [i for i in invented if outcome[i] == "format:enum_violation"]
+    example_only = [i for i in invented if i not in enum_fields]
+    caught_enum = sum(default_outcome[i] is not None for i in enum_fields)
+    example_outcomes = ", ".join(f"{i[:8]} {default_outcome[i] or 'warning only'}" for i in example_only)
     rejected = sum(outcome[r["item_id"]] is not None for r in wrong_rows)
     misses = [r for r in wrong_rows if outcome[r["item_id"]] is None]
 
@@ -103,7 +111,11 @@ def main() -> int:
     )
     print(
         f"  invented codes rejected: {caught}/{len(invented)} with format.reject_codes_not_in_spec (goal: all); "
-        f"default chain (baseline): {caught_default}/{len(invented)}"
+        f"default chain: {caught_default}/{len(invented)}"
+    )
+    print(
+        f"    for fields with allowed values in the spec: {caught_enum}/{len(enum_fields)} rejected by the "
+        f"default chain (goal: all); example-only fields: {example_outcomes or 'none'}"
     )
     print(
         f"  wrong replies rejected: {rejected}/{len(wrong_rows)}; known misses: "
@@ -119,6 +131,7 @@ def main() -> int:
         len(samples) == len(good_rows)
         and len(accepted) >= 0.97 * len(samples)
         and caught == len(invented)
+        and caught_enum == len(enum_fields)
         and max(sizes) <= MAX_PROMPT_CHARS
         and showing == with_example
         and all(m.get("known_miss") for m in misses)

@@ -10,6 +10,7 @@ spec slug ``S`` (``gennx`` for the bundled spec; ``D`` is the dataset's name, by
     S-verify-progress       progress: candidate samples verified / total, with accepted and rejected
     S-verifier-pass-rates   table: per verifier and tier, judged / passed / failed / undecided / rate
     S-rejection-reasons     table: the top rejection reason codes per tier
+    S-verifier-warnings     table: samples per verifier warning class (code_not_in_spec …), not rejections
     S-teacher-stats         table: requests, cache hits, retries, 429s, latency, tokens
     S-split-sizes           table: samples per split (train / validation / test_seen / test_unseen)
     S-dataset-changes       table: tools added / changed / removed, samples added / retired per split

@@ -60,6 +60,10 @@ def render_report(manifest: RunManifest, run_dir: Path, *, examples: bool = True
             "## Top rejection reasons (per tier)\n",
             tables.markdown_table(tables.rejection_rows(summary)),
         ]
+        parts += [
+            "## Verifier warnings (samples per class; a warning does not reject)\n",
+            tables.markdown_table(tables.warning_rows(summary)),
+        ]
     assembled = details.get("assemble", {})
     if splits := assembled.get("splits"):
         parts += ["## Splits\n", tables.markdown_table(tables.split_rows(splits))]

@@ -69,6 +69,14 @@ def rejection_rows(summary: VerdictSummary, *, top: int = TOP_REASONS) -> list[d
     ]
 
 
+def warning_rows(summary: VerdictSummary) -> list[dict[str, Any]]:
+    """Samples per warning class (``VerdictSummary.top_warnings``), most first; warnings do not reject."""
+    return [
+        {"warning": f"{w['verifier']}/{w['code']}", "samples": w["samples"]}
+        for w in summary.top_warnings(None)
+    ]
+
+
 def split_rows(splits: Mapping[str, int]) -> list[dict[str, Any]]:
     total = sum(splits.values()) or 1
     return [{"split": name, "samples": int(n), "share": round(n / total, 4)} for name, n in splits.items()]

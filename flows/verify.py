@@ -161,6 +161,12 @@ def verify_flow(config: RunConfig, shard_paths: list[str] | None = None) -> dict
         tables.rejection_rows(summary),
         description=f"{config.run_name}: top {tables.TOP_REASONS} rejection reasons per tier",
     )
+    monitoring.publish_table(
+        config.slug,
+        "verifier-warnings",
+        tables.warning_rows(summary),
+        description=f"{config.run_name}: samples per verifier warning class (warnings do not reject)",
+    )
     counts = {
         k: sum(int(r[k]) for r in results)
         for k in ("samples", "accepted", "rejected", "undecided", "repeated")

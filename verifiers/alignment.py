@@ -1,12 +1,15 @@
 """Do the calls line up with how the query is laid out? Swapped values and requests left unanswered.
 
-Two checks over a query (``QueryFacts``) and the argument leaves of a sample's calls:
+Three checks over a query (``QueryFacts``) and the argument leaves of a sample's calls:
 
 * ``swapped_pairs`` — two sibling arguments whose values are both in the query but each sits next to
   the *other* argument's label ("width 5, height 3" called as width=3, height=5), or sibling numbers
   that the query gives as a tuple in another order ("(3, 0, 1)" called as X=1, Y=0, Z=3).
 * ``unanswered_items`` — the query enumerates items ("Paris and London", "1번, 2번, 3번",
   "node 1 … node 2") and the calls use some of them but not others: a request got no call.
+* ``distinct_requests`` — how many of the query's request clauses need a call of their own: clauses
+  whose stated values all sit in one row of one call ("rename type 2 to A and set its stiffness to …")
+  are one request.
 
 Both abstain (return nothing) when the query gives no such structure; they only speak when the
 evidence is local and explicit, because a false alarm rejects a good sample.
@@ -21,8 +24,17 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from verifiers.grounding import Leaf, QueryFacts, as_number, fold, iter_pairs, label_terms, value_offsets
-from verifiers.lexicon import PARTICLES, STOPWORDS, abbreviates, stem, token_terms
+from verifiers.grounding import (
+    Leaf,
+    QueryFacts,
+    as_number,
+    fold,
+    iter_pairs,
+    label_terms,
+    terms_name,
+    value_offsets,
+)
+from verifiers.lexicon import PARTICLES, STOPWORDS, abbreviates, stem, token_terms, tokens
 from verifiers.units import equivalents
 
 # "or" is not here on purpose: "steel or concrete" offers alternatives, it does not ask for both.
@@ -226,6 +238,32 @@ def _labels_a_value(item: _Item, folded: str, numbers: set[float], strings: list
     return (number is not None and number in numbers) or any(word == s for s in strings)
 
 
+def _item_terms(text: str) -> frozenset[str]:
+    return frozenset(token_terms(text) or (stem(text),))
+
+
+def _names_an_argument(item: _Item, labels: Sequence[frozenset[str]]) -> bool:
+    """A word that names an argument the calls set ("… and strain value priority 1") is that
+    argument's label, answered by it, not a request of its own."""
+    terms = _item_terms(item.text)
+    return any(terms_name(label, terms) for label in labels)
+
+
+_PHRASE_BREAK = re.compile(r",|;|\band\b|\bwith\b|그리고|및")
+
+
+def _ends_a_switch(item: _Item, facts: QueryFacts, switched_on: Sequence[frozenset[str]]) -> bool:
+    """A word ending a phrase that names a boolean the calls switch on ("damping computed on demand",
+    "the option to calculate when used") belongs to that phrase: the boolean answers it."""
+    if not switched_on:
+        return False
+    before = facts.folded[: item.start]
+    cut = max((m.end() for m in _PHRASE_BREAK.finditer(before)), default=0)
+    phrase = before[cut:]
+    terms = {term for token, _ in tokens(phrase) for term in token_terms(token)}
+    return bool(terms) and any(terms_name(label, terms) for label in switched_on)
+
+
 def _joined(left: _Item, right: _Item, folded: str) -> bool:
     gap = re.sub(r"\s+", "", folded[left.end : right.start])
     return gap in _SEPARATORS or (gap == "" and left.conjunctive)
@@ -250,6 +288,8 @@ def unanswered_items(
         fold(leaf.value).strip() for leaf in all_leaves if isinstance(leaf.value, str) and leaf.value.strip()
     ]
     names = {fold(leaf.name) for leaf in all_leaves}
+    labels = [label_terms(leaf) for leaf in all_leaves if not leaf.is_key]
+    switched_on = [label_terms(leaf) for leaf in all_leaves if leaf.value is True]
     items = [
         i
         for i in _items(facts)
@@ -260,6 +300,8 @@ def unanswered_items(
             and i.text not in names
             and tool_terms.isdisjoint(token_terms(i.text) or (stem(i.text),))
             and not _labels_a_value(i, facts.folded, numbers, strings)
+            and not _names_an_argument(i, labels)
+            and not _ends_a_switch(i, facts, switched_on)
         )
     ]
     runs: list[list[_Item]] = []
@@ -413,3 +455,55 @@ def call_contexts(facts: QueryFacts, calls_leaves: Sequence[Sequence[Leaf]]) -> 
         part = votes.most_common(1)[0][0]
         contexts.append(f"{preamble} {parts[part]}".strip())
     return contexts
+
+
+def _record(leaf: Leaf, keys: Sequence[tuple]) -> tuple:
+    """The row a leaf belongs to: the longest id-keyed path above it (``("Assign", "2")``), else ()."""
+    return max((k for k in keys if leaf.path[: len(k)] == k), key=len, default=())
+
+
+def _clause_record(clause: str, calls_leaves: Sequence[Sequence[Leaf]]) -> tuple | None:
+    """The one record (call index, row) that holds every value a clause states, None when the clause
+    states no value, states one no argument uses, or its values are spread over several records."""
+    facts = QueryFacts(clause)
+    placed = [
+        (index, leaf, _record(leaf, [k.path for k in call_leaves if k.is_key]))
+        for index, call_leaves in enumerate(calls_leaves)
+        for leaf in call_leaves
+    ]
+    by_string: dict[str, set[tuple]] = defaultdict(set)  # a name in two rows may be either row's
+    for index, leaf, record in placed:
+        if isinstance(leaf.value, str) and len(leaf.value.strip()) > 1:
+            text = fold(leaf.value).strip()
+            if text in facts.folded:
+                by_string[text].add((index, record))
+    holders = list(by_string.values())
+    for number, _ in facts.numbers:
+        found = {
+            (index, record)
+            for index, leaf, record in placed
+            if (n := as_number(leaf.value)) is not None and abs(n - number) < 1e-9
+        }
+        if not found:
+            return None
+        holders.append(found)
+    if not holders:
+        return None
+    common = set.intersection(*holders)
+    return min(common) if len(common) == 1 else None
+
+
+def distinct_requests(clauses: Sequence[str], calls_leaves: Sequence[Sequence[Leaf]]) -> int:
+    """How many of a query's request clauses ask for a call of their own: a clause whose stated
+    values all sit in the same row of the same call as the previous clause's ("이름을 SOIL-K로 바꾸고
+    강성은 1000, … 넣어줘", "rename type 2 to A and set its stiffness to …") edits that row too.
+    A clause that states no value, or one no argument uses, still counts. Returns 0 below two."""
+    if len(clauses) < 2:
+        return 0  # one request or none: no row to share
+    count, previous = 0, None
+    for clause in clauses:
+        record = _clause_record(clause, calls_leaves)
+        if record is None or record != previous:
+            count += 1
+        previous = record
+    return count if count >= 2 else 0

@@ -10,7 +10,8 @@ for each, whether the query grounds it:
   removed, for Korean), or when most of their words occur in the query; ISO dates when year, month and
   day all occur;
 * booleans, enum members and nulls are grounded when they equal the schema's default or ``const``, or
-  when the query names the argument (its name, title or description words, Korean glossary included);
+  when the query names the argument (its name, title or description words, Korean glossary included,
+  an English synonym, or a word that a key word of four letters or more begins: CALC "calculated");
   ``false`` without a default counts as "not asked for".
 
 What it does not cover: unit conversions (3 km vs 3000), paraphrased free text that shares few words
@@ -34,6 +35,7 @@ from verifiers.lexicon import (
     fold,
     ko_match,
     name_words,
+    names_term,
     stem,
     token_terms,
     tokens,
@@ -271,7 +273,13 @@ def _named(leaf: Leaf, facts: QueryFacts) -> bool:
     key = fold(leaf.name)
     if len(key) > 1 and any(token == key for token, _ in facts.tokens):
         return True
-    return bool(label_terms(leaf) & facts.terms)
+    return terms_name(label_terms(leaf), facts.terms)
+
+
+def terms_name(label: frozenset[str], terms: set[str] | frozenset[str]) -> bool:
+    """Whether any of a query's ``terms`` names an argument with these label terms (a synonym or a
+    word its shortened key begins included: "computed" and "calculated" name OPT_CALC_WHEN_USED)."""
+    return not label.isdisjoint(terms) or any(names_term(label, term) for term in terms)
 
 
 def grounded(leaf: Leaf, facts: QueryFacts, *, string_coverage: float = 0.75) -> bool:

@@ -102,6 +102,9 @@ KO_EN: dict[str, tuple[str, ...]] = {
     "좌표": ("coordinate", "coordinates", "x", "y", "z"),
     "원점": ("origin",),
     "방향": ("direction",),
+    "질량": ("mass",),
+    "강성": ("stiffness", "spring"),
+    "감쇠": ("damping",),
     "크기": ("size", "magnitude", "value"),
     "값": ("value",),
     "번호": ("number", "id"),
@@ -268,6 +271,22 @@ PARTICLES = frozenset(
         "으로는",
     ]
 )
+
+
+# English words that name one thing in argument labels: a query says "computed" for a CALC field.
+# Keyed and valued by stem; kept tiny and symmetric, like the Korean glossary (a missing pair only
+# makes a check abstain less often, it never rejects).
+_EN_SAME: tuple[tuple[str, ...], ...] = (("calc", "calculat", "comput"),)
+EN_SYNONYMS: dict[str, frozenset[str]] = {w: frozenset(g) - {w} for g in _EN_SAME for w in g}
+
+
+def names_term(label: frozenset[str], term: str) -> bool:
+    """Whether a query term (a stem) names one of an argument's ``label`` terms: the same stem, a
+    synonym, or a label word of four letters or more that the term starts with (CALC "calculated",
+    AUTO "automatically": GEN NX keys shorten their words)."""
+    if term in label or not label.isdisjoint(EN_SYNONYMS.get(term, ())):
+        return True
+    return any(len(w) >= 4 and w.isalpha() and len(term) > len(w) and term.startswith(w) for w in label)
 
 
 def abbreviates(short: str, word: str) -> bool:

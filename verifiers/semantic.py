@@ -37,12 +37,19 @@ from pydantic import Field, field_validator
 
 from schemas.errors import ConfigError
 from schemas.models import Sample, Tool, Verdict
-from verifiers.alignment import call_contexts, requested_calls, swapped_pairs, unanswered_items, unused_values
+from verifiers.alignment import (
+    call_contexts,
+    distinct_requests,
+    requested_calls,
+    swapped_pairs,
+    unanswered_items,
+    unused_values,
+)
 from verifiers.arguments import pointer
 from verifiers.base import TEACHER_KEY, VerifierOptions, VerifyContext
 from verifiers.call_values import grounding_issues, issue, range_issues
 from verifiers.grounding import Leaf, QueryFacts, leaves
-from verifiers.intent import actions, explanation_question, request_clauses, request_count, wording
+from verifiers.intent import actions, explanation_question, request_clauses, wording
 from verifiers.judge import judge
 from verifiers.lexicon import english_terms
 from verifiers.similarity import Precision, rank_scores, resolve_mode, resolve_precision, tool_text
@@ -155,7 +162,7 @@ class SemanticVerifier:
                     )  # fmt: skip
         every_leaf = [leaf for call_leaves in calls_leaves for leaf in call_leaves]
         if self.options.call_count and sample.calls:
-            issues.extend(self._count_issues(sample, tools, facts, every_leaf))
+            issues.extend(self._count_issues(sample, tools, facts, calls_leaves))
         if self.options.unused_values_min and sample.calls:
             unused = unused_values(facts, every_leaf)
             if len(unused) >= self.options.unused_values_min:
@@ -178,9 +185,10 @@ class SemanticVerifier:
         return grounding_issues(index, name, call_leaves, facts, lexicon, self.options.string_coverage)
 
     def _count_issues(
-        self, sample: Sample, tools: Mapping[str, Tool], facts: QueryFacts, every_leaf: list[Leaf]
+        self, sample: Sample, tools: Mapping[str, Tool], facts: QueryFacts, calls_leaves: list[list[Leaf]]
     ) -> list[dict[str, Any]]:
-        expected = max(requested_calls(facts), request_count(sample.query))
+        every_leaf = [leaf for call_leaves in calls_leaves for leaf in call_leaves]
+        expected = max(requested_calls(facts), distinct_requests(request_clauses(sample.query), calls_leaves))
         if expected > len(sample.calls):
             return [
                 issue(

@@ -11,6 +11,8 @@ The rules, in one place:
 * **Undecided follows the run's policy.** With ``undecided="reject"`` (the default everywhere) a
   verdict with ``passed=None`` is a rejection reason like a failure; with ``"accept"`` it is not.
 * **Accepted** means at least one verdict and every verdict counting as a pass.
+* **Warnings** (``details["warnings"]`` of a verdict, e.g. format's ``code_not_in_spec``) are counted
+  per class in samples, apart from rejections: a warned sample may be accepted.
 * **Repeats** (the same sample generated twice in one shard, dropped before verification) are kept
   beside the verdicts, per tier, under ``generate/duplicate_sample``: they were never judged.
 
@@ -21,6 +23,7 @@ results, the run manifest).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +54,7 @@ class VerdictSummary:
     states: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (verifier, tier, state)
     reasons: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (tier, verifier, code)
     repeated: Counter[str] = field(default_factory=Counter)  # tier -> repeats dropped before verify
+    warnings: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (tier, verifier, code)
 
     # -------------------------------------------------------------------------------- construction
 
@@ -59,6 +63,7 @@ class VerdictSummary:
         cls, verdicts: Iterable[Verdict], samples: Iterable[Sample], *, undecided: UndecidedPolicy = "reject"
     ) -> VerdictSummary:
         """From verdict objects and the samples they judge (for each sample's tier)."""
+        verdicts, samples = list(verdicts), list(samples)
         frame = pl.DataFrame(
             [(v.sample_id, v.verifier, v.passed, v.code) for v in verdicts],
             schema={"sample_id": pl.String, "verifier": pl.String, "passed": pl.Boolean, "code": pl.String},
@@ -67,7 +72,15 @@ class VerdictSummary:
         tiers = pl.DataFrame(
             [(s.id, s.tier) for s in samples], schema={"id": pl.String, "tier": pl.Int64}, orient="row"
         )
-        return cls.from_frames(frame, tiers, undecided=undecided)
+        out = cls.from_frames(frame, tiers, undecided=undecided)
+        tier_of = {s.id: tier_key(s.tier) for s in samples}
+        seen: set[tuple[str, str, str]] = set()
+        for v in verdicts:
+            for code in warning_codes(v.details):
+                if (v.sample_id, v.verifier, code) not in seen:  # a class counts a sample once
+                    seen.add((v.sample_id, v.verifier, code))
+                    out.warnings[(tier_of.get(v.sample_id, "none"), v.verifier, code)] += 1
+        return out
 
     @classmethod
     def from_frames(
@@ -112,6 +125,18 @@ class VerdictSummary:
         rejections = counted.filter(~pl.col("ok")).group_by("tier", "verifier", "code")
         for tier, verifier, code, n in rejections.agg(pl.col("sample_id").n_unique()).iter_rows():
             out.reasons[(tier, verifier, code)] += int(n)
+        if "details" in verdicts.columns:  # verdicts/ shards keep details as JSON text
+            warned = verdicts.filter(pl.col("details").str.contains('"warnings"', literal=True)).join(
+                tiers, on="sample_id", how="left"
+            )
+            seen: set[tuple[str, str, str]] = set()
+            for sample_id, verifier, details, tier in warned.select(
+                "sample_id", "verifier", "details", pl.col("tier").fill_null("none")
+            ).iter_rows():
+                for code in warning_codes(_json_object(details)):
+                    if (sample_id, verifier, code) not in seen:
+                        seen.add((sample_id, verifier, code))
+                        out.warnings[(tier, verifier, code)] += 1
         return out
 
     def add_repeats(self, per_tier: Mapping[str, int]) -> VerdictSummary:
@@ -132,6 +157,7 @@ class VerdictSummary:
             out.states.update(part.states)
             out.reasons.update(part.reasons)
             out.repeated.update(part.repeated)
+            out.warnings.update(part.warnings)
         return out
 
     # ---------------------------------------------------------------------------------------- JSON
@@ -144,6 +170,7 @@ class VerdictSummary:
             "states": [[*key, n] for key, n in sorted(self.states.items())],
             "reasons": [[*key, n] for key, n in sorted(self.reasons.items())],
             "repeated": dict(self.repeated),
+            "warnings": [[*key, n] for key, n in sorted(self.warnings.items())],
         }
 
     @classmethod
@@ -155,6 +182,7 @@ class VerdictSummary:
             states=Counter({(v, t, s): int(n) for v, t, s, n in data.get("states", [])}),
             reasons=Counter({(t, v, c): int(n) for t, v, c, n in data.get("reasons", [])}),
             repeated=Counter({str(k): int(v) for k, v in data.get("repeated", {}).items()}),
+            warnings=Counter({(t, v, c): int(n) for t, v, c, n in data.get("warnings", [])}),
         )
 
     # --------------------------------------------------------------------------------------- views
@@ -216,8 +244,39 @@ class VerdictSummary:
         ranked = sorted(self.rejection_counts(tier=tier).items(), key=lambda kv: (-kv[1], kv[0]))
         return [{"verifier": v, "code": c, "samples": n} for (v, c), n in ranked[:top]]
 
+    def warning_counts(self, *, tier: str | None = None) -> Counter[tuple[str, str]]:
+        """Samples per ``(verifier, code)`` warning class (of one tier, or all). A warning never
+        rejects: these samples may be accepted (``code_not_in_spec`` unless the run rejects it)."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for (t, verifier, code), n in self.warnings.items():
+            if tier is None or t == tier:
+                counts[(verifier, code)] += n
+        return counts
+
+    def top_warnings(self, top: int | None = 10) -> list[dict[str, Any]]:
+        """The warning classes, most samples first: ``[{"verifier", "code", "samples"}]``."""
+        ranked = sorted(self.warning_counts().items(), key=lambda kv: (-kv[1], kv[0]))
+        return [{"verifier": v, "code": c, "samples": n} for (v, c), n in ranked[:top]]
+
     def tiers_with_rejections(self) -> list[str]:
         return sorted({t for t, _, _ in self.reasons} | {t for t, n in self.repeated.items() if n})
+
+
+def warning_codes(details: Mapping[str, Any] | None) -> list[str]:
+    """The warning classes in a verdict's ``details["warnings"]`` (a list of issue dicts), each once."""
+    listed = details.get("warnings") if isinstance(details, Mapping) else None
+    if not isinstance(listed, list):
+        return []
+    codes = [w.get("code") for w in listed if isinstance(w, Mapping)]
+    return list(dict.fromkeys(c for c in codes if isinstance(c, str) and c))
+
+
+def _json_object(text: str | None) -> Mapping[str, Any] | None:
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return None  # a damaged details cell loses its warnings, not the summary
+    return value if isinstance(value, Mapping) else None
 
 
 def _rate_row(counts: Counter[str]) -> dict[str, Any]:

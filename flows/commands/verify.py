@@ -129,4 +129,7 @@ def format_summary(summary: VerdictSummary, *, top: int = 10) -> str:
             f"top rejection reasons (samples; undecided counts as a rejection: {summary.undecided == 'reject'}):"
         )
         lines.extend(f"  {r['samples']:>6}  {r['verifier']}/{r['code']}" for r in rejections)
+    if warnings := summary.top_warnings(top):
+        lines.append("warnings by class (samples; a warning does not reject):")
+        lines.extend(f"  {w['samples']:>6}  {w['verifier']}/{w['code']}" for w in warnings)
     return "\n".join(lines)

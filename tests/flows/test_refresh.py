@@ -31,6 +31,7 @@ KEYS = {
     "mini-teacher-stats": "table",
     "mini-verifier-pass-rates": "table",
     "mini-rejection-reasons": "table",
+    "mini-verifier-warnings": "table",
     "mini-split-sizes": "table",
     "mini-dataset-changes": "table",
     "mini-run-summary": "markdown",
@@ -99,7 +100,13 @@ def test_manifest_records_every_stage_finished(finished: dict[str, Any]) -> None
 
 def test_report_has_sections_and_examples(finished: dict[str, Any]) -> None:
     report = Path(finished["report"]).read_text("utf-8")
-    for heading in ("## Stages", "## Verifier pass rates", "## Splits", "## Examples"):
+    for heading in (
+        "## Stages",
+        "## Verifier pass rates",
+        "## Verifier warnings",
+        "## Splits",
+        "## Examples",
+    ):
         assert heading in report
 
 
