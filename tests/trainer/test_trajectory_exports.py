@@ -58,7 +58,9 @@ def test_a_miss_func_trajectory_gives_a_row_without_the_tool_and_one_without_the
     called_before = [c["function"]["name"] for m in before["messages"] for c in m.get("tool_calls") or []]
     assert withheld not in called_before
     # in the row that offers the tool, no assistant message declines: every user request is answered
-    declines = [m for m in t.messages if m["role"] == "assistant" and not m.get("tool_calls")][0]["content"]
+    (arrival,) = (int(k) for k in t.missed_function or {})
+    declines = t.turn_messages()[arrival - 1][1][-1]["content"]
+    assert "can't" in declines or "없습니다" in declines
     assert declines not in [m.get("content") for m in after["messages"]]
     assert len([m for m in after["messages"] if m["role"] == "user"]) == len(t.turns) - 1
 
