@@ -13,8 +13,9 @@ Three units decide where a trajectory goes, coarsest first:
   uses as a prerequisite (``NODE`` under almost everything) are shared on purpose: holding those out
   would empty the training set.
 * **workflow template**: the shape of the gold calls -- per turn, the verbs called (``post``, ``get``,
-  ``put``, ``delete``) -- and the category. ``test_unseen`` also holds out whole templates; a held-out
-  template never appears in the other splits.
+  ``put``, ``delete``) -- and the category. ``test_unseen`` also holds out whole templates (never a
+  category's most common one, so every category is still trained on); a held-out template never
+  appears in the other splits, and its trajectories' subject tables are held out with it.
 * **blueprint**: spec, initial state and gold calls (``blueprint_group``), i.e. what stays when the
   user's words change. Surface variants of one blueprint share it and always land in one split.
 
@@ -128,9 +129,10 @@ def split_trajectories(
     config = config or TrajectorySplitConfig()
     items = list(trajectories)
     subjects = [subject_table(t) for t in items]
+    categories = [t.category for t in items]
     templates = [workflow_template(t) for t in items]
     rng = random.Random(config.seed)
-    held_templates = _pick(sorted(set(templates)), config.unseen_template_fraction, rng)
+    held_templates = _pick_templates(templates, categories, config.unseen_template_fraction, rng)
     held_tables = _pick(sorted(set(subjects)), config.unseen_table_fraction, rng)
     # A trajectory of a held-out template also takes its subject table out of training, so test_unseen's
     # subject tables are never trained on (held_tables grows; nothing else moves to test_unseen).
@@ -153,6 +155,22 @@ def _pick(values: Sequence[str], fraction: float, rng: random.Random) -> set[str
         return set()
     k = min(len(values) - 1, max(1, round(fraction * len(values))))
     return set(rng.sample(list(values), k))
+
+
+def _pick_templates(
+    templates: Sequence[str], categories: Sequence[str], fraction: float, rng: random.Random
+) -> set[str]:
+    """``fraction`` of the templates, never a category's most common one: every category keeps its main
+    shape for training (holding out ``miss_func``'s main template would leave nothing to learn it from)."""
+    counts = Counter(zip(categories, templates, strict=True))
+    main = {}
+    for (category, template), _n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][1])):
+        main.setdefault(category, template)
+    candidates = sorted({t for t in templates} - set(main.values()))
+    if fraction <= 0 or not candidates:
+        return set()
+    k = min(len(candidates), max(1, round(fraction * len(set(templates)))))
+    return set(rng.sample(candidates, k))
 
 
 def _seen_split(group: str, config: TrajectorySplitConfig) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import random
+from collections import Counter
 
 import pytest
 
@@ -99,3 +100,12 @@ def test_no_hold_out_puts_everything_in_the_seen_splits() -> None:
 def test_bad_fractions_are_refused() -> None:
     with pytest.raises(ValueError, match="fractions"):
         TrajectorySplitConfig(fractions=(0.5, 0.2, 0.2))
+
+
+def test_every_category_keeps_training_data() -> None:
+    # holding out a category's main template would leave nothing to learn miss_func from
+    for seed in range(4):
+        result = split_trajectories(drawn(), TrajectorySplitConfig(seed=seed))
+        trained = Counter(t.category for t in result.splits["train"])
+        everything = Counter(t.category for t in drawn())
+        assert all(trained[c] >= 0.4 * everything[c] for c in everything), (seed, trained, everything)
