@@ -163,7 +163,7 @@ def _pick_templates(
     """``fraction`` of the templates, never a category's most common one: every category keeps its main
     shape for training (holding out ``miss_func``'s main template would leave nothing to learn it from)."""
     counts = Counter(zip(categories, templates, strict=True))
-    main = {}
+    main: dict[str, str] = {}
     for (category, template), _n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][1])):
         main.setdefault(category, template)
     candidates = sorted({t for t in templates} - set(main.values()))
