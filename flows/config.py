@@ -33,6 +33,7 @@ from schemas.config_errors import describe_validation_error
 from schemas.errors import ConfigError
 from trainer.config import DEFER_SFT_KEYS, TrainerConfig
 from trainer.dataset.config import AssembleConfig
+from trainer.dataset.multi_turn_config import MultiTurnConfig
 from trainer.evaluation.config import EvaluateConfig
 
 DEFAULT_SPEC = "specs/gennx/openapi.yaml"
@@ -111,6 +112,10 @@ class RunConfig(_Section):
     )
     assemble: AssembleConfig = Field(
         default_factory=AssembleConfig, description="split, export, dataset name"
+    )
+    multi_turn: MultiTurnConfig = Field(
+        default_factory=MultiTurnConfig,
+        description="multi-turn trajectories (counts per category, languages, split); on for GEN NX",
     )
     store_dir: str | None = Field(
         default=None,
@@ -211,6 +216,13 @@ class RunConfig(_Section):
     def assemble_with_lengths(self) -> AssembleConfig:
         """``assemble`` with its row-length target filled from this run's training config (``fill_lengths``)."""
         return fill_lengths(self.assemble, self.base_model, self.train_settings)
+
+    @property
+    def makes_multi_turn(self) -> bool:
+        """``multi_turn.enabled``, or by default: only the bundled GEN NX spec (its /db tables are walked)."""
+        if self.multi_turn.enabled is not None:
+            return self.multi_turn.enabled
+        return self.specs == [DEFAULT_SPEC] and sum(self.multi_turn.counts.values()) > 0
 
     @property
     def slug(self) -> str:

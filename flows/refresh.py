@@ -1,4 +1,7 @@
-"""The ``refresh`` flow: ingest -> generate -> verify -> assemble (-> train -> evaluate), as subflows.
+"""The ``refresh`` flow: ingest -> generate -> verify -> assemble -> multi-turn (-> train -> evaluate), as subflows.
+
+The multi-turn stage (``flows.multi_turn``) runs for the bundled GEN NX spec unless ``multi_turn.enabled``
+says otherwise.
 
     refresh()                                             # the bundled GEN NX spec, embedded defaults
     refresh(spec="specs/petstore.yaml", limit=50)            # no tier rules for another spec
@@ -182,6 +185,13 @@ def refresh(
         )
         out["dataset_dir"] = out["assemble"]["dataset_dir"]
         out["report"] = out["assemble"]["report"]
+        if config.makes_multi_turn:
+            from flows.multi_turn import multi_turn_flow
+
+            # after assemble, which rewrites the run's dataset folder whole; into that folder
+            with tags("stage:multi-turn"):
+                out["multi_turn"] = multi_turn_flow(config, dataset_dir=out["dataset_dir"])
+            summary.update()
         if config.train:
             from flows.evaluate import evaluate_flow
             from flows.train import train_flow, trained_models

@@ -20,6 +20,7 @@ the user turn by ``generators.phrasing``), so grounding holds by construction.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,13 @@ CATEGORIES = ("base", "miss_param", "miss_func", "long_context")
 LANGUAGES = ("en", "ko")
 _OPTIONS = ValueOptions(map_entries=(1, 1), array_items=(1, 2), max_optional=3, optional_p=0.3)
 _SEED_ROWS = 8  # rows seeded per prerequisite table (an ELEM of a SOLID takes 8 distinct nodes)
+# Long schemas. GEN NX's post_db_sect alone is 37k characters of JSON schema: one such tool would fill a
+# training row (max length measured in trainer/dataset/trajectory_lengths.py). A tool whose OpenAI schema
+# is longer than MAX_TOOL_CHARS is never offered: a table it writes is only ever seeded through
+# initial_state (and cannot start a walk); the tools of one trajectory stay within TOOL_BUDGET_CHARS,
+# offered-but-uncalled tools dropped largest first. 10 of GEN NX's 207 CRUD tables go over the bound.
+MAX_TOOL_CHARS = 6_000
+TOOL_BUDGET_CHARS = 10_000
 _PREAMBLE = {
     "en": (
         "Some context before we start: this model is a design study for a mid-rise office building, and "
@@ -80,6 +88,27 @@ class TrajectoryGenerator:
                 if all(n in catalog for n in names):
                     self.tables[key] = _Table(key, *names)
         self._kits: dict[str, tuple[Any, Phrasebook]] = {}
+        self._sizes: dict[str, int] = {}
+
+    def tool_chars(self, name: str) -> int:
+        """Characters of the tool's OpenAI schema as JSON (what a chat template renders, roughly)."""
+        if name not in self._sizes:
+            schema = self.catalog[name].openai_schema()
+            self._sizes[name] = len(json.dumps(schema, ensure_ascii=False, separators=(",", ":")))
+        return self._sizes[name]
+
+    def fits(self, name: str) -> bool:
+        return self.tool_chars(name) <= MAX_TOOL_CHARS
+
+    def own_chars(self, key: str) -> int:
+        t = self.tables[key]
+        return sum(map(self.tool_chars, (t.post, t.get, t.put, t.delete)))
+
+    def startable(self, key: str) -> bool:
+        """Whether a walk can start at ``key``: its four tools fit the bound and, together, the budget."""
+        t = self.tables[key]
+        fit = all(map(self.fits, (t.post, t.get, t.put, t.delete)))
+        return fit and self.own_chars(key) <= TOOL_BUDGET_CHARS
 
     def kit(self, name: str) -> tuple[Any, Phrasebook]:
         if name not in self._kits:
@@ -94,7 +123,8 @@ class TrajectoryGenerator:
         """``count`` trajectories (round-robin over tables, categories and languages); a string names a
         blueprint that could not be drawn (its table and why), so the caller can count them."""
         rng = random.Random(seed)
-        keys = sorted(self.tables)
+        # a table whose own tools are too long to offer never starts a walk (it is only ever seeded)
+        keys = sorted(k for k in self.tables if self.startable(k))
         if not keys:
             raise ValueError(
                 "the catalog has no /db table with all four tools named post_/get_/put_/delete_db_<table> "
@@ -105,9 +135,14 @@ class TrajectoryGenerator:
         seen: set[str] = set()
         while made < count:
             # every table early; over rounds, every table in every category and language
+            # table i in round r gets slot (i + r) mod 8: over 8 rounds every table meets every category
+            # and language. (Deriving the category from the running index instead, as before, gave a
+            # table the same category in every round whenever the table count + 1 was a multiple of 4 --
+            # GEN NX's 207 tables: ELEM was never miss_param.)
+            slot = index % len(keys) + index // len(keys)
             table = keys[index % len(keys)]
-            category = CATEGORIES[(index + index // len(keys)) % len(CATEGORIES)]
-            language = LANGUAGES[(index // len(CATEGORIES) + index // len(keys)) % len(LANGUAGES)]
+            category = CATEGORIES[slot % len(CATEGORIES)]
+            language = LANGUAGES[slot // len(CATEGORIES) % len(LANGUAGES)]
             index += 1
             blueprint_seed = rng.randrange(1 << 30)
             try:
@@ -142,6 +177,10 @@ class TrajectoryGenerator:
 
     def _blueprint(self, key: str, category: str, rng: random.Random) -> dict[str, Any]:
         table = self.tables[key]
+        if not self.startable(key):
+            raise _Skip(
+                f"its tools are over {MAX_TOOL_CHARS} characters each or {TOOL_BUDGET_CHARS} together"
+            )
         refs = self.references(key)
         state: dict[str, dict[str, Any]] = {}
         for ref in refs:  # seed every table T refers to
@@ -159,8 +198,16 @@ class TrajectoryGenerator:
                 if other != key and other not in state:
                     state[other] = {str(i): self._row(self.tables[other].post, rng) for i in range(1, 11)}
         turns: list[dict[str, Any]] = []
-        if refs:  # prerequisite created in the conversation, then referenced
-            first = refs[0]
+        # a prerequisite is created in the conversation, then referenced -- one whose create tool fits;
+        # a table whose tools are too long to offer stays seeded only
+        room = TOOL_BUDGET_CHARS - self.own_chars(key)
+        creatable = [
+            r
+            for r in refs
+            if self.fits(self.tables[r.target].post) and self.tool_chars(self.tables[r.target].post) <= room
+        ]
+        if creatable:
+            first = creatable[0]
             prerequisite = self._row(self.tables[first.target].post, rng)
             new_id = str(_SEED_ROWS + 1)
             if first.holds == "name":
@@ -201,7 +248,8 @@ class TrajectoryGenerator:
             turns.append({"kind": "clear", "tool": table.delete})
             if len(turns) < 5 and rng.random() < 0.5:  # at most 5 user turns
                 turns.append({"kind": "read", "tool": table.get, "id": None, "ids": []})
-        return {"table": key, "state": state, "turns": turns, "tools": self._offered(key, refs)}
+        called = [step["tool"] for step in turns] + [table.get]
+        return {"table": key, "state": state, "turns": turns, "tools": self._offered(key, refs, called)}
 
     def _point(
         self,
@@ -230,14 +278,20 @@ class TrajectoryGenerator:
             _rewrite(row, ref.field.split("."), ref, choices, rng, first)
         return chosen_id
 
-    def _offered(self, key: str, refs: list[Reference]) -> list[str]:
+    def _offered(self, key: str, refs: list[Reference], called: list[str]) -> list[str]:
+        """T's four tools and its prerequisites' create and read tools, within the bounds above."""
         t = self.tables[key]
         tools = [t.post, t.get, t.put, t.delete]
         for ref in refs:
             target = self.tables[ref.target]
             for name in (target.post, target.get):
-                if name not in tools:
+                if name not in tools and self.fits(name):
                     tools.append(name)
+        spare = sorted((n for n in tools if n not in called), key=self.tool_chars)
+        while sum(map(self.tool_chars, tools)) > TOOL_BUDGET_CHARS and spare:
+            tools.remove(spare.pop())  # the largest tool nobody calls
+        if (total := sum(map(self.tool_chars, tools))) > TOOL_BUDGET_CHARS:
+            raise _Skip(f"the tools it calls take {total} characters, over {TOOL_BUDGET_CHARS}")
         return tools
 
     # ------------------------------------------------------------------------------------- render

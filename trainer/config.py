@@ -182,6 +182,12 @@ class TrainerConfig(_Section):
         description="a training record longer than sft.max_length: error (refuse before training: cutting "
         "it would lose its tool call), drop (leave it out) or truncate (cut it, as TRL would silently)",
     )
+    multi_turn: bool = Field(
+        default=False,
+        description="also train on the dataset's multi-turn rows (multi_turn/hf train and validation, written "
+        "by the refresh's multi-turn stage); they run longer than single-turn rows: set sft.max_length to "
+        "the run config's multi_turn.max_length (5120)",
+    )
     sft: dict[str, Any] = Field(default_factory=dict, description="trl.SFTConfig fields, over DEFAULT_SFT")
 
     @field_validator("sft")

@@ -55,7 +55,13 @@ from trainer.loading import (
 from trainer.packing import TokenizedRows, tokenize_records
 from trainer.plan import TrainingPlan, fit_plan, plan_training
 from trainer.plan import checkpointing as plan_checkpointing
-from trainer.trainset import DatasetVersion, dataset_version, load_training_splits, locate_dataset_dict
+from trainer.trainset import (
+    DatasetVersion,
+    add_multi_turn,
+    dataset_version,
+    load_training_splits,
+    locate_dataset_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +221,8 @@ def train(dataset_dir: Path, base_model: str, config: TrainerConfig, out_dir: Pa
     out = Path(out_dir).resolve()
     root = locate_dataset_dict(Path(dataset_dir))
     splits = load_training_splits(root)
+    if config.multi_turn:
+        splits = add_multi_turn(splits, Path(dataset_dir), root)
     version = dataset_version(Path(dataset_dir), root, splits["rows"])
     device: DeviceInfo = detect_device(config.device)  # fails fast when cuda is asked for and absent
     plan = plan_training(

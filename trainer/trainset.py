@@ -87,6 +87,38 @@ def load_training_splits(root: Path) -> dict[str, Any]:
     }
 
 
+MULTI_TURN_DIR = "multi_turn/hf"
+
+
+def add_multi_turn(splits: dict[str, Any], dataset_dir: Path, root: Path) -> dict[str, Any]:
+    """``splits`` with the multi-turn rows (``<dataset>/multi_turn/hf``, TRL columns) appended to train and
+    validation; ``rows`` gains ``multi_turn/<split>``. A dataset without them is a ``ConfigError``."""
+    from datasets import DatasetDict, concatenate_datasets, load_from_disk
+
+    candidates = [dataset_dir / MULTI_TURN_DIR, root.parent / MULTI_TURN_DIR, root / MULTI_TURN_DIR]
+    found = next((c for c in candidates if (c / DICT_MARKER).is_file()), None)
+    if found is None:
+        raise ConfigError(
+            f"{dataset_dir}: multi_turn is on but there is no {MULTI_TURN_DIR}/ (written by the refresh's "
+            "multi-turn stage, GEN NX by default); turn multi_turn off or refresh with multi_turn.enabled"
+        )
+    loaded = load_from_disk(str(found), keep_in_memory=True)
+    if not isinstance(loaded, DatasetDict):
+        raise ConfigError(f"{found}: holds a single Dataset, expected a DatasetDict")
+    out = dict(splits)
+    out["rows"] = dict(splits["rows"])
+    for name in ("train", "validation"):
+        extra = loaded.get(name)
+        if extra is None or len(extra) == 0:
+            continue
+        extra = extra.select_columns(list(TRAINING_COLUMNS))
+        base = out[name]
+        # same List(Json()) features on both sides; the single-turn ones decide the result's
+        out[name] = extra if base is None else concatenate_datasets([base, extra.cast(base.features)])
+        out["rows"][f"multi_turn/{name}"] = len(extra)
+    return out
+
+
 def _is_content(file: Path) -> bool:
     # state.json holds a random per-save fingerprint and cache-*.arrow are derived: neither is the data.
     return file.is_file() and file.name != "state.json" and not file.name.startswith("cache-")

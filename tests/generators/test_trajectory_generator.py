@@ -117,3 +117,31 @@ def test_a_catalog_without_crud_tables_is_refused_with_what_to_do() -> None:
     empty = TrajectoryGenerator(Catalog([gennx_catalog()["get_db_node"]]), ReferenceGraph())
     with pytest.raises(ValueError, match="naming 'snake'"):
         next(iter(empty.generate(1)))
+
+
+def test_no_trajectory_offers_a_tool_over_the_schema_bound_or_the_budget() -> None:
+    import json
+
+    from generators.trajectories import MAX_TOOL_CHARS, TOOL_BUDGET_CHARS
+
+    g = generator()
+    assert not g.startable("SECT")  # post_db_sect is 37k characters: SECT is only ever seeded
+    for t in _draw(600):
+        sizes = [len(json.dumps(tool, ensure_ascii=False, separators=(",", ":"))) for tool in t.tools]
+        assert max(sizes) <= MAX_TOOL_CHARS, t.id
+        assert sum(sizes) <= TOOL_BUDGET_CHARS, t.id
+
+
+def test_over_eight_rounds_every_table_meets_every_category_and_language() -> None:
+    # The old round-robin gave table i category i % 4 in every round when the table count + 1 was a
+    # multiple of 4 (GEN NX: 207 CRUD tables, 197 startable -- and 207 before the schema bound).
+    g = generator()
+    starts = sorted(k for k in g.tables if g.startable(k))
+    drawn = list(g.generate(len(starts) * 8, seed=1, variants=1))
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for t in drawn:
+        if isinstance(t, Trajectory):
+            table = t.id[len("gen-") :].rsplit("-", 4)[0]
+            seen.setdefault(table, set()).add((t.category, t.language))
+    full = [k for k, pairs in seen.items() if len(pairs) == 8]
+    assert len(full) >= 0.95 * len(starts), f"{len(full)} of {len(starts)} tables got all 8 pairs"
