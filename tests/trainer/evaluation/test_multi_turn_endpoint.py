@@ -12,12 +12,15 @@ is therefore, in a rollout, a model that read the real result.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.trainer.evaluation.evaluation_fixtures import ChatServer, completion
+from flows.cli import main
+from tests.trainer.evaluation.evaluation_fixtures import ChatServer, completion, error_answer
 from tests.verifiers.gennx_fixtures import gennx_catalog
 from tests.verifiers.trajectory_fixtures import ROOT, entries, records
 from trainer.evaluation.backends import ModelSpec
@@ -179,3 +182,44 @@ def test_a_withheld_tool_is_not_offered_before_its_turn(played) -> None:
         offered = {t["function"]["name"] for t in body.get("tools") or []}
         before = sum(m["role"] == "user" for m in body["messages"]) - 1 < int(turn)
         assert (set(withheld) & offered == set()) if before else set(withheld) <= offered
+
+
+@pytest.mark.slow
+def test_the_cli_rolls_out_a_datasets_multi_turn_split_and_counts_backend_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``callforge evaluate --dataset DIR`` picks ``DIR/multi_turn/<split>.jsonl`` and the catalog beside
+    the dataset, starts its own sandbox; a request that fails (HTTP 400) is
+    an error of that trajectory: counted, never a pass, and the run goes on.
+
+    Slow (~7 s on 2 cores): the CLI starts the sandbox in its own process, which parses the GEN NX spec."""
+    good = [r for r, e in zip(records(), entries(), strict=True) if e["expect"]["valid"]][:3]
+    failing = good[1]["id"]
+    gennx_catalog().save(tmp_path / "run" / "catalog")
+    split = tmp_path / "run" / "dataset" / "multi_turn" / "test_seen.jsonl"
+    split.parent.mkdir(parents=True)
+    split.write_text("".join(json.dumps(_with_player(r)) + "\n" for r in good) + "{not json\n", "utf-8")
+
+    def answer(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if body["messages"][0]["content"] == PLAYER + failing:
+            return error_answer(400)
+        return play(body)
+
+    out = tmp_path / "out"
+    with ChatServer(answer) as server:
+        argv = ["evaluate", "--dataset", str(split.parent.parent), "--splits", "test_seen", "--out", str(out)]
+        assert main([*argv, "--endpoint-model", "m", "--endpoint-base-url", server.base_url]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"endpoint:m test_seen\s+multi-turn 66\.7% \(n=3\).* · 1 errors", printed), printed
+    metrics = json.loads((out / "metrics.json").read_text("utf-8"))
+    figures = metrics["models"]["endpoint:m"]["multi_turn"]["test_seen"]
+    assert figures["errors"] == {"backend_error": 1} and figures["malformed"] == 1
+    lines = [json.loads(x) for x in (out / "multi-turn-endpoint-m.jsonl").read_text("utf-8").splitlines()]
+    errored = next(line for line in lines if line["id"] == failing)
+    assert errored["passed"] is False and errored["first_failed_turn"] == 0
+    assert "loopback fault 400" in errored["error_message"]
+    report = (out / "report.md").read_text("utf-8")
+    assert (
+        "## Multi-turn (rollout, turn by turn)" in report
+        and "| errors (not the model's) | backend_error 1 |" in report
+    )
