@@ -24,7 +24,8 @@ that raised, the sandbox unreachable, a seed it refused, a gold call that fails 
 trajectory with ``error`` set: counted and reported, never a pass, never a crash of the run.
 
 Trajectories are rolled out ``batch_size`` at a time in lockstep, so a local model generates a batch
-of conversations at once and an endpoint backend sends its requests concurrently.
+of conversations at once and an endpoint backend sends its requests concurrently; between two
+generations, the episodes' sandbox calls run in ``workers`` threads (the sandbox is another process).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import itertools
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,6 +199,7 @@ class Rollout:
         max_steps: int = MAX_STEPS,
         max_new_tokens: int = 256,
         batch_size: int = 8,
+        workers: int = 4,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -205,6 +208,7 @@ class Rollout:
         self.max_steps = max_steps
         self.max_new_tokens = max_new_tokens
         self.batch_size = max(1, batch_size)
+        self.workers = max(1, workers)
         self._nonce = uuid.uuid4().hex[:10]
         self._count = itertools.count(1)
 
@@ -225,8 +229,10 @@ class Rollout:
             episode = _Episode(
                 t, self.replay, (f"{self._nonce}-{number}-model", f"{self._nonce}-{number}-gold")
             )
-            self._guarded(episode, episode.start)
             episodes.append(episode)
+        # the sandbox answers in another process: the episodes' HTTP round trips overlap in threads
+        pool = ThreadPoolExecutor(max_workers=min(self.workers, len(episodes)) or 1)
+        list(pool.map(lambda e: self._guarded(e, e.start), episodes))
         try:
             while active := [e for e in episodes if not e.done]:
                 try:
@@ -241,9 +247,13 @@ class Rollout:
                     for episode in active:
                         episode.stop("backend_error", f"{type(exc).__name__}: {exc}")
                     continue
-                for episode, reply in zip(active, replies, strict=True):
-                    self._guarded(episode, functools.partial(episode.advance, reply, self.max_steps))
+                steps = [
+                    functools.partial(self._guarded, e, functools.partial(e.advance, reply, self.max_steps))
+                    for e, reply in zip(active, replies, strict=True)
+                ]
+                list(pool.map(lambda step: step(), steps))
         finally:
+            pool.shutdown()
             for episode in episodes:
                 self.replay.forget(episode.model_session, episode.gold_session)
         return [e.result for e in episodes]
