@@ -223,3 +223,19 @@ def test_the_cli_rolls_out_a_datasets_multi_turn_split_and_counts_backend_errors
         "## Multi-turn (rollout, turn by turn)" in report
         and "| errors (not the model's) | backend_error 1 |" in report
     )
+
+
+def test_the_evaluate_flows_table_has_a_multi_turn_row_per_set(played) -> None:
+    from flows.evaluate import metric_rows
+
+    metrics, by_id, _ = played
+    (row,) = metric_rows(metrics)
+    assert row["split"] == "multi_turn:test_seen" and row["n"] == len(by_id) and row["errors"] == 0
+    passed = sum(line["passed"] for line in by_id.values())
+    assert row["multi_turn_accuracy"] == round(passed / len(by_id), 4)
+    assert {
+        "multi_turn_base",
+        "multi_turn_miss_param",
+        "multi_turn_miss_func",
+        "multi_turn_long_context",
+    } <= set(row)
