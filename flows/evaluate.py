@@ -36,6 +36,13 @@ def metric_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
                     row[name] = None if metric["value"] is None else round(float(metric["value"]), 4)
                     row.setdefault("n", metric.get("n"))
             rows.append(row)
+        for name, figures in entry.get("multi_turn", {}).items():
+            row = {"model": label, "split": f"multi_turn:{name}", "n": figures["entries"]}
+            row["multi_turn_accuracy"] = round(float(figures["accuracy"]["value"]), 4)
+            for category, rate in figures["by_category"].items():
+                row[f"multi_turn_{category}"] = round(float(rate["value"]), 4)
+            row["errors"] = sum(figures["errors"].values())
+            rows.append(row)
     return rows
 
 
@@ -62,7 +69,11 @@ def evaluate_flow(
     out = Path(out_dir) if out_dir else dataset.parent / "evaluation"
     catalog_dir = dataset.parent / "catalog"
     settings = settings or {}
-    catalog = Catalog.load(catalog_dir) if settings.get("execution") and catalog_dir.exists() else None
+    # the sandbox of execution and of the multi-turn rollouts is built from the run's catalog
+    wants_catalog = (
+        settings.get("execution") or settings.get("multi_turn") or (dataset / "multi_turn").is_dir()
+    )
+    catalog = Catalog.load(catalog_dir) if wants_catalog and catalog_dir.exists() else None
     # catalog_path lets execution resolve the spec files the catalog names relative to where it lives.
     result = evaluate(
         dataset, models, settings, out, catalog=catalog, catalog_path=catalog_dir if catalog else None

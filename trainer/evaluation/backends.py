@@ -122,7 +122,37 @@ def render_tool_calls(tool_calls: Sequence[Any], content: str | None) -> str:
             + json.dumps({"name": tc.function.name, "arguments": arguments})
             + "\n</tool_call>"
         )
-    return "\n".join(blocks) if blocks else (content or "")
+    if not blocks:
+        return content or ""
+    # the words beside the calls stay with them: a multi-turn rollout sends both back to the model
+    words = (content or "").strip()
+    return "\n".join([words, *blocks] if words else blocks)
+
+
+def wire_messages(messages: Messages) -> Messages:
+    """Messages as OpenAI's API takes them: a tool call's arguments as a JSON string (callforge's
+    records and the chat templates keep them as objects)."""
+    out = []
+    for message in messages:
+        calls = message.get("tool_calls")
+        if calls:
+            message = {
+                **message,
+                "tool_calls": [
+                    {
+                        **call,
+                        "function": {
+                            **call["function"],
+                            "arguments": call["function"]["arguments"]
+                            if isinstance(call["function"].get("arguments"), str)
+                            else json.dumps(call["function"].get("arguments") or {}, ensure_ascii=False),
+                        },
+                    }
+                    for call in calls
+                ],
+            }
+        out.append(message)
+    return out
 
 
 class EndpointBackend:
@@ -164,7 +194,7 @@ class EndpointBackend:
                         # plain dicts (the chat template's input), so the stubs cannot see they fit.
                         response = await client.chat.completions.create(
                             model=self._model,
-                            messages=messages,  # type: ignore[arg-type]
+                            messages=wire_messages(messages),  # type: ignore[arg-type]
                             tools=offered or None,  # type: ignore[arg-type]
                             temperature=0.0,
                             max_tokens=max_new_tokens,

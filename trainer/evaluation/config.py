@@ -25,6 +25,16 @@ class EvaluateConfig(BaseModel):
     execution: bool = Field(
         default=False, description="also execute parsed calls in the sandbox (needs catalog)"
     )
+    max_steps: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="multi-turn: replies with calls per user turn before it is cut off",
+    )
+    multi_turn: str | None = Field(
+        default=None,
+        description="a multi-turn trajectory file to roll out; default: the dataset's multi_turn/<split>.jsonl",
+    )
     execution_options: dict[str, Any] = Field(
         default_factory=dict,
         description="options of the execution verifier (verifiers.execution.ExecutionOptions), e.g. base_url",

@@ -8,12 +8,15 @@ by each model's own chat template (or sent as native ``tools`` to an endpoint). 
 ``trainer.replies.parse_tool_calls`` and scored by ``trainer.evaluation.metrics``; schema validity is the format
 verifier's ``check_call`` and execution success is the execution verifier against the sandbox, so the
 definitions are the dataset's own. Outputs: ``metrics.json``, ``predictions-<label>.jsonl``,
-``report.md`` and PNG plots (``trainer.evaluation.report``). A model with ``constrained=True`` is also run with
+``report.md`` and PNG plots (``trainer.evaluation.report``). Multi-turn sets (a dataset's
+``multi_turn/<split>.jsonl``, or ``EvaluateConfig.multi_turn``) are rolled out turn by turn in the
+sandbox beside them (``trainer.evaluation.multi_turn``), into ``multi-turn-<label>.jsonl``. A model with ``constrained=True`` is also run with
 schema-constrained decoding (``trainer.evaluation.constrained``) and reported as ``<label>+constrained``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import defaultdict
@@ -34,6 +37,13 @@ from trainer.evaluation.config import EvaluateConfig
 from trainer.evaluation.examples import EvalExample, ModelRun, load_examples, tools_from_schemas
 from trainer.evaluation.execution import attach_execution, check_models, execution_options_for
 from trainer.evaluation.metrics import ExampleScore, aggregate, latency, score_example
+from trainer.evaluation.multi_turn import (
+    MULTI_TURN_DIR,
+    check_tools,
+    load_sets,
+    multi_turn_sandbox,
+    run_multi_turn,
+)
 from trainer.replies import parse_tool_calls
 from verifiers.format import check_call
 
@@ -162,7 +172,7 @@ class EvaluationResult:
 
 
 def evaluate(
-    dataset_dir: Path,
+    dataset_dir: Path | None,
     models: Sequence[ModelSpec | dict[str, Any]],
     config: EvaluateConfig | dict[str, Any],
     out_dir: Path,
@@ -199,33 +209,79 @@ def evaluate(
         _validated(ExecutionOptions, settings.execution_options, "evaluate config: execution_options")
         # Every spec the sandbox will serve is found now, before any model spends compute.
         execution_options = execution_options_for(catalog, settings.execution_options, catalog_path)
-    examples = load_examples(Path(dataset_dir), settings.splits, settings.limit)
-    if not examples:
+    # multi-turn sets: --multi-turn FILE, else the dataset's multi_turn/<split>.jsonl (trainer.evaluation.multi_turn)
+    sets = load_sets(
+        Path(dataset_dir) if dataset_dir is not None else None,
+        settings,
+        Path(settings.multi_turn) if settings.multi_turn else None,
+    )
+    check_tools(sets, catalog)
+    sandbox_options: dict[str, Any] = {}
+    if sets and catalog is not None:
+        sandbox_options = execution_options_for(catalog, settings.execution_options, catalog_path)
+    examples: list[EvalExample] = []
+    if dataset_dir is not None and _has_single_turn(Path(dataset_dir)):
+        examples = load_examples(Path(dataset_dir), settings.splits, settings.limit)
+    if not examples and not any(s.trajectories for s in sets):
         raise ConfigError(f"{dataset_dir}: the splits {settings.splits} hold no examples")
     check_models(specs)
     tools = tools_from_schemas(examples, catalog)
-    held = held_out_tools(Path(dataset_dir))
-    metrics: dict[str, Any] = {"dataset": str(dataset_dir), "splits": settings.splits, "models": {}}
+    held = held_out_tools(Path(dataset_dir)) if dataset_dir is not None else None
+    metrics: dict[str, Any] = {
+        "dataset": str(dataset_dir if dataset_dir is not None else settings.multi_turn),
+        "splits": settings.splits if examples else [],
+        "models": {},
+    }
+    if sets:
+        metrics["multi_turn"] = {
+            s.name: {"file": str(s.path), "entries": len(s.trajectories), "malformed": s.malformed[:5]}
+            for s in sets
+        }
     out = Path(out_dir)
     # Everything is written into a fresh folder that replaces OUT only when every model has run: a
     # crash half-way leaves the previous evaluation as it was.
-    with atomic.directory(out) as tmp:
+    with atomic.directory(out) as tmp, contextlib.ExitStack() as stack:
+        replay = (
+            stack.enter_context(multi_turn_sandbox(catalog, sandbox_options))
+            if sets and catalog is not None
+            else None
+        )
         for backend in backends or backends_for(specs):
             tick = (
                 (lambda done, total, label=backend.label: progress(label, done, total)) if progress else None
             )
-            run = run_model(backend, examples, settings, tools, progress=tick)
-            if settings.execution and catalog is not None:
-                attach_execution(run, examples, catalog, execution_options)
-            metrics["models"][run.label] = {
-                "examples": len(examples),
-                "examples_per_second": run.examples_per_second,
-                "splits": breakdown(run.scores, examples, held),
-            }
-            write_predictions(tmp / f"predictions-{_slug(run.label)}.jsonl", examples, run)
+            entry: dict[str, Any] = {"examples": len(examples), "examples_per_second": 0.0, "splits": {}}
+            if examples:
+                run = run_model(backend, examples, settings, tools, progress=tick)
+                if settings.execution and catalog is not None:
+                    attach_execution(run, examples, catalog, execution_options)
+                entry["examples_per_second"] = run.examples_per_second
+                entry["splits"] = breakdown(run.scores, examples, held)
+                write_predictions(tmp / f"predictions-{_slug(run.label)}.jsonl", examples, run)
+            if replay is not None:
+                multi_tick = (
+                    (lambda done, total, label=backend.label: progress(f"{label} multi-turn", done, total))
+                    if progress
+                    else None
+                )
+                entry["multi_turn"] = run_multi_turn(
+                    backend, sets, replay, settings, tmp, _slug(backend.label), progress=multi_tick
+                )
+            metrics["models"][backend.label] = entry
         atomic.write_text(tmp / "metrics.json", json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
         write_report(metrics, tmp)
     return EvaluationResult(out_dir=out, metrics=metrics, report=out / "report.md")
+
+
+def _has_single_turn(dataset_dir: Path) -> bool:
+    """Whether the directory holds single-turn splits (a multi-turn-only folder holds none)."""
+    from trainer.evaluation.examples import find_dataset_dict
+
+    try:
+        find_dataset_dict(dataset_dir)
+    except ConfigError:
+        return not (dataset_dir / MULTI_TURN_DIR).is_dir()  # no splits of either kind: say so, as before
+    return True
 
 
 def write_predictions(path: Path, examples: Sequence[EvalExample], run: ModelRun) -> None:

@@ -62,7 +62,8 @@ def render_markdown(metrics: dict[str, Any]) -> str:
     lines = [
         "# Evaluation report",
         "",
-        f"Dataset: `{metrics['dataset']}` · splits: {', '.join(metrics['splits'])}",
+        f"Dataset: `{metrics['dataset']}` · splits: {', '.join(metrics['splits']) or '–'}"
+        + (f" · multi-turn sets: {', '.join(metrics['multi_turn'])}" if metrics.get("multi_turn") else ""),
         "",
         "Rates with 95 % Wilson intervals and the number of examples (or calls / argument keys) behind",
         "them. *AST match* is shown under both rule sets (`callforge` and BFCL's; see the README);",
@@ -78,6 +79,8 @@ def render_markdown(metrics: dict[str, Any]) -> str:
             "construction) and the gap to the plain row is what the model gets wrong in format alone.",
             "",
         ]
+    if not metrics["splits"]:
+        lines += ["No single-turn split was evaluated.", ""]
     for split in metrics["splits"]:
         lines += [
             f"## {split}",
@@ -101,6 +104,9 @@ def render_markdown(metrics: dict[str, Any]) -> str:
         lines += _breakdown(models, split, "by_language", "language")
         lines += _breakdown(models, split, "by_arguments", "arguments")
         lines.append("")
+    lines += multi_turn_section(metrics)
+    if not metrics["splits"]:
+        return "\n".join(lines)
     lines += [
         "## Throughput and latency",
         "",
@@ -117,6 +123,85 @@ def render_markdown(metrics: dict[str, Any]) -> str:
     lines += ["", "Latency is per example: a batch's time divided by its size (the worst split shown)."]
     lines += ["", "![seen vs unseen](seen_vs_unseen.png)", "", "![per tier](per_tier.png)", ""]
     return "\n".join(lines)
+
+
+MULTI_TURN_CATEGORIES = ("base", "miss_param", "miss_func", "long_context")
+
+
+def _count(value: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in (value or {}).items()) or "–"
+
+
+def multi_turn_section(metrics: dict[str, Any]) -> list[str]:
+    """Multi-turn accuracy per category with n, their mean, turn accuracy, pass^k, first failing turn,
+    reasons and errors, per set and model (``trainer.evaluation.multi_turn_metrics``)."""
+    sets = metrics.get("multi_turn") or {}
+    if not sets:
+        return []
+    models = {label: m.get("multi_turn", {}) for label, m in metrics["models"].items()}
+    lines = [
+        "## Multi-turn (rollout, turn by turn)",
+        "",
+        "Each trajectory is rolled out in a seeded, strict sandbox session: the model answers every user",
+        "turn with its own earlier replies and the sandbox's real tool results in context. A turn passes when",
+        "the session's state equals the gold replay's after it, the gold's read results are among the",
+        "model's, every required output is said and no tool was called that was not offered; an entry",
+        "passes only if every turn does (BFCL's multi-turn rule). *mean* is the unweighted mean of the",
+        "categories (BFCL's overall figure). pass^k: the chance that k surface variants of one blueprint",
+        "all pass. Errors (a failed request, the sandbox) are failures, counted apart.",
+        "",
+    ]
+    for name, info in sets.items():
+        lines += [f"### {name} (`{info.get('file', '')}`)", ""]
+        if info.get("malformed"):
+            lines += [
+                f"Malformed lines, not scored: {len(info['malformed'])} (first: {info['malformed'][0]})",
+                "",
+            ]
+        lines += ["| metric | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+        figures = {label: m.get(name, {}) for label, m in models.items()}
+        for category in MULTI_TURN_CATEGORIES:
+            cells = [_cell(f.get("by_category", {}).get(category)) for f in figures.values()]
+            if any(c != "–" for c in cells):
+                lines.append(f"| {category} | " + " | ".join(cells) + " |")
+        lines.append(
+            "| **mean of categories** | "
+            + " | ".join(
+                f"{f['category_mean']['value']:.1%}" if f.get("category_mean") else "–"
+                for f in figures.values()
+            )
+            + " |"
+        )
+        lines.append(
+            "| all entries | " + " | ".join(_cell(f.get("accuracy")) for f in figures.values()) + " |"
+        )
+        for language in sorted({g for f in figures.values() for g in f.get("by_language", {})}):
+            cells = [_cell(f.get("by_language", {}).get(language)) for f in figures.values()]
+            lines.append(f"| language {language} | " + " | ".join(cells) + " |")
+        lines.append(
+            "| turn accuracy | " + " | ".join(_cell(f.get("turn_accuracy")) for f in figures.values()) + " |"
+        )
+        ks = sorted({int(k) for f in figures.values() for k in f.get("pass_k", {})})
+        for k in ks:
+            cells = [
+                f"{p['value']:.1%} ({p['groups']} groups)" if (p := f.get("pass_k", {}).get(str(k))) else "–"
+                for f in figures.values()
+            ]
+            lines.append(f"| pass^{k} | " + " | ".join(cells) + " |")
+        rows = (
+            ("first failing turn", "first_failed_turn"),
+            ("failure reasons", "reasons"),
+            ("errors (not the model's)", "errors"),
+        )
+        for title, key in rows:
+            lines.append(f"| {title} | " + " | ".join(_count(f.get(key)) for f in figures.values()) + " |")
+        lines.append(
+            "| entries/s | "
+            + " | ".join(f"{f.get('entries_per_second', 0.0):.2f}" for f in figures.values())
+            + " |"
+        )
+        lines.append("")
+    return lines
 
 
 def _rate_at(models: dict[str, Any], model: str, split: str, *path: str) -> dict[str, Any]:
@@ -185,5 +270,6 @@ def plot(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
 
 
 def write_report(metrics: dict[str, Any], out_dir: Path) -> Path:
-    plot(metrics, out_dir)
+    if metrics["splits"]:  # a multi-turn-only evaluation has no single-turn figure to plot
+        plot(metrics, out_dir)
     return atomic.write_text(out_dir / "report.md", render_markdown(metrics) + "\n")

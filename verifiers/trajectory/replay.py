@@ -45,7 +45,7 @@ def parsed(text: str) -> Any:
 
 
 class SandboxReplay:
-    """Seeds sessions and executes calls against one running sandbox."""
+    """Seeds sessions and executes calls against one running sandbox (``connect`` builds one)."""
 
     def __init__(
         self, base_url: str, catalog: Catalog, *, errors_as_200: set[str], timeout_s: float = 30
@@ -112,6 +112,17 @@ class SandboxReplay:
             answer.status_code, text, error_key=tool.source.file in self.errors_as_200
         )
         return Outcome(text, parsed(text), passed, code, message)
+
+
+def connect(base_url: str, catalog: Catalog, *, timeout_s: float = 30) -> SandboxReplay:
+    """A ``SandboxReplay`` on a running sandbox, told which specs answer errors as HTTP 200 (GEN NX
+    does), as the sandbox's health page lists them: replay and rollout classify answers alike."""
+    base = base_url.rstrip("/")
+    health = httpx.get(base + "/_sandbox/health", timeout=timeout_s, trust_env=False).json()
+    errors_as_200 = {
+        str(s[k]) for s in health.get("specs", []) if s.get("errors_as_200") for k in ("key", "file")
+    }
+    return SandboxReplay(base, catalog, errors_as_200=errors_as_200, timeout_s=timeout_s)
 
 
 def state_difference(gold: dict[str, Any], got: dict[str, Any]) -> str | None:

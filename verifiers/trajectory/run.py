@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from schemas.catalog import Catalog
 from schemas.errors import CallforgeError, ConfigError, RecordError
 from schemas.trajectories import read_trajectories
-from verifiers.trajectory.replay import SandboxReplay
+from verifiers.trajectory.replay import connect
 from verifiers.trajectory.verifier import TrajectoryVerdict, TrajectoryVerifier
 
 
@@ -99,11 +97,7 @@ def _start_sandbox(catalog: Catalog, path: str | Path, spec_root: str | Path | N
 def _verify(
     items: list[Any], catalog: Catalog, base_url: str, check_references: bool
 ) -> list[TrajectoryVerdict]:
-    health = httpx.get(base_url + "/_sandbox/health", timeout=30, trust_env=False).json()
-    errors_as_200 = {
-        str(s[k]) for s in health.get("specs", []) if s.get("errors_as_200") for k in ("key", "file")
-    }
-    replay = SandboxReplay(base_url, catalog, errors_as_200=errors_as_200)
+    replay = connect(base_url, catalog)
     try:
         return TrajectoryVerifier(replay, catalog, check_references=check_references).verify_all(items)
     finally:
