@@ -225,6 +225,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{again['assemble']['publication']} ({'same' if again['assemble']['version'] == full['assemble']['version'] else 'another'} "
             f"version), edited {edited['assemble']['publication']}   (target: the unchanged rerun publishes nothing)"
         )
+        carried = Path(full["assemble"]["version_dir"] or "/nonexistent") / "multi_turn"
+        trajectories = sum(
+            sum(1 for line in (carried / f"{split}.jsonl").open() if line.strip())
+            for split in ("train", "validation", "test_seen", "test_unseen")
+            if (carried / f"{split}.jsonl").is_file()
+        )
+        print(
+            f"  published version carries multi_turn/: {'yes' if trajectories else 'NO'} "
+            f"({trajectories} trajectories)   (target: both kinds in the version: "
+            f"{'met' if trajectories else 'NOT MET'})"
+        )
         print(
             f"  refresh after editing {EDITED[1].upper()} {EDITED[0]:<16}     {edited_s:7.1f} s   "
             f"({edited['generate']['samples']} samples regenerated, {edited['generate']['items']} items planned; "

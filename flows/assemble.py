@@ -7,7 +7,9 @@ so it runs inline in the flow. It publishes the split sizes, the changes since t
 the dataset link and, when the run publishes (``RunConfig.publishes``: a full run, or
 ``publish=true``) *and* the content is new, a version under ``<data_root>/datasets/<dataset>/`` and
 the ``callforge.dataset.published`` event that starts the fine-tune deployment. An unchanged refresh
-publishes nothing and says so.
+publishes nothing and says so. When the run makes multi-turn trajectories, the multi-turn stage's
+folder (``runs/<run>/multi_turn/dataset/``, written before this flow) becomes the dataset's
+``multi_turn/``, hashed and published with the rest.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from flows.report import PUBLICATION_TEXT
 from flows.run_record import RunRecord, finish_assembly
 from flows.stage_support import load_catalog
 from trainer.dataset import assembly
+from trainer.dataset.multi_turn_config import staged_multi_turn
 from trainer.dataset.store import SampleStore
 from trainer.row_lengths import length_meter
 
@@ -48,7 +51,13 @@ def assemble_flow(config: RunConfig) -> dict[str, Any]:
     # data root waits here (flows.file_lock), then builds from the store both runs filled.
     with store_lock(config.store_path):
         result = assembly.assemble(
-            run_dir, assemble_config, store=store, meter=meter, publish=config.publishes
+            run_dir,
+            assemble_config,
+            store=store,
+            meter=meter,
+            publish=config.publishes,
+            # the multi-turn stage ran first (flows.refresh): its folder is part of the version
+            attachments=staged_multi_turn(run_dir) if config.makes_multi_turn else None,
         )
     dataset_dir = Path(result.dataset_dir)
     splits = {name: int(n) for name, n in result.report.totals().items()}

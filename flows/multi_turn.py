@@ -1,10 +1,11 @@
 """The ``multi-turn`` stage: generate trajectories, verify them by replay, split them, write them to the dataset.
 
-    multi_turn_flow(config)   # -> {"multi_turn_dir": ".../dataset/multi_turn", "splits": {...}, ...}
+    multi_turn_flow(config)   # -> {"multi_turn_dir": "runs/<run>/multi_turn/dataset", "splits": {...}, ...}
 
-Runs after ``assemble`` (which rewrites ``runs/<run>/dataset/`` whole) when ``RunConfig.makes_multi_turn``
-(the bundled GEN NX spec by default; ``multi_turn.enabled`` decides otherwise). Writes, under
-``dataset/multi_turn/``:
+Runs before ``assemble`` when ``RunConfig.makes_multi_turn`` (the bundled GEN NX spec by default;
+``multi_turn.enabled`` decides otherwise). Writes, into ``runs/<run>/multi_turn/dataset/`` (replaced
+whole, so a stage that fails leaves the previous folder as it was), which ``assemble`` then copies to
+``dataset/multi_turn/`` before it hashes the dataset, so a published version carries both kinds:
 
 * ``{train,validation,test_seen,test_unseen}.jsonl``: verified trajectory records (``schemas.trajectories``,
   tool messages filled in from the replay), split by ``trainer.dataset.trajectory_splits``;
@@ -15,6 +16,9 @@ Runs after ``assemble`` (which rewrites ``runs/<run>/dataset/`` whole) when ``Ru
 
 and publishes the markdown artifact ``<spec>-multi-turn``. The working files (everything generated,
 the verdicts) stay in ``runs/<run>/multi_turn/``.
+
+Everything written is a function of the catalog and the ``multi_turn`` config (seeded generation, replay in
+fresh sessions), so an unchanged refresh hashes to the same dataset version.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from schemas.openapi.load import DocumentSet
 from schemas.reference_heuristics import infer_references
 from schemas.references import ReferenceGraph, load_references
 from schemas.trajectories import Trajectory, read_trajectories
+from trainer.dataset.multi_turn_config import STAGED_DIR
 from trainer.dataset.trajectory_exports import trl_rows, write_bfcl, write_trl
 from trainer.dataset.trajectory_splits import SPLITS, split_summary, split_trajectories
 from verifiers.trajectory import verify_trajectory_file
@@ -101,13 +106,13 @@ def row_lengths(trajectories: list[Trajectory], max_length_chars: int) -> dict[s
     flow_run_name=functools.partial(monitoring.stage_run_name, "multi-turn"),
     on_failure=[monitoring.log_failure_url],
 )
-def multi_turn_flow(config: RunConfig, dataset_dir: str | None = None) -> dict[str, Any]:
+def multi_turn_flow(config: RunConfig, out_dir: str | None = None) -> dict[str, Any]:
     """Generate, verify, split and write the run's multi-turn trajectories (see the module docstring)."""
     config = config.with_run_name()
     settings = config.multi_turn
     work = config.run_dir / WORK_DIR
     work.mkdir(parents=True, exist_ok=True)
-    out_dir = Path(dataset_dir or config.run_dir / "dataset") / "multi_turn"
+    target = Path(out_dir) if out_dir else config.run_dir / STAGED_DIR
     catalog = load_catalog(config.run_dir / CATALOG_DIR)
     generator = TrajectoryGenerator(catalog, reference_graph(config.specs[0]), spec=config.specs[0])
     drawn, skipped = draw(config, generator)
@@ -120,13 +125,6 @@ def multi_turn_flow(config: RunConfig, dataset_dir: str | None = None) -> dict[s
             raise item
         verified.append(item)
     result = split_trajectories(verified, settings.split)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in SPLITS:
-        atomic.write_text(
-            out_dir / f"{name}.jsonl", "".join(t.to_json_line() + "\n" for t in result.splits[name])
-        )
-    trl = write_trl(out_dir, result.splits)
-    write_bfcl(out_dir, result.splits, config.slug)
     # the bound in characters: no tokenizer is loaded here (the stage stays a few seconds)
     lengths = row_lengths(verified, int(settings.max_length * CHARS_PER_TOKEN))
     manifest = {
@@ -141,11 +139,17 @@ def multi_turn_flow(config: RunConfig, dataset_dir: str | None = None) -> dict[s
             "verified": {"total": summary.total, "valid": summary.valid, "reasons": dict(summary.reasons)},
             "split": split_summary(result),
         },
-        "trl_rows": trl,
         "lengths": {"max_length": settings.max_length, "chars_per_token": CHARS_PER_TOKEN, **lengths},
         "config": settings.model_dump(mode="json"),
     }
-    atomic.write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    with atomic.directory(target) as tmp:
+        for name in SPLITS:
+            atomic.write_text(
+                tmp / f"{name}.jsonl", "".join(t.to_json_line() + "\n" for t in result.splits[name])
+            )
+        manifest["trl_rows"] = write_trl(tmp, result.splits)
+        write_bfcl(tmp, result.splits, config.slug)
+        atomic.write_text(tmp / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     monitoring.publish_markdown(
         config.slug,
         "multi-turn",
@@ -153,7 +157,7 @@ def multi_turn_flow(config: RunConfig, dataset_dir: str | None = None) -> dict[s
         description=f"{config.run_name}: multi-turn trajectories generated, verified and split",
     )
     return {
-        "multi_turn_dir": str(out_dir),
+        "multi_turn_dir": str(target),
         "splits": result.counts(),
         "verified": summary.valid,
         "total": summary.total,

@@ -1,7 +1,7 @@
-"""The ``refresh`` flow: ingest -> generate -> verify -> assemble -> multi-turn (-> train -> evaluate), as subflows.
+"""The ``refresh`` flow: ingest -> generate -> verify -> multi-turn -> assemble (-> train -> evaluate), as subflows.
 
 The multi-turn stage (``flows.multi_turn``) runs for the bundled GEN NX spec unless ``multi_turn.enabled``
-says otherwise.
+says otherwise; assemble puts its trajectories into the dataset as ``multi_turn/``.
 
     refresh()                                             # the bundled GEN NX spec, embedded defaults
     refresh(spec="specs/petstore.yaml", limit=50)            # no tier rules for another spec
@@ -169,6 +169,13 @@ def refresh(
                 # verified before are cache hits (same input digest), only the new ones run.
                 out["verify"] = verify(config)
         summary.update()
+        if config.makes_multi_turn:
+            from flows.multi_turn import multi_turn_flow
+
+            # before assemble, which copies the stage's folder into the dataset it hashes and publishes
+            with tags("stage:multi-turn"):
+                out["multi_turn"] = multi_turn_flow(config)
+            summary.update()
         with tags("stage:assemble"):
             out["assemble"] = assemble_flow(config)
         # Remember what this run tried, so an unchanged spec plans nothing next time (flows.attempts).
@@ -185,13 +192,6 @@ def refresh(
         )
         out["dataset_dir"] = out["assemble"]["dataset_dir"]
         out["report"] = out["assemble"]["report"]
-        if config.makes_multi_turn:
-            from flows.multi_turn import multi_turn_flow
-
-            # after assemble, which rewrites the run's dataset folder whole; into that folder
-            with tags("stage:multi-turn"):
-                out["multi_turn"] = multi_turn_flow(config, dataset_dir=out["dataset_dir"])
-            summary.update()
         if config.train:
             from flows.evaluate import evaluate_flow
             from flows.train import train_flow, trained_models

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from schemas.catalog import Catalog
     from trainer.dataset.assembly import assemble
     from trainer.dataset.config import AssembleConfig
+    from trainer.dataset.multi_turn_config import staged_multi_turn
     from trainer.dataset.store import SampleStore
     from trainer.row_lengths import length_meter
 
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     record = RunRecord.open(args.run, args.run.name)
     record.begin("assemble")
     meter = length_meter(config, Catalog.load(args.run / "catalog"))
-    result = assemble(args.run, config, store=store, meter=meter)
+    # a run whose multi-turn stage finished keeps its trajectories in the dataset it reassembles
+    result = assemble(args.run, config, store=store, meter=meter, attachments=staged_multi_turn(args.run))
     finish_assembly(record, result)
     print(f"dataset: {result.dataset_dir}  (version {result.version})")
     if result.version_dir is not None:

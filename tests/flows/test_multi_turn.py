@@ -41,7 +41,7 @@ def test_gennx_makes_multi_turn_by_default_and_another_spec_does_not() -> None:
 def test_the_stage_writes_every_split_and_export(stage: tuple[RunConfig, dict[str, Any]]) -> None:
     config, out = stage
     folder = Path(out["multi_turn_dir"])
-    assert folder == config.run_dir / "dataset" / "multi_turn"
+    assert folder == config.run_dir / "multi_turn" / "dataset"  # staged: assemble attaches it
     assert out["total"] == sum(COUNTS.values()) and out["verified"] == out["total"]
     records = {}
     for name in SPLITS:
@@ -87,3 +87,17 @@ def test_the_stage_publishes_its_markdown_artifact(stage: tuple[RunConfig, dict[
     (artifact, *_) = sorted(asyncio.run(read()), key=lambda a: a.created, reverse=True)
     assert "| verify (state replay) | 30 | 30 | 100.0% |" in artifact.data
     assert "Top rejection reasons" in artifact.data
+
+
+def test_another_run_of_the_stage_writes_the_same_content(stage: tuple[RunConfig, dict[str, Any]]) -> None:
+    """What an unchanged refresh needs to publish nothing: the staged folder hashes the same in a new
+    run (own run folder, own sandbox sessions); only its manifest, which names the run, differs."""
+    from flows.multi_turn import multi_turn_flow
+    from trainer.dataset.card import export_hash
+
+    config, out = stage
+    again = config.model_copy(update={"run_name": "gennx-mt-again"})
+    gennx_catalog().save(again.run_dir / CATALOG_DIR)
+    second = multi_turn_flow(again)
+    assert Path(second["multi_turn_dir"]).parent.parent == again.run_dir
+    assert export_hash(Path(second["multi_turn_dir"])) == export_hash(Path(out["multi_turn_dir"]))

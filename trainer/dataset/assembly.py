@@ -19,8 +19,9 @@ import functools
 import gc
 import json
 import logging
+import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from schemas.manifest import utc_now
 from schemas.models import Sample
 from schemas.shards import read_samples
 from trainer.dataset.card import (
+    attached_summary,
     build_manifest,
     build_report,
     export_hash,
@@ -173,6 +175,7 @@ def assemble(
     clusterer: Clusterer | None = None,
     meter: Meter | None = None,
     publish: bool = True,
+    attachments: Mapping[str, Path] | None = None,
 ) -> AssembleResult:
     """Split, export and (with a store) version the run's verified samples. See the module docstring.
 
@@ -186,9 +189,14 @@ def assemble(
     published version *are* that version (nothing is written, ``LATEST`` stays or moves back to it);
     new content becomes a new version. ``publish=False`` writes only ``run_dir/dataset`` (a quick or
     on-demand run that should not move ``LATEST``); the changes are still computed against it.
+
+    ``attachments`` (name -> folder) are folders other stages wrote for the dataset (the multi-turn
+    stage's ``multi_turn``): each is copied in under its name before the dataset is hashed, so it is part
+    of the version's content and of what a published version carries. A folder that is missing is an
+    error, not a dataset without it.
     """
     with _bulk():
-        return _assemble(Path(run_dir), config, store, clusterer, meter, publish)
+        return _assemble(Path(run_dir), config, store, clusterer, meter, publish, attachments or {})
 
 
 def _fit_lengths(
@@ -236,8 +244,15 @@ def _assemble(
     clusterer: Clusterer | None,
     meter: Meter | None,
     publish: bool,
+    attachments: Mapping[str, Path],
 ) -> AssembleResult:
     clock = _Clock()
+    for name, folder in attachments.items():
+        if not (folder / "manifest.json").is_file():
+            raise RecordError(
+                f"{folder}: nothing to attach to the dataset as {name}/ "
+                "(no manifest.json: the stage that writes this folder has not finished)"
+            )
     catalog = Catalog.load(run_dir / "catalog")
     cluster = clusterer or default_clusterer(config.split.near_duplicate_threshold)
     diff: StoreDiff | None = None
@@ -307,6 +322,10 @@ def _assemble(
     )
     with atomic.directory(run_dir / "dataset") as out:
         rows = write_exports(out, split.splits, catalog, config.export, encoders)
+        for name, folder in attachments.items():
+            if (out / name).exists():
+                raise RecordError(f"{folder}: cannot attach as {name}/: the dataset's exports use that name")
+            shutil.copytree(folder, out / name)
         clock.lap("export")
         content = export_hash(out)
         same = versions.find(content) if versions else None
@@ -333,6 +352,8 @@ def _assemble(
             manifest["quotas"] = quotas
         if changes is not None:
             manifest["changes"] = changes.to_dict()
+        if attachments:
+            manifest["attached"] = {name: attached_summary(out / name) for name in attachments}
         atomic.write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         atomic.write_text(out / "README.md", render_card(manifest, split.report, stats))
     clock.lap("card")

@@ -352,6 +352,25 @@ samples = [from_xlam(row) for row in xlam.iter_rows(named=True)]
 """
 
 
+def attached_summary(folder: Path) -> dict[str, Any]:
+    """What the manifest records of a folder attached to the dataset: its hash and the records of each
+    top-level ``*.jsonl`` (for the multi-turn folder, trajectories per split)."""
+    records = {}
+    for path in sorted(folder.glob("*.jsonl")):
+        with path.open("rb") as handle:
+            records[path.stem] = sum(1 for line in handle if line.strip())
+    return {"content_hash": export_hash(folder), "records": records}
+
+
+def render_attached(attached: dict[str, Any]) -> str:
+    """Card lines for the attached folders (``multi_turn/``: trajectory records and their exports)."""
+    lines = []
+    for name, summary in attached.items():
+        counts = ", ".join(f"{stem} {n}" for stem, n in summary["records"].items()) or "no JSONL records"
+        lines.append(f"`{name}/` (written by its own stage, described by its `manifest.json`): {counts}.\n\n")
+    return "".join(lines)
+
+
 def render_card(manifest: dict[str, Any], report: SplitReport, stats: dict[str, Any]) -> str:
     """The dataset card as Markdown."""
     totals = manifest["counts"]
@@ -388,6 +407,7 @@ def render_card(manifest: dict[str, Any], report: SplitReport, stats: dict[str, 
         _table(stats["generation_failures"], ["code", "items"]),
         "\n## Files and loading\n\n",
         "`hf/` (DatasetDict), `trl/`, `xlam/`, `flat/` with one `SPLIT.jsonl` and `SPLIT.parquet` per split.\n\n",
+        render_attached(manifest.get("attached") or {}),
         _LOADING.replace("SPLITS", json.dumps(list(SPLITS))),
     ]
     return "".join(parts)

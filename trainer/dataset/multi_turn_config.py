@@ -18,11 +18,24 @@ The defaults keep the stage at a few seconds (about 100 trajectories verified at
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trainer.dataset.trajectory_splits import TrajectorySplitConfig
+
+# Where the refresh's multi-turn stage leaves its dataset folder inside the run; assembly copies it into
+# the dataset as ``multi_turn/`` (trainer.dataset.assembly's ``attachments``).
+STAGED_DIR = Path("multi_turn") / "dataset"
+ATTACHED_NAME = "multi_turn"
+
+
+def staged_multi_turn(run_dir: Path) -> dict[str, Path]:
+    """``{"multi_turn": folder}`` when the run's multi-turn stage finished its folder, else ``{}``."""
+    folder = Path(run_dir) / STAGED_DIR
+    return {ATTACHED_NAME: folder} if (folder / "manifest.json").is_file() else {}
+
 
 Category = Literal["base", "miss_param", "miss_func", "long_context"]
 Language = Literal["en", "ko"]

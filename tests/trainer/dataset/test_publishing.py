@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.errors import RecordError
 from tests.trainer.dataset.assembly_fixtures import make_catalog, make_samples, write_run
 from trainer.dataset.assembly import AssembleConfig, assemble
 from trainer.dataset.changes import SAMPLE_IDS_FILE, read_split_ids
@@ -148,3 +149,53 @@ def test_a_previous_version_without_sample_ids_gives_unknown_counts(
     assert [(r.before, r.added, r.retired) for r in changes.splits] == [(None, None, None)] * len(
         changes.splits
     )
+
+
+def _attachment(folder: Path, text: str) -> Path:
+    """A stand-in for the multi-turn stage's folder: a manifest and one data file."""
+    (folder / "trl").mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text('{"run": "any"}\n')
+    (folder / "trl" / "train.jsonl").write_text(text)
+    (folder / "test_unseen.jsonl").write_text('{"id": "a"}\n{"id": "b"}\n')
+    return folder
+
+
+def test_an_attached_folder_is_published_with_the_version_and_hashed_with_it(
+    tmp_path: Path, first_run: Path
+) -> None:
+    store = SampleStore(tmp_path / "store")
+    plain = assemble(first_run, CONFIG, store=store)
+    staged = _attachment(tmp_path / "staged", '{"messages": []}\n')
+    attached = assemble(first_run, CONFIG, store=store, attachments={"multi_turn": staged})
+    # same single-turn content, different dataset: a new version that carries the folder
+    assert attached.publication == "new" and attached.version != plain.version
+    assert attached.version_dir is not None
+    assert (attached.version_dir / "multi_turn" / "trl" / "train.jsonl").read_text() == '{"messages": []}\n'
+    assert (first_run / "dataset" / "multi_turn" / "manifest.json").is_file()
+    assert attached.manifest["attached"]["multi_turn"]["records"] == {"test_unseen": 2}
+    card = (first_run / "dataset" / "README.md").read_text()
+    assert (
+        "`multi_turn/` (written by its own stage, described by its `manifest.json`): test_unseen 2." in card
+    )
+    # its manifest is not content (it names the run): rewriting it alone publishes nothing new
+    (staged / "manifest.json").write_text('{"run": "another"}\n')
+    again = assemble(first_run, CONFIG, store=store, attachments={"multi_turn": staged})
+    assert (again.publication, again.version) == ("unchanged", attached.version)
+    # a changed data file is new content
+    _attachment(staged, '{"messages": [1]}\n')
+    changed = assemble(first_run, CONFIG, store=store, attachments={"multi_turn": staged})
+    assert changed.publication == "new" and changed.version not in (plain.version, attached.version)
+
+
+def test_an_unfinished_or_clashing_attachment_is_refused_and_nothing_is_published(
+    tmp_path: Path, first_run: Path
+) -> None:
+    store = SampleStore(tmp_path / "store")
+    unfinished = tmp_path / "half"
+    (unfinished / "trl").mkdir(parents=True)
+    with pytest.raises(RecordError, match=r"no manifest\.json"):
+        assemble(first_run, CONFIG, store=store, attachments={"multi_turn": unfinished})
+    clash = _attachment(tmp_path / "clash", "x\n")
+    with pytest.raises(RecordError, match="exports use that name"):
+        assemble(first_run, CONFIG, store=store, attachments={"trl": clash})
+    assert _versions(tmp_path).versions() == [] and not (first_run / "dataset").exists()
