@@ -32,7 +32,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -40,10 +40,8 @@ from schemas.catalog import Catalog
 from schemas.manifest import CatalogManifest, utc_now
 from schemas.models import FINGERPRINTS_CHECKED, Tool
 from schemas.openapi import parse_cache
+from schemas.openapi.ingest_result import IngestResult
 from schemas.openapi.report import IngestReport
-
-if TYPE_CHECKING:
-    from schemas.openapi.ingestion import IngestResult
 
 FORMAT = 1  # bump when the entry layout changes
 MAX_ENTRIES = 16
@@ -118,8 +116,6 @@ def load(key: str | None) -> IngestResult | None:
     )
     if head != _MAGIC or hashlib.sha256(payload).digest() != digest:
         return None
-    from schemas.openapi.ingestion import IngestResult
-
     # The tools come last, on their own line (compact JSON has no raw newline): pydantic reads them
     # straight from the bytes, about twice as fast as json.loads followed by validation.
     head_json, _, tools_json = payload.partition(b"\n")

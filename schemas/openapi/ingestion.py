@@ -13,7 +13,7 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from schemas import atomic
@@ -24,6 +24,7 @@ from schemas.models import Tool, ToolSource
 from schemas.openapi import ingest_cache
 from schemas.openapi.budgets import SpecBudgets, budgets_or_env
 from schemas.openapi.files import ALLOWED_ROOT_ENV
+from schemas.openapi.ingest_result import IngestResult
 from schemas.openapi.naming import NAMINGS, base_name, category_for, unique_names
 from schemas.openapi.operations import (
     OperationDraft,
@@ -38,14 +39,6 @@ from schemas.openapi.security import credential_parameters, security_schemes
 from schemas.openapi.spec import Spec, open_spec
 
 REPORT_FILE = "ingest_report.json"
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """The catalog (tools + manifest) and the report of one ingestion."""
-
-    catalog: Catalog
-    report: IngestReport
 
 
 def ingest(
