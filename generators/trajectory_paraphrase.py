@@ -14,9 +14,10 @@ can replace the template (:func:`turn_problem`):
 * no number is written that the template turn does not write (an invented value);
 * every text, flag or enum value of the turn's gold calls that the template states is still stated
   (``verifiers.grounding.grounded``, the semantic verifier's reading);
-* every table or field name the template turn names (ELEM, MATL, PT1X) is still named: a changed
-  name is a changed referent ("the row whose MATL is 3" is not "the row whose SECT is 3"), which the
-  state replay cannot see because the gold calls stay the same.
+* every table or field name the template turn names (ELEM, MATL, PT1X) is still named (an English
+  plural or -ed form counts: "nodes" names NODE, "named" NAME): a changed name is a changed referent ("the row whose MATL is 3" is not "the row whose SECT is 3"), which the
+  state replay cannot see because the gold calls stay the same. Not seen: a name and a value that are
+  both still there but attached differently ("the row whose LCNAME is 28" for "whose ELEMENT is 28").
 
 A rewrite that passes is then replayed by the real trajectory verifier (``settle``); only a trajectory
 that still verifies keeps its new words. Every other outcome keeps the template trajectory, with the
@@ -114,20 +115,32 @@ def known_names(trajectory: Trajectory, catalog: Catalog) -> set[str]:
         if tool is not None and tool.binding.path.startswith("/db/"):
             names.add(tool.binding.path.split("/")[2])
     for turn in trajectory.turns:
-        for call in turn.gold_calls:
-            tool = catalog.get(call.name)
-            if tool is not None:
-                names.update(leaf.name for leaf in leaves(call.arguments, tool.parameters) if leaf.name)
+        names |= call_names(turn.gold_calls, catalog)
     return {n for n in names if n and not n.isdigit()}
+
+
+def call_names(gold_calls: Iterable[Any], catalog: Catalog) -> set[str]:
+    """The table keys and field names of some gold calls (``/db/ELEM`` -> ELEM; MATL, NODE, ...)."""
+    names: set[str] = set()
+    for call in gold_calls:
+        tool = catalog.get(call.name)
+        if tool is None:
+            continue
+        if tool.binding.path.startswith("/db/"):
+            names.add(tool.binding.path.split("/")[2])
+        names.update(leaf.name for leaf in leaves(call.arguments, tool.parameters) if leaf.name)
+    return names
 
 
 def _names_in(text: str, names: Iterable[str]) -> list[str]:
     return sorted(n for n in names if _name_pattern(n, case=True).search(text))
 
 
-def _name_pattern(name: str, *, case: bool) -> re.Pattern[str]:
-    # a name is a word of its own: "X" is not in "XY" or "AX", "MATL" is in "MATL을" (Korean particle)
-    return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", 0 if case else re.I)
+def _name_pattern(name: str, *, case: bool, inflected: bool = False) -> re.Pattern[str]:
+    # a name is a word of its own: "X" is not in "XY" or "AX", "MATL" is in "MATL을" (Korean particle);
+    # ``inflected``: an English ending names it too ("nodes" for NODE, "named" for NAME)
+    ending = "(?:e?s|e?d)?" if inflected else ""
+    return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}{ending}(?![A-Za-z0-9_])", 0 if case else re.I)
 
 
 def keep_of(text: str, gold_calls: Sequence[Any], catalog: Catalog, names: set[str]) -> Keep:
@@ -165,7 +178,9 @@ def turn_problem(template: str, keep: Keep, rewrite: str) -> tuple[str, str] | N
     if lost:
         shown = ", ".join(json.dumps(leaf.value, ensure_ascii=False) for leaf in lost)
         return "paraphrase_value_dropped", f"{shown} no longer stated"
-    names = [n for n in keep.names if not _name_pattern(n, case=len(n) <= 2).search(rewrite)]
+    names = [
+        n for n in keep.names if not _name_pattern(n, case=len(n) <= 2, inflected=len(n) > 2).search(rewrite)
+    ]
     if names:
         return "paraphrase_name_dropped", f"{', '.join(names)} no longer named (a changed referent)"
     return None
