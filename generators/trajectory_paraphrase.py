@@ -15,8 +15,9 @@ can replace the template (:func:`turn_problem`):
 * every text, flag or enum value of the turn's gold calls that the template states is still stated
   (``verifiers.grounding.grounded``, the semantic verifier's reading);
 * every table or field name the template turn names (ELEM, MATL, PT1X) is still named (an English
-  plural or -ed form counts: "nodes" names NODE, "named" NAME): a changed name is a changed referent ("the row whose MATL is 3" is not "the row whose SECT is 3"), which the
-  state replay cannot see because the gold calls stay the same. Not seen: a name and a value that are
+  plural or -ed form counts: "nodes" names NODE, "named" NAME): a changed name is a changed referent
+  ("the row whose MATL is 3" is not "the row whose SECT is 3"), which the state replay cannot see
+  because the gold calls stay the same. Not seen: a name and a value that are
   both still there but attached differently ("the row whose LCNAME is 28" for "whose ELEMENT is 28").
 
 A rewrite that passes is then replayed by the real trajectory verifier (``settle``); only a trajectory
