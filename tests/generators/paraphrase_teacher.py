@@ -14,6 +14,7 @@ other modes spoil that good answer the way a careless teacher does, one defect e
 * ``renamed``: a field name is swapped for another (a changed referent);
 * ``count``: the last turn is missing;
 * ``broken``: the JSON is cut off;
+* ``long``: the first turn is the rewording repeated far past any rewording's length;
 * ``echo``: the template turns, unchanged.
 
 Anything that is not a paraphrase prompt gets ``None`` (the server's default answer).
@@ -120,6 +121,8 @@ def answer(body: dict[str, Any], mode: str) -> str | None:
         turns = _invented(turns, language)
     elif mode == "renamed":
         turns = _renamed(turns, [t["keep"] for t in given])
+    elif mode == "long":
+        turns[0] = " ".join([turns[0]] * 40)
     elif mode == "count":
         turns = turns[:-1]
     elif mode == "broken":

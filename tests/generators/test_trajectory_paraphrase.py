@@ -112,6 +112,7 @@ def test_good_paraphrases_are_kept_and_still_verify(verify: Any) -> None:
         ("count", "paraphrase_turn_count"),
         ("broken", "paraphrase_unparsable"),
         ("echo", "paraphrase_unchanged"),
+        ("long", "paraphrase_bad_turn"),
     ],
 )
 def test_a_defective_paraphrase_keeps_the_template_with_its_reason(
@@ -120,6 +121,15 @@ def test_a_defective_paraphrase_keeps_the_template_with_its_reason(
     kept, report = _paraphrased(mode, verify)
     assert kept == list(templates())  # nothing lost, nothing changed
     assert report.paraphrased == 0 and report.reasons == {reason: len(templates())}
+
+
+@pytest.mark.parametrize("fault", ["huge", "deep", "malformed_json"])
+def test_an_oversized_or_unreadable_reply_is_refused_within_bounds(fault: str, verify: Any) -> None:
+    """5 MB of content, 1,000 levels of nesting, cut-off JSON: refused by the bounded reader, no traceback."""
+    with TeacherServer(answers=paraphrase_answers("good"), faults=always(fault)) as teacher:
+        kept, report = _run(teacher.base_url, verify)
+    assert kept == list(templates())
+    assert report.reasons == {"paraphrase_unparsable": len(templates())}
 
 
 def test_a_429_then_success_is_paraphrased(verify: Any) -> None:
