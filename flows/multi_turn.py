@@ -236,6 +236,8 @@ def _paraphrase_reasons(paraphrased: dict[str, Any] | None) -> list[str]:
         return []
     reasons = Counter(paraphrased["reasons"])
     lines = ["", "## Paraphrases that fell back to the template", ""]
+    if stopped := paraphrased.get("teacher_stopped"):
+        lines += [f"The teacher was stopped: {stopped}", ""]
     if not reasons:
         return [*lines, "none: every drawn trajectory was rewritten"]
     return [*lines, "| reason | n |", "|---|---:|", *(f"| {r} | {n} |" for r, n in reasons.most_common(5))]

@@ -72,4 +72,6 @@ def paraphrase_drawn(
     )
     atomic.write_text(folder / "teacher.json", json.dumps(stats.as_dict(), indent=2) + "\n")
     counts = report.as_dict() | {"teacher_model": teacher_config.model, "prompt_version": PROMPT_VERSION}
+    if stats.circuit_open:  # the breaker stopped asking: say why, beside the teacher_circuit_open count
+        counts["teacher_stopped"] = stats.circuit_open
     return kept, counts

@@ -24,7 +24,7 @@ A rewrite that passes is then replayed by the real trajectory verifier (``settle
 that still verifies keeps its new words. Every other outcome keeps the template trajectory, with the
 reason counted: ``paraphrase_value_changed`` / ``_dropped`` / ``_invented``, ``paraphrase_name_dropped``,
 ``paraphrase_turn_count``, ``paraphrase_unparsable``, ``paraphrase_bad_turn`` (empty, not a string or
-too long), ``paraphrase_unchanged``, the teacher's ``teacher_*`` codes, or
+too long), ``paraphrase_unchanged``, ``paraphrase_duplicate`` (the same record as another kept one), the teacher's ``teacher_*`` codes, or
 ``paraphrase_rejected_by_verifier:<reason>``. A teacher failure never loses a trajectory and is never
 a verdict on it. Records keep exactly the ``schemas.trajectories`` layout (same id, only user contents
 change); provenance is the caller's to report (the multi-turn stage's manifest).
@@ -53,7 +53,7 @@ from generators.teacher_errors import TeacherError
 from schemas.catalog import Catalog
 from schemas.trajectories import Trajectory
 from verifiers.grounding import Leaf, QueryFacts, grounded, leaves
-from verifiers.trajectory.verifier import TrajectoryVerdict
+from verifiers.trajectory.verifier import TrajectoryVerdict, blueprint_key
 
 PROMPT_VERSION = "trajectory-paraphrase-v1"
 RESPONSE_SCHEMA: dict[str, Any] = {
@@ -385,24 +385,47 @@ def settle(candidates: Sequence[Candidate], verify: Verify) -> tuple[list[Trajec
 
     ``verify`` is the real trajectory verifier over the rewritten trajectories (one verdict each, in
     order); a rewrite it rejects falls back to its template with ``paraphrase_rejected_by_verifier:<reason>``.
+    A rewrite whose words make it the same record as another kept one (two variants of a blueprint
+    reworded alike) falls back too (``paraphrase_duplicate``): the stage's final replay would otherwise
+    reject it as a duplicate and the trajectory would be lost.
     """
     rewritten = [c.rewritten for c in candidates if c.rewritten is not None]
     verdicts = iter(verify(rewritten)) if rewritten else iter(())
+    for candidate in candidates:
+        if candidate.rewritten is None:
+            continue
+        verdict = next(verdicts)
+        if not verdict.valid:
+            candidate.reason = f"paraphrase_rejected_by_verifier:{verdict.reason}"
+            candidate.message, candidate.failed_turn = verdict.message, verdict.failed_turn
+            candidate.rewritten = None
+    _fall_back_duplicates(candidates)
     report = ParaphraseReport(total=len(candidates))
     kept: list[Trajectory] = []
     for candidate in candidates:
         if candidate.rewritten is None:
             report.reasons[candidate.reason or "?"] += 1
             kept.append(candidate.template)
-            continue
-        verdict = next(verdicts)
-        if verdict.valid:
+        else:
             report.paraphrased += 1
             report.paraphrased_ids.append(candidate.template.id)
             kept.append(candidate.rewritten)
-        else:
-            candidate.reason = f"paraphrase_rejected_by_verifier:{verdict.reason}"
-            candidate.message, candidate.failed_turn = verdict.message, verdict.failed_turn
-            report.reasons[candidate.reason] += 1
-            kept.append(candidate.template)
     return kept, report
+
+
+def _fall_back_duplicates(candidates: Sequence[Candidate]) -> None:
+    """Rewrites that coincide with another kept record go back to their templates (templates are unique)."""
+    changed = True
+    while changed:  # a fallback only ever removes a rewrite, so this ends within len(candidates) rounds
+        changed = False
+        owner: set[str] = {blueprint_key(c.template) for c in candidates if c.rewritten is None}
+        for candidate in candidates:  # templates claim their records first: they cannot fall back further
+            if candidate.rewritten is None:
+                continue
+            key = blueprint_key(candidate.rewritten)
+            if key in owner:
+                candidate.reason = "paraphrase_duplicate"
+                candidate.message = "the rewrite is the same record as another kept trajectory"
+                candidate.rewritten = None
+                changed = True
+            owner.add(key)

@@ -169,6 +169,25 @@ def test_a_rewrite_the_verifier_rejects_falls_back_with_the_verifiers_reason() -
     assert report.reasons == {"paraphrase_rejected_by_verifier:ungrounded_value": 1}
 
 
+def test_two_rewrites_that_come_out_the_same_record_keep_one_and_a_template() -> None:
+    """Two variants of one blueprint reworded alike would be one record twice: the final replay would
+    reject the second as a duplicate and lose it, so the second falls back to its template."""
+    from generators.trajectory_paraphrase import Candidate, rebuild
+
+    first, second = templates()[0], templates()[1]
+    assert first.initial_state == second.initial_state and first.turns == second.turns  # two variants
+    words = [f"turn {i} as a person says it" for i in range(len(first.turns))]
+    same_a, same_b = rebuild(first, words), rebuild(second, words)
+    candidates = [Candidate(first, same_a), Candidate(second, same_b)]
+    valid = lambda items: [TrajectoryVerdict(t.id, True) for t in items]  # noqa: E731
+    kept, report = settle(candidates, valid)
+    assert kept == [same_a, second]
+    assert report.paraphrased == 1 and report.reasons == {"paraphrase_duplicate": 1}
+    # a rewrite equal to another trajectory's template also falls back: the template was there first
+    kept, report = settle([Candidate(first, rebuild(first, user_turns(second))), Candidate(second)], valid)
+    assert kept == [first, second] and report.reasons["paraphrase_duplicate"] == 1
+
+
 def _keep(text: str) -> Keep:
     return Keep(tuple(written_numbers(QueryFacts(text))), (), ())
 
