@@ -24,7 +24,8 @@ A rewrite that passes is then replayed by the real trajectory verifier (``settle
 that still verifies keeps its new words. Every other outcome keeps the template trajectory, with the
 reason counted: ``paraphrase_value_changed`` / ``_dropped`` / ``_invented``, ``paraphrase_name_dropped``,
 ``paraphrase_turn_count``, ``paraphrase_unparsable``, ``paraphrase_bad_turn`` (empty, not a string or
-too long), ``paraphrase_unchanged``, ``paraphrase_duplicate`` (the same record as another kept one), the teacher's ``teacher_*`` codes, or
+too long), ``paraphrase_context_shortened`` (a ``long_context`` trajectory's preamble condensed: the
+category is the long context), ``paraphrase_unchanged``, ``paraphrase_duplicate`` (the same record as another kept one), the teacher's ``teacher_*`` codes, or
 ``paraphrase_rejected_by_verifier:<reason>``. A teacher failure never loses a trajectory and is never
 a verdict on it. Records keep exactly the ``schemas.trajectories`` layout (same id, only user contents
 change); provenance is the caller's to report (the multi-turn stage's manifest).
@@ -66,6 +67,7 @@ RESPONSE_SCHEMA: dict[str, Any] = {
 MAX_REPLY_CHARS = 50_000
 MAX_REPLY_DEPTH = 8
 MAX_TURN_CHARS = 4_000  # a rewrite longer than this (or 4x its template) is not a rewording
+LONG_CONTEXT_KEPT = 0.6  # a long_context trajectory's first turn keeps at least this share of its length
 BATCH = 256  # trajectories in flight at once; the teacher's own semaphore bounds the requests
 _DIGITS = frozenset("-0123456789")
 _LANGUAGE_NAMES = {"en": "English", "ko": "Korean"}
@@ -225,7 +227,8 @@ def build_messages(trajectory: Trajectory, keeps: list[Keep]) -> list[dict[str, 
             '- keep every item under "keep": numbers with the same value (3.5 stays 3.5, never 35), '
             "quoted text exactly as written, table and field names as written (ELEM, MATL);",
             "- write no number the turn does not write, and ask for nothing it does not ask;",
-            "- keep the same rows and objects: do not change which table, field or row is meant.",
+            "- keep the same rows and objects: do not change which table, field or row is meant;",
+            "- keep background the user gives (reworded, not shortened).",
             "<turns>",
             json.dumps(turns, ensure_ascii=False, indent=1),
             "</turns>",
@@ -286,6 +289,14 @@ def check_rewrite(template: Trajectory, turns: list[Any], catalog: Catalog) -> C
         if not isinstance(rewrite, str) or not rewrite.strip() or len(rewrite) > limit:
             shown = f"{len(rewrite)} characters" if isinstance(rewrite, str) else type(rewrite).__name__
             return Candidate(template, None, "paraphrase_bad_turn", f"turn {index}: {shown}", index)
+        if (
+            template.category == "long_context"
+            and index == 0
+            and len(rewrite) < LONG_CONTEXT_KEPT * len(original)
+        ):
+            # the long preamble is what the category tests; a rewrite that condenses it is another category
+            message = f"turn 0: {len(rewrite)} characters for the template's {len(original)}"
+            return Candidate(template, None, "paraphrase_context_shortened", message, index)
         problem = turn_problem(original, keep_of(original, turn.gold_calls, catalog, names), rewrite)
         if problem:
             return Candidate(template, None, problem[0], f"turn {index}: {problem[1]}", index)

@@ -29,7 +29,7 @@ from generators.trajectory_paraphrase import (
     written_numbers,
 )
 from schemas.trajectories import Trajectory
-from tests.generators.paraphrase_teacher import paraphrase_answers
+from tests.generators.paraphrase_teacher import paraphrase_answers, reword
 from tests.generators.teacher_server import TeacherServer, always, first_attempts
 from tests.verifiers.gennx_fixtures import gennx_catalog
 from tests.verifiers.trajectory_fixtures import ROOT
@@ -186,6 +186,23 @@ def test_two_rewrites_that_come_out_the_same_record_keep_one_and_a_template() ->
     # a rewrite equal to another trajectory's template also falls back: the template was there first
     kept, report = settle([Candidate(first, rebuild(first, user_turns(second))), Candidate(second)], valid)
     assert kept == [first, second] and report.reasons["paraphrase_duplicate"] == 1
+
+
+def test_a_long_context_preamble_may_be_reworded_but_not_condensed() -> None:
+    from flows.multi_turn import reference_graph
+    from generators.trajectory_paraphrase import check_rewrite
+
+    generator = TrajectoryGenerator(gennx_catalog(), reference_graph(str(ROOT / SPEC)), spec=SPEC)
+    long = next(
+        t for t in generator.generate(40, seed=3) if not isinstance(t, str) and t.category == "long_context"
+    )
+    turns = [reword(text, long.language) for text in user_turns(long)]
+    assert check_rewrite(long, turns, gennx_catalog()).rewritten is not None
+    _, _, request = user_turns(long)[0].partition("message. ")
+    assert request, "the English preamble ends with 'message. '"
+    condensed = [reword(request, long.language), *turns[1:]]
+    refused = check_rewrite(long, condensed, gennx_catalog())
+    assert refused.rewritten is None and refused.reason == "paraphrase_context_shortened"
 
 
 def _keep(text: str) -> Keep:
