@@ -192,6 +192,17 @@ class RunConfig(_Section):
             teacher.cache_dir = Path(self.data_root) / "cache" / "teacher"
         return self
 
+    @model_validator(mode="after")
+    def _paraphrase_needs_teacher(self) -> RunConfig:
+        # checked at start: finding out after generation and verification that no teacher is set would
+        # waste the run
+        if self.multi_turn.paraphrase and self.makes_multi_turn and not self.generate.teacher.enabled:
+            raise ValueError(
+                "multi_turn.paraphrase=true needs a teacher: set generate.teacher.model (and base_url for "
+                "a local endpoint)"
+            )
+        return self
+
     @field_validator("train_settings")
     @classmethod
     def _train_settings_valid(cls, value: dict[str, Any]) -> dict[str, Any]:

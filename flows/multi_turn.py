@@ -12,13 +12,15 @@ whole, so a stage that fails leaves the previous folder as it was), which ``asse
 * ``trl/SPLIT.jsonl`` and ``hf/`` (TRL/HF conversational rows) and ``bfcl/SPLIT/…`` (BFCL multi-turn
   layout) from ``trainer.dataset.trajectory_exports``;
 * ``manifest.json``: counts per stage and split, rejection reasons, lengths against ``multi_turn.max_length``,
-  what ``test_unseen`` holds out;
+  what ``test_unseen`` holds out, and with ``multi_turn.paraphrase`` the ``paraphrased`` stage (rewritten,
+  kept as templates, why, which ids: ``flows.multi_turn_paraphrase``);
 
 and publishes the markdown artifact ``<spec>-multi-turn``. The working files (everything generated,
 the verdicts) stay in ``runs/<run>/multi_turn/``.
 
 Everything written is a function of the catalog and the ``multi_turn`` config (seeded generation, replay in
-fresh sessions), so an unchanged refresh hashes to the same dataset version.
+fresh sessions), so an unchanged refresh hashes to the same dataset version; with ``paraphrase``, also of
+the teacher's replies (cached under the data root, so a rerun is served the same ones).
 """
 
 from __future__ import annotations
@@ -116,6 +118,11 @@ def multi_turn_flow(config: RunConfig, out_dir: str | None = None) -> dict[str, 
     catalog = load_catalog(config.run_dir / CATALOG_DIR)
     generator = TrajectoryGenerator(catalog, reference_graph(config.specs[0]), spec=config.specs[0])
     drawn, skipped = draw(config, generator)
+    paraphrased: dict[str, Any] | None = None
+    if settings.paraphrase:  # rewritten user turns where they hold; the template trajectory otherwise
+        from flows.multi_turn_paraphrase import paraphrase_drawn
+
+        drawn, paraphrased = paraphrase_drawn(config, catalog, drawn, work)
     generated = work / "generated.jsonl"
     atomic.write_text(generated, "".join(t.to_json_line() + "\n" for t in drawn))
     summary = verify_trajectory_file(generated, catalog, work / "verify")
@@ -136,6 +143,7 @@ def multi_turn_flow(config: RunConfig, out_dir: str | None = None) -> dict[str, 
                 "drawn": len(drawn),
                 "skipped": dict(skipped),
             },
+            **({"paraphrased": paraphrased} if paraphrased is not None else {}),
             "verified": {"total": summary.total, "valid": summary.valid, "reasons": dict(summary.reasons)},
             "split": split_summary(result),
         },
@@ -181,6 +189,7 @@ def render_markdown(manifest: dict[str, Any]) -> str:
         "|---|---:|---:|---:|",
         f"| generate | {generated['wanted']} wanted | {generated['drawn']} drawn | "
         f"{generated['drawn'] / max(generated['wanted'], 1):.1%} |",
+        *_paraphrase_row(stages.get("paraphrased")),
         f"| verify (state replay) | {verified['total']} | {verified['valid']} | {rate:.1%} |",
         f"| split | {verified['valid']} | {kept} | {kept / max(verified['valid'], 1):.1%} |",
         "",
@@ -199,6 +208,7 @@ def render_markdown(manifest: dict[str, Any]) -> str:
         lines += ["| reason | n |", "|---|---:|", *(f"| {r} | {n} |" for r, n in reasons.most_common(5))]
     else:
         lines.append("none: every drawn trajectory was verified")
+    lines += _paraphrase_reasons(stages.get("paraphrased"))
     lengths = manifest["lengths"]
     lines += [
         "",
@@ -207,3 +217,27 @@ def render_markdown(manifest: dict[str, Any]) -> str:
         f"(at {lengths['chars_per_token']} characters per token).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _paraphrase_row(paraphrased: dict[str, Any] | None) -> list[str]:
+    if paraphrased is None:
+        return []
+    total = paraphrased["total"]
+    return [
+        f"| paraphrase (teacher {paraphrased['teacher_model']}) | {total} | {paraphrased['paraphrased']} "
+        f"rewritten, {paraphrased['kept_template']} kept as templates | "
+        f"{paraphrased['paraphrased'] / max(total, 1):.1%} |"
+    ]
+
+
+def _paraphrase_reasons(paraphrased: dict[str, Any] | None) -> list[str]:
+    """Why rewrites fell back to their templates: never a rejection, the template trajectory goes on."""
+    if paraphrased is None:
+        return []
+    reasons = Counter(paraphrased["reasons"])
+    lines = ["", "## Paraphrases that fell back to the template", ""]
+    if stopped := paraphrased.get("teacher_stopped"):
+        lines += [f"The teacher was stopped: {stopped}", ""]
+    if not reasons:
+        return [*lines, "none: every drawn trajectory was rewritten"]
+    return [*lines, "| reason | n |", "|---|---:|", *(f"| {r} | {n} |" for r, n in reasons.most_common(5))]

@@ -69,7 +69,8 @@ def summarize(
     }
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to its end from synchronous code, inside a running event loop or not."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -124,7 +125,7 @@ def generate(
     gate: RequestGate | None = None,
 ) -> GenerationResult:
     """Every item becomes a sample or a failure record; nothing is dropped, no item stops the rest."""
-    return _run(agenerate(list(items), catalog, config, progress=progress, gate=gate))
+    return run_sync(agenerate(list(items), catalog, config, progress=progress, gate=gate))
 
 
 def candidates_dir(run_dir: Path) -> Path:

@@ -8,11 +8,17 @@
       seed: 0
       max_length: 5120       # training length for multi-turn rows, separate from sft.max_length
       split: {seed: 0, unseen_table_fraction: 0.1, unseen_template_fraction: 0.1, fractions: [0.8, 0.1, 0.1]}
+      paraphrase: false      # true: the run's teacher (generate.teacher) rewrites the user turns
 
 ``max_length`` is its own setting: assembly fits single-turn rows to the training config's
 ``sft.max_length`` (``flows.config.fill_lengths``), so raising that to fit multi-turn rows would change
 which single-turn rows keep their distractors. Multi-turn rows are measured against this one instead
 (the stage's manifest reports how many are longer); train them with ``sft.max_length`` set to it.
+``paraphrase`` asks the teacher that single-turn LLM generation uses (``generate.teacher``: base URL, model,
+key from the environment) to rewrite every drawn trajectory's user turns as a person would write them
+(``generators.trajectory_paraphrase``); a rewrite is kept only when it keeps every stated value and name
+and the trajectory still verifies, else the template trajectory stays. Off by default: ``make run``
+stays offline.
 The defaults keep the stage at a few seconds (about 100 trajectories verified at ~25/s on 2 cores).
 """
 
@@ -63,6 +69,11 @@ class MultiTurnConfig(BaseModel):
         "p99 4,788 / max 6,809 tokens (stand-in tokenizer, README 3b), so 5,120 fits 99 %",
     )
     split: TrajectorySplitConfig = Field(default_factory=TrajectorySplitConfig)
+    paraphrase: bool = Field(
+        default=False,
+        description="the run's teacher (generate.teacher) rewrites user turns; a rewrite is kept only when "
+        "it keeps every stated value and the trajectory still verifies; needs generate.teacher.model",
+    )
 
     @field_validator("counts")
     @classmethod
