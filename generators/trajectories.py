@@ -59,6 +59,19 @@ _FRAMES = {
     "en": ("{}.", "Please {}.", "Next, {}.", "Could you {}?"),
     "ko": ("{}", "{} 부탁해.", "이번엔 {}", "그리고 {}"),
 }
+# Clauses that already ask ("I need you to …", "please …"; Korean ending in a verb such as "수정해줘")
+# would read twice framed: "Could you I need you to …", "수정해줘 부탁해."
+_EN_ASKING = ("i need you to ", "please ")
+_KO_ASKING_ENDINGS = ("줘", "해", "부탁해")
+
+
+def _fitting_frame(frame: str, clause: str, language: str) -> str:
+    """``frame`` unless the clause already asks for itself; then the plain frame."""
+    if language == "en":
+        asks = clause.lower().startswith(_EN_ASKING) or "please" in clause
+        return "{}." if asks and frame in ("Please {}.", "Could you {}?") else frame
+    asks = clause.rstrip(" .").endswith(_KO_ASKING_ENDINGS)
+    return "{}" if asks and "부탁해" in frame else frame
 
 
 @dataclass
@@ -377,8 +390,7 @@ class TrajectoryGenerator:
         # variant v frames turn k with frame (v + k): two variants of one blueprint never read the same
         frames = _FRAMES[language]
         frame = frames[(variant + turn) % len(frames)]
-        if "please" in clause and "Please" in frame:  # the clear phrasings already say it
-            frame = "{}."
+        frame = _fitting_frame(frame, clause, language)
         text = frame.format(clause)
         return text[:1].upper() + text[1:] if language == "en" else text
 

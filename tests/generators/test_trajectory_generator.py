@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -145,3 +146,17 @@ def test_over_eight_rounds_every_table_meets_every_category_and_language() -> No
             seen.setdefault(table, set()).add((t.category, t.language))
     full = [k for k, pairs in seen.items() if len(pairs) == 8]
     assert len(full) >= 0.95 * len(starts), f"{len(full)} of {len(starts)} tables got all 8 pairs"
+
+
+def test_a_user_turn_is_asked_for_once_not_framed_twice() -> None:
+    """The clause may already ask ("I need you to …", "please …", "…수정해줘"); a frame around it must not
+    ask again ("Could you I need you to", "Please please", "수정해줘 부탁해.")."""
+    doubled = re.compile(
+        r"(could you|please),? (i need you to|please)\b|(줘|해) 부탁해|부탁해 부탁해", re.IGNORECASE
+    )
+    turns = [m["content"] for t in _draw(400, seed=5) for m in t.messages if m["role"] == "user"]
+    assert len(turns) > 1000
+    assert [t for t in turns if doubled.search(t)] == []
+    # the frames still apply where the clause does not ask: both languages keep their framed forms
+    assert any(t.startswith("Could you ") for t in turns)
+    assert any(t.rstrip().endswith("부탁해.") for t in turns)
