@@ -30,6 +30,8 @@ from flows.stage_support import load_catalog
 from trainer.dataset import assembly
 from trainer.dataset.multi_turn_config import staged_multi_turn
 from trainer.dataset.store import SampleStore
+from trainer.row_length_cache import FILE_NAME as ROW_LENGTHS_FILE
+from trainer.row_length_cache import RowLengthCache
 from trainer.row_lengths import length_meter
 
 
@@ -46,7 +48,9 @@ def assemble_flow(config: RunConfig) -> dict[str, Any]:
     record.begin("assemble")
     store = SampleStore(config.store_path)
     assemble_config = config.assemble_with_lengths()
-    meter = length_meter(assemble_config, load_catalog(run_dir / CATALOG_DIR))
+    # counts kept beside the store: a nightly refresh measures only the rows it has not measured before
+    cache = RowLengthCache(config.store_path / ROW_LENGTHS_FILE)
+    meter = length_meter(assemble_config, load_catalog(run_dir / CATALOG_DIR), cache=cache)
     # The store and the published versions have one writer at a time: a concurrent refresh of the same
     # data root waits here (flows.file_lock), then builds from the store both runs filled.
     with store_lock(config.store_path):

@@ -107,6 +107,9 @@ def row_lengths(trajectories: list[Trajectory], max_length_chars: int) -> dict[s
     name="multi-turn",
     flow_run_name=functools.partial(monitoring.stage_run_name, "multi-turn"),
     on_failure=[monitoring.log_failure_url],
+    # Not the refresh's log_prints: building the HF export makes dill disassemble a function with print()
+    # while it captures stdout, and Prefect's print patch would log every bytecode line of it.
+    log_prints=False,
 )
 def multi_turn_flow(config: RunConfig, out_dir: str | None = None) -> dict[str, Any]:
     """Generate, verify, split and write the run's multi-turn trajectories (see the module docstring)."""

@@ -20,14 +20,17 @@ counts are not the base model's; the trainer re-measures exactly and refuses row
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from schemas.models import Tool
 from trainer.dataset.config import AssembleConfig
+from trainer.row_length_cache import RowLengthCache, record_key
 
 log = logging.getLogger(__name__)
 
@@ -84,18 +87,79 @@ def catalog_corpus(catalog: Iterable[Tool]) -> list[str]:
     return [json.dumps(tool.openai_schema(), ensure_ascii=False) for tool in catalog]
 
 
-class LazyRowMeter:
-    """A meter for ``source`` that loads on first use (a refresh that assembles nothing loads nothing)."""
+# The files a tokenizer and its chat template are read from: what a count depends on besides the record.
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "chat_template.json",
+    "vocab.json",
+    "merges.txt",
+    "special_tokens_map.json",
+    "added_tokens.json",
+)
 
-    def __init__(self, source: str, *, corpus: Sequence[str] = ()) -> None:
-        self.source, self.corpus = source, corpus
+
+def _tokenizer_files(source: str) -> list[Path]:
+    """The tokenizer files ``source`` would load offline: a local directory's, or the hub cache's."""
+    if Path(source).is_dir():
+        return [Path(source) / name for name in _TOKENIZER_FILES if (Path(source) / name).is_file()]
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return []
+    found = []
+    for name in _TOKENIZER_FILES:
+        try:
+            path = try_to_load_from_cache(source, name)
+        except ValueError:  # not a valid repo id: nothing cached under it
+            return []
+        if isinstance(path, str):
+            found.append(Path(path))
+    return found
+
+
+def meter_identity(source: str, corpus: Sequence[str]) -> str:
+    """What a count of ``row_meter(source, corpus)`` depends on, hashed: the tokenizer files it would
+    load (or, when there are none, the stand-in's corpus and size) and the versions that render and
+    tokenise. Computed without loading anything, so a fully cached assembly loads no tokenizer."""
+    import tokenizers
+    import transformers
+
+    digest = hashlib.sha256(f"{source}\0{transformers.__version__}\0{tokenizers.__version__}\0".encode())
+    files = _tokenizer_files(source)
+    if files:
+        for path in files:
+            digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    else:
+        digest.update(f"stand-in\0{STAND_IN_VOCAB}\0".encode())
+        for text in corpus:
+            digest.update(hashlib.sha256(text.encode("utf-8")).digest())
+    return digest.hexdigest()
+
+
+class LazyRowMeter:
+    """A meter for ``source`` that loads on first use (a refresh that assembles nothing loads nothing).
+
+    With ``cache`` (``trainer.row_length_cache``), records counted before by the same tokenizer are not
+    measured again, and the tokenizer is loaded only when some record is new.
+    """
+
+    def __init__(
+        self, source: str, *, corpus: Sequence[str] = (), cache: RowLengthCache | None = None
+    ) -> None:
+        self.source, self.corpus, self.cache = source, corpus, cache
         self._meter: RowMeter | None = None
+        self._identity: str | None = None
+        self._cached_name: str | None = None
 
     @property
     def name(self) -> str:
-        return self._meter.name if self._meter else f"{self.source}'s tokenizer and chat template"
+        if self._meter:
+            return self._meter.name
+        return self._cached_name or f"{self.source}'s tokenizer and chat template"
 
-    def __call__(self, records: Sequence[dict[str, Any]]) -> list[int]:
+    def _measure(self, records: Sequence[dict[str, Any]]) -> list[int]:
         if self._meter is None:
             tokenizer = _load(self.source)
             self._meter = (
@@ -105,15 +169,37 @@ class LazyRowMeter:
             )
         return self._meter(records)
 
+    def __call__(self, records: Sequence[dict[str, Any]]) -> list[int]:
+        if self.cache is None or not records:
+            return self._measure(records)
+        if self._identity is None:
+            self._identity = meter_identity(self.source, self.corpus)
+            self._cached_name = self.cache.name(self._identity)
+        keys = [record_key(r) for r in records]
+        known = self.cache.get(self._identity, keys)
+        missing = [i for i, key in enumerate(keys) if key not in known]
+        if missing:
+            counted = dict(
+                zip((keys[i] for i in missing), self._measure([records[i] for i in missing]), strict=True)
+            )
+            self.cache.put(self._identity, self.name, counted)
+            known.update(counted)
+        return [known[key] for key in keys]
 
-def row_meter(source: str, catalog: Iterable[Tool] = ()) -> LazyRowMeter:
+
+def row_meter(
+    source: str, catalog: Iterable[Tool] = (), *, cache: RowLengthCache | None = None
+) -> LazyRowMeter:
     """The meter for the base model ``source`` (hub id or local directory); loads on first use. The
-    stand-in, if it comes to that, is trained on ``catalog``'s schemas (``catalog_corpus``)."""
-    return LazyRowMeter(source, corpus=catalog_corpus(catalog))
+    stand-in, if it comes to that, is trained on ``catalog``'s schemas (``catalog_corpus``). With
+    ``cache``, counts are kept between assemblies (``trainer.row_length_cache``)."""
+    return LazyRowMeter(source, corpus=catalog_corpus(catalog), cache=cache)
 
 
-def length_meter(config: AssembleConfig, catalog: Iterable[Tool]) -> LazyRowMeter | None:
+def length_meter(
+    config: AssembleConfig, catalog: Iterable[Tool], *, cache: RowLengthCache | None = None
+) -> LazyRowMeter | None:
     """The meter for ``config.lengths.tokenizer``, or none when rows are not checked or no model is named."""
     if not config.lengths.check or not config.lengths.tokenizer:
         return None
-    return row_meter(config.lengths.tokenizer, catalog)
+    return row_meter(config.lengths.tokenizer, catalog, cache=cache)

@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from trainer.dataset.config import AssembleConfig
     from trainer.dataset.multi_turn_config import staged_multi_turn
     from trainer.dataset.store import SampleStore
+    from trainer.row_length_cache import FILE_NAME as ROW_LENGTHS_FILE
+    from trainer.row_length_cache import RowLengthCache
     from trainer.row_lengths import length_meter
 
     unseen = (
@@ -70,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     store = SampleStore(args.store) if args.store else None
     record = RunRecord.open(args.run, args.run.name)
     record.begin("assemble")
-    meter = length_meter(config, Catalog.load(args.run / "catalog"))
+    cache = RowLengthCache(args.store / ROW_LENGTHS_FILE) if args.store else None
+    meter = length_meter(config, Catalog.load(args.run / "catalog"), cache=cache)
     # a run whose multi-turn stage finished keeps its trajectories in the dataset it reassembles
     result = assemble(args.run, config, store=store, meter=meter, attachments=staged_multi_turn(args.run))
     finish_assembly(record, result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,39 @@ def test_another_run_of_the_stage_writes_the_same_content(stage: tuple[RunConfig
     second = multi_turn_flow(again)
     assert Path(second["multi_turn_dir"]).parent.parent == again.run_dir
     assert export_hash(Path(second["multi_turn_dir"])) == export_hash(Path(out["multi_turn_dir"]))
+
+
+def test_the_stage_logs_no_library_prints_under_a_printing_parent(
+    stage: tuple[RunConfig, dict[str, Any]],
+) -> None:
+    """The refresh logs prints (``log_prints=True``); datasets' fingerprinting makes dill disassemble a
+    function with ``print`` while it captures stdout, which Prefect's print patch would turn into dozens
+    of bytecode lines in the stage's log. The stage does not inherit ``log_prints``."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from flows.multi_turn import multi_turn_flow
+
+    config, _ = stage
+    printed = config.model_copy(update={"run_name": "gennx-mt-printed"})
+    gennx_catalog().save(printed.run_dir / CATALOG_DIR)
+
+    @flow(log_prints=True)
+    def printing_parent() -> Any:
+        return multi_turn_flow(printed, return_state=True).state_details.flow_run_id
+
+    run_id = printing_parent()
+
+    async def read() -> list[str]:
+        async with get_client() as client:
+            logs = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+        return [entry.message for entry in logs]
+
+    deadline = time.monotonic() + 20
+    messages = asyncio.run(read())
+    while not any("Finished in state" in m for m in messages):
+        assert time.monotonic() < deadline, messages
+        time.sleep(0.5)
+        messages = asyncio.run(read())
+    assert not [m for m in messages if "LOAD_" in m or "RETURN_VALUE" in m]
