@@ -110,6 +110,17 @@ def install_clock(clock: StageClock) -> None:
     ]:
         setattr(module, name, clock.wrap(getattr(module, name)))
     SampleStore.satisfied = clock.wrap(SampleStore.satisfied)  # type: ignore[method-assign]
+    # Work of the stages added after the first rows of this benchmark (top-up planning, the attempt
+    # and top-up ledgers, the multi-turn stage's body): stage time, not orchestration.
+    from flows import multi_turn, refresh
+    from flows.attempts import AttemptLedger
+    from flows.top_up_ledger import TopUpLedger
+
+    for name in ("plan_top_up", "run_top_ups", "final_item_ids"):
+        setattr(refresh, name, clock.wrap(getattr(refresh, name)))
+    AttemptLedger.record_plan = clock.wrap(AttemptLedger.record_plan)  # type: ignore[method-assign]
+    TopUpLedger.record = clock.wrap(TopUpLedger.record)  # type: ignore[method-assign]
+    multi_turn.multi_turn_flow.fn = clock.wrap(multi_turn.multi_turn_flow.fn)
     server = sandbox.SandboxServer
     server.start = clock.wrap(server.start)  # type: ignore[method-assign]
     server.stop = clock.wrap(server.stop)  # type: ignore[method-assign]

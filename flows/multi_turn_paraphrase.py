@@ -3,7 +3,8 @@
     drawn, counts = paraphrase_drawn(config, catalog, drawn, work)   # when multi_turn.paraphrase
 
 Asks ``generate.teacher`` (the endpoint single-turn LLM generation uses, with its shared limits when
-configured) through ``generators.trajectory_paraphrase``, replays every rewrite that passed its checks
+configured) through ``generators.trajectory_paraphrase``, checks each answer with
+``verifiers.trajectory.paraphrase``, replays every rewrite that passed its checks
 with the real trajectory verifier (``work/paraphrase/verify/``), and returns the trajectories in their
 drawn order, each rewritten or its template, with the counts the manifest and artifact report. Records
 keep the trajectory layout exactly; which ids were rewritten, and why the others were not, is written
@@ -14,7 +15,9 @@ not the manifest, so an unchanged refresh served from the teacher cache writes t
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +25,56 @@ from flows.config import RunConfig
 from flows.teacher_limit import ensure_limits, teacher_gate
 from generators.pipeline import run_sync
 from generators.stats import TeacherStats
-from generators.teacher import OpenAITeacher
-from generators.trajectory_paraphrase import PROMPT_VERSION, Candidate, paraphrase_all, settle
+from generators.teacher import OpenAITeacher, Teacher
+from generators.trajectory_paraphrase import PROMPT_VERSION, ask_rewrite
 from schemas import atomic
 from schemas.catalog import Catalog
 from schemas.trajectories import Trajectory
 from verifiers.trajectory import TrajectoryVerdict, verify_trajectory_file
+from verifiers.trajectory.paraphrase import Candidate, check_rewrite, keeps_of, settle
 
 PARAPHRASE_DIR = "paraphrase"
+BATCH = 256  # trajectories in flight at once; the teacher's own semaphore bounds the requests
+
+
+async def paraphrase(
+    trajectory: Trajectory, teacher: Teacher, catalog: Catalog, *, temperature: float = 0.7
+) -> Candidate:
+    """Ask the teacher for ``trajectory``'s user turns rewritten and check the answer; raises nothing.
+
+    A reply that passes the checks is kept in the teacher's cache, one that does not is rejected there
+    (so a rerun asks again); no answer at all is the teacher's code, never a verdict.
+    """
+    try:
+        keeps = keeps_of(trajectory, catalog)
+        answer = await ask_rewrite(trajectory, teacher, [k.shown() for k in keeps], temperature=temperature)
+        if answer.reply is None:
+            return Candidate(trajectory, None, answer.reason, answer.message)
+        candidate = (
+            check_rewrite(trajectory, answer.turns, catalog)
+            if answer.turns is not None
+            else Candidate(trajectory, None, answer.reason, answer.message)
+        )
+        if candidate.rewritten is not None:
+            teacher.keep(answer.reply)
+        else:
+            teacher.reject(answer.reply, reason=candidate.reason or "?", message=candidate.message)
+        return candidate
+    except Exception as exc:  # a bug here must not lose the trajectory either
+        return Candidate(trajectory, None, "paraphrase_error", f"{type(exc).__name__}: {exc}")
+
+
+async def paraphrase_all(
+    trajectories: Sequence[Trajectory], teacher: Teacher, catalog: Catalog, *, temperature: float = 0.7
+) -> list[Candidate]:
+    """One candidate per trajectory, in order (requests run concurrently, ``BATCH`` at a time)."""
+    out: list[Candidate] = []
+    for start in range(0, len(trajectories), BATCH):
+        batch = trajectories[start : start + BATCH]
+        out += await asyncio.gather(
+            *(paraphrase(t, teacher, catalog, temperature=temperature) for t in batch)
+        )
+    return out
 
 
 def paraphrase_drawn(

@@ -94,6 +94,10 @@ class Trajectory(BaseModel):
         }
         return [n for n in self.tool_names() if n not in withheld]
 
+    def user_texts(self) -> list[str]:
+        """The user messages' contents, one per turn, in order."""
+        return [str(m["content"]) for m in self.messages if m["role"] == "user"]
+
     def turn_messages(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         """Per turn: its user message and the messages after it up to the next user message."""
         out: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []

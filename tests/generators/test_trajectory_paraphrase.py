@@ -16,18 +16,10 @@ from typing import Any
 
 import pytest
 
+from flows.multi_turn_paraphrase import paraphrase_all
 from generators.config import TeacherConfig
 from generators.teacher import OpenAITeacher
 from generators.trajectories import TrajectoryGenerator
-from generators.trajectory_paraphrase import (
-    Keep,
-    ParaphraseReport,
-    paraphrase_all,
-    settle,
-    turn_problem,
-    user_turns,
-    written_numbers,
-)
 from schemas.trajectories import Trajectory
 from tests.generators.paraphrase_teacher import paraphrase_answers, reword
 from tests.generators.teacher_server import TeacherServer, always, first_attempts
@@ -35,6 +27,13 @@ from tests.verifiers.gennx_fixtures import gennx_catalog
 from tests.verifiers.trajectory_fixtures import ROOT
 from verifiers.grounding import QueryFacts
 from verifiers.sandbox import SandboxServer
+from verifiers.trajectory.paraphrase import (
+    Keep,
+    ParaphraseReport,
+    settle,
+    turn_problem,
+    written_numbers,
+)
 from verifiers.trajectory.replay import connect
 from verifiers.trajectory.verifier import TrajectoryVerdict, TrajectoryVerifier
 
@@ -51,11 +50,11 @@ def templates() -> tuple[Trajectory, ...]:
     for item in generator.generate(60, seed=3):
         if isinstance(item, str) or len(picked[item.language]) >= 3:
             continue
-        if any(written_numbers(QueryFacts(text)) for text in user_turns(item)):
+        if any(written_numbers(QueryFacts(text)) for text in item.user_texts()):
             picked[item.language].append(item)
     chosen = (*picked["en"], *picked["ko"])
     assert len(chosen) == 6
-    assert any("." in text for t in chosen for text in user_turns(t))
+    assert any("." in text for t in chosen for text in t.user_texts())
     return chosen
 
 
@@ -95,11 +94,11 @@ def test_good_paraphrases_are_kept_and_still_verify(verify: Any) -> None:
     assert report.paraphrased == len(templates()) == len(kept), report.reasons
     for template, new in zip(templates(), kept, strict=True):
         assert new.id == template.id and new.turns == template.turns  # only the words changed
-        assert user_turns(new) != user_turns(template)
+        assert new.user_texts() != template.user_texts()
         assert new.to_record().keys() == template.to_record().keys()  # the record layout is untouched
     assert all(v.valid for v in verify(kept))
     korean = next(t for t in kept if t.language == "ko")
-    assert any(" 번" in text for text in user_turns(korean))  # "9번" written "9 번" is still 9
+    assert any(" 번" in text for text in korean.user_texts())  # "9번" written "9 번" is still 9
 
 
 @pytest.mark.parametrize(
@@ -160,7 +159,7 @@ def test_a_dead_endpoint_keeps_every_template(verify: Any) -> None:
 def test_a_rewrite_the_verifier_rejects_falls_back_with_the_verifiers_reason() -> None:
     """The checks here passed, the replay did not: the template stays and the verdict's reason is counted."""
     template = templates()[0]
-    from generators.trajectory_paraphrase import Candidate
+    from verifiers.trajectory.paraphrase import Candidate
 
     rewritten = template.model_copy(update={"id": template.id})
     refused = [TrajectoryVerdict(template.id, False, "ungrounded_value", 1, "x")]
@@ -172,7 +171,7 @@ def test_a_rewrite_the_verifier_rejects_falls_back_with_the_verifiers_reason() -
 def test_two_rewrites_that_come_out_the_same_record_keep_one_and_a_template() -> None:
     """Two variants of one blueprint reworded alike would be one record twice: the final replay would
     reject the second as a duplicate and lose it, so the second falls back to its template."""
-    from generators.trajectory_paraphrase import Candidate, rebuild
+    from verifiers.trajectory.paraphrase import Candidate, rebuild
 
     first, second = templates()[0], templates()[1]
     assert first.initial_state == second.initial_state and first.turns == second.turns  # two variants
@@ -184,21 +183,21 @@ def test_two_rewrites_that_come_out_the_same_record_keep_one_and_a_template() ->
     assert kept == [same_a, second]
     assert report.paraphrased == 1 and report.reasons == {"paraphrase_duplicate": 1}
     # a rewrite equal to another trajectory's template also falls back: the template was there first
-    kept, report = settle([Candidate(first, rebuild(first, user_turns(second))), Candidate(second)], valid)
+    kept, report = settle([Candidate(first, rebuild(first, second.user_texts())), Candidate(second)], valid)
     assert kept == [first, second] and report.reasons["paraphrase_duplicate"] == 1
 
 
 def test_a_long_context_preamble_may_be_reworded_but_not_condensed() -> None:
     from flows.multi_turn import reference_graph
-    from generators.trajectory_paraphrase import check_rewrite
+    from verifiers.trajectory.paraphrase import check_rewrite
 
     generator = TrajectoryGenerator(gennx_catalog(), reference_graph(str(ROOT / SPEC)), spec=SPEC)
     long = next(
         t for t in generator.generate(40, seed=3) if not isinstance(t, str) and t.category == "long_context"
     )
-    turns = [reword(text, long.language) for text in user_turns(long)]
+    turns = [reword(text, long.language) for text in long.user_texts()]
     assert check_rewrite(long, turns, gennx_catalog()).rewritten is not None
-    _, _, request = user_turns(long)[0].partition("message. ")
+    _, _, request = long.user_texts()[0].partition("message. ")
     assert request, "the English preamble ends with 'message. '"
     condensed = [reword(request, long.language), *turns[1:]]
     refused = check_rewrite(long, condensed, gennx_catalog())

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from generators.trajectory_paraphrase import call_names, keep_of, turn_problem
 from schemas.config_files import load_yaml
 from schemas.trajectories import GoldCall
 from tests.verifiers.gennx_fixtures import gennx_catalog
+from verifiers.trajectory.paraphrase import call_names, keep_of, turn_problem
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "paraphrases" / "gennx_paraphrases.yaml"
 REASONS = {
