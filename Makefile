@@ -29,11 +29,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/callforge refresh
 
+# Test files are spread over PYTEST_WORKERS processes (pytest-xdist; a file's tests stay together, so
+# its module fixtures are built once). 2 fits the 2-core CI machine; PYTEST_WORKERS=0 runs in-process.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q --durations=20
+	$(BIN)/python -m pytest -q --durations=20 -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
