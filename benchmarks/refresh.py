@@ -120,7 +120,20 @@ def install_clock(clock: StageClock) -> None:
         setattr(refresh, name, clock.wrap(getattr(refresh, name)))
     AttemptLedger.record_plan = clock.wrap(AttemptLedger.record_plan)  # type: ignore[method-assign]
     TopUpLedger.record = clock.wrap(TopUpLedger.record)  # type: ignore[method-assign]
-    multi_turn.multi_turn_flow.fn = clock.wrap(multi_turn.multi_turn_flow.fn)
+    # the stage's steps, where its flow looks them up (wrapping the flow function itself would change
+    # the parameter model Prefect builds from its signature)
+    for name in (
+        "load_catalog",
+        "reference_graph",
+        "TrajectoryGenerator",
+        "draw",
+        "verify_trajectory_file",
+        "split_trajectories",
+        "row_lengths",
+        "write_trl",
+        "write_bfcl",
+    ):
+        setattr(multi_turn, name, clock.wrap(getattr(multi_turn, name)))
     server = sandbox.SandboxServer
     server.start = clock.wrap(server.start)  # type: ignore[method-assign]
     server.stop = clock.wrap(server.stop)  # type: ignore[method-assign]
