@@ -39,6 +39,9 @@ from trainer.row_lengths import length_meter
     name="assemble",
     flow_run_name=functools.partial(monitoring.stage_run_name, "assemble"),
     on_failure=[monitoring.log_failure_url],
+    # Not the refresh's log_prints: an export built with datasets.from_dict/from_list (apigen_text) makes
+    # dill disassemble a function with print(), which Prefect would log line by line.
+    log_prints=False,
 )
 def assemble_flow(config: RunConfig) -> dict[str, Any]:
     """Assemble the run's dataset (adding its accepted samples to the store) and publish it."""

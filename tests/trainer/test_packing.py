@@ -178,3 +178,23 @@ def test_a_padding_free_run_trains_end_to_end(
     config = quick_config(throughput={"padding_free": True}, sft={"max_steps": 2, "eval_steps": 1})
     result = train(small_dataset, str(tiny_model), config, tmp_path / "out")
     assert result.global_step == 2 and math.isfinite(result.train_loss) and math.isfinite(result.eval_loss)
+
+
+def test_the_rows_dataset_is_what_from_dict_builds_and_prints_nothing(
+    tokenizer, records: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``train`` logs prints: datasets' own fingerprinting (dill) would print bytecode into its log."""
+    import builtins
+
+    from datasets import Dataset
+
+    printed: list[tuple] = []
+    monkeypatch.setattr(builtins, "print", lambda *a, **k: printed.append(a))
+    rows = tokenize_records(tokenizer, records, max_length=None, assistant_only=True)
+    monkeypatch.undo()
+    assert printed == []
+    reference = Dataset.from_dict({"input_ids": rows.dataset["input_ids"], "labels": rows.dataset["labels"]})
+    assert rows.dataset.features == reference.features
+    assert rows.dataset.to_dict() == reference.to_dict() and rows.dataset.num_rows == len(records)
+    again = tokenize_records(tokenizer, records, max_length=None, assistant_only=True)
+    assert again.dataset._fingerprint == rows.dataset._fingerprint  # the same rows, the same fingerprint
