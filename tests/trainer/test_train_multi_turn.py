@@ -11,22 +11,8 @@ import pytest
 
 from schemas.errors import ConfigError
 from schemas.trajectories import Trajectory
+from tests.trainer.test_tiny import TOOLS  # the one-tool weather catalog the tiny model knows
 from trainer.dataset.trajectory_exports import write_trl
-
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather in a city",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
-]
 
 
 def trajectory(n: int, city: str, other: str) -> Trajectory:

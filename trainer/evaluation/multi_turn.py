@@ -25,13 +25,14 @@ from typing import Any
 
 from schemas import atomic
 from schemas.catalog import Catalog
-from schemas.errors import CallforgeError, ConfigError
+from schemas.errors import ConfigError
 from schemas.trajectories import Trajectory, read_trajectories
 from trainer.evaluation.backends import Backend
 from trainer.evaluation.config import EvaluateConfig
 from trainer.evaluation.multi_turn_metrics import EntryScore, aggregate, score_entry
 from trainer.evaluation.rollout import Rollout, RolloutResult
 from verifiers.trajectory.replay import SandboxReplay, connect
+from verifiers.trajectory.run import start_sandbox
 
 MULTI_TURN_DIR = "multi_turn"
 
@@ -93,19 +94,12 @@ def check_tools(sets: list[MultiTurnSet], catalog: Catalog | None) -> None:
 @contextlib.contextmanager
 def multi_turn_sandbox(catalog: Catalog, options: dict[str, Any]) -> Iterator[SandboxReplay]:
     """A replay client on a sandbox serving the catalog's specs (started here unless ``base_url``)."""
-    from trainer.evaluation.execution import spec_files
-    from verifiers.sandbox import SandboxServer
-
     server = None
     base_url = options.get("base_url")
     if not base_url:
-        server = SandboxServer(spec_files(catalog), root=options.get("spec_root"), mode="process")
-        try:
-            server.start()
-        except ConfigError:
-            raise
-        except CallforgeError as exc:
-            raise ConfigError(f"evaluate: cannot start the sandbox for the multi-turn sets: {exc}") from exc
+        server = start_sandbox(
+            catalog, spec_root=options.get("spec_root"), mode="process", purpose="evaluate (multi-turn sets)"
+        )
         base_url = server.base_url
     try:
         replay = connect(str(base_url), catalog)

@@ -60,7 +60,9 @@ def verify_trajectory_file(
     if sandbox_url:
         verdicts = _verify(items, catalog, sandbox_url.rstrip("/"), check_references)
     else:
-        server = _start_sandbox(catalog, path, spec_root, sandbox_mode)
+        server = start_sandbox(
+            catalog, spec_root=spec_root, mode=sandbox_mode, purpose=f"verify-trajectories {path}"
+        )
         try:
             verdicts = _verify(items, catalog, server.base_url, check_references)
         finally:
@@ -76,21 +78,23 @@ def verify_trajectory_file(
     return summary
 
 
-def _start_sandbox(catalog: Catalog, path: str | Path, spec_root: str | Path | None, mode: str) -> Any:
+def start_sandbox(catalog: Catalog, *, spec_root: str | Path | None, mode: str, purpose: str) -> Any:
+    """A started sandbox serving the catalog's spec files; a failure to start is a ``ConfigError``
+    naming ``purpose`` (what the sandbox was for). The caller stops it."""
     from verifiers.sandbox import SandboxServer
 
     specs = [entry.file for entry in catalog.manifest.specs] if catalog.manifest else []
     if not specs:
         specs = sorted({tool.source.file for tool in catalog})
     if not specs:
-        raise ConfigError(f"the catalog names no spec file to serve; cannot replay {path}")
+        raise ConfigError(f"{purpose}: the catalog names no spec file to serve")
     server = SandboxServer(specs, root=spec_root, mode=mode)  # type: ignore[arg-type]
     try:
         server.start()
     except ConfigError:
         raise
     except CallforgeError as exc:
-        raise ConfigError(f"verify-trajectories: cannot start the sandbox: {exc}") from exc
+        raise ConfigError(f"{purpose}: cannot start the sandbox: {exc}") from exc
     return server
 
 
