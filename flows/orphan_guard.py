@@ -73,7 +73,14 @@ def watch(parent: int, *, interval_s: float = 0.5, grace_s: float = 5.0) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to handle, not ours
     seen: dict[int, int] = {}
     while os.getppid() == parent:  # re-parented: the command is gone
-        seen = descendants(parent, exclude=os.getpid())
+        found = descendants(parent, exclude=os.getpid())
+        if os.getppid() != parent:
+            # The command died during the walk: its children were re-parented under it, so this walk
+            # saw few or none of them. Keep what the earlier walks recorded.
+            break
+        # Recorded, not replaced: a process seen once stays a candidate (one that ended, or a recycled
+        # pid, is told apart by its start time), so no later walk can forget it.
+        seen.update(found)
         time.sleep(interval_s)
     left = {pid: start for pid, start in seen.items() if _alive_as_recorded(pid, start)}
     for pid in left:

@@ -107,3 +107,30 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def test_a_walk_that_races_the_commands_death_does_not_forget_its_children(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The command dies during a walk: its children are re-parented at once, so that walk sees none of
+    them. A guard that kept only the latest walk would stop nothing (a Prefect server left running)."""
+    from flows import orphan_guard
+
+    parent, server, start = 4242, 5151, 77
+    state = {"walks": 0, "dead": False}
+
+    def walk(root: int, *, exclude: int | None = None) -> dict[int, int]:
+        state["walks"] += 1
+        if state["walks"] == 3:  # the command is killed while this walk reads /proc
+            state["dead"] = True
+            return {}
+        return {server: start}
+
+    sent: list[tuple[int, signal.Signals]] = []
+    monkeypatch.setattr(orphan_guard, "descendants", walk)
+    monkeypatch.setattr(orphan_guard.os, "getppid", lambda: 1 if state["dead"] else parent)
+    monkeypatch.setattr(orphan_guard, "_alive_as_recorded", lambda pid, s: (pid, s) == (server, start))
+    monkeypatch.setattr(orphan_guard, "_signal", lambda pid, sig: sent.append((pid, sig)))
+    monkeypatch.setattr(orphan_guard.signal, "signal", lambda *a: None)
+    stopped = orphan_guard.watch(parent, interval_s=0, grace_s=0)
+    assert stopped == 1 and (server, signal.SIGTERM) in sent
