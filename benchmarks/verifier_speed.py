@@ -14,6 +14,11 @@ least one call, it prints samples per CPU-second of one process for:
     (``verifiers.hygiene``: control/bidi characters and length caps over the query and every argument
     string) — the floor of what ``verify`` must do per passing sample; the per-sample microseconds
     line splits callforge's time into the bare loop, the verdict, hygiene and the rest;
+  * the least any implementation must do: the same generated functions called directly (cheaper than
+    the bare loop's ``functools.partial``), one passing ``Verdict`` and the query's hygiene scan, with
+    no argument hygiene at all. When even that is under 0.9x the bare loop, the goal is out of reach
+    for any implementation that returns one ``Verdict`` per sample and scans its query, and the
+    script says so;
   * a compiled ``jsonschema`` validator per tool (``Draft202012Validator(schema).is_valid``).
 
 Rates alternate in short rounds (callforge, bare, ...) and each figure is the median round, so load
@@ -43,7 +48,7 @@ from schemas.catalog import Catalog  # noqa: E402
 from schemas.models import Sample  # noqa: E402
 from verifiers.arguments import compiled  # noqa: E402
 from verifiers.base import VerifyContext  # noqa: E402
-from verifiers.format import FormatVerifier, _passed  # noqa: E402
+from verifiers.format import FormatVerifier, _direct, _passed  # noqa: E402
 from verifiers.hygiene import hygiene_issues  # noqa: E402
 
 GOAL = 0.9  # callforge's rate over the bare loop's
@@ -116,6 +121,24 @@ def measure(label: str, catalog: Catalog, samples_wanted: int, rounds: int) -> b
             out.append(_passed(sample.id))
         return out
 
+    direct = {t.name: _direct(compiled(t).raising) for t in catalog}
+    query_cap = options.max_query_chars
+
+    def least_required(batch: list[Sample] = samples) -> list[object]:
+        # What no implementation of the verifier contract can skip, each the cheapest way: the generated
+        # functions called directly (no functools.partial, as verify calls them), one passing Verdict per
+        # sample, and issue 16's scan of the query (one C-speed isprintable and a length compare).
+        out: list[object] = []
+        for sample in batch:
+            query = sample.query
+            if not query.isprintable() or len(query) > query_cap:
+                raise AssertionError(f"{sample.id}: generated queries are clean")
+            for call in sample.calls:
+                function, formats = direct[call.name]
+                function(call.arguments, formats)
+            out.append(_passed(sample.id))
+        return out
+
     def callforge() -> None:
         verifier.verify(samples, ctx)
 
@@ -125,6 +148,7 @@ def measure(label: str, catalog: Catalog, samples_wanted: int, rounds: int) -> b
             "bare": bare,
             "bare+verdicts": bare_with_verdicts,
             "bare+hygiene+verdicts": bare_with_hygiene_and_verdicts,
+            "least required": least_required,
         },
         len(samples),
         rounds,
@@ -144,6 +168,11 @@ def measure(label: str, catalog: Catalog, samples_wanted: int, rounds: int) -> b
         f"  bare loop + hygiene check + passing Verdict:    {rates['bare+hygiene+verdicts']:>10,.0f} samples/s"
         f"  ({rates['bare+hygiene+verdicts'] / rates['bare']:.2f}x bare: the floor of what verify must do)"
     )
+    floor = rates["least required"] / rates["bare"]
+    print(
+        f"  least any verify must do (direct calls + Verdict + query scan): {rates['least required']:>10,.0f} "
+        f"samples/s  ({floor:.2f}x bare)"
+    )
     print(f"  compiled jsonschema validator per tool:         {by_js:>10,.0f} samples/s")
     # Where callforge's time beyond the bare loop goes, per sample (from the rates above).
     per = {name: 1e6 / rate for name, rate in rates.items()}
@@ -154,6 +183,14 @@ def measure(label: str, catalog: Catalog, samples_wanted: int, rounds: int) -> b
         f"  microseconds per sample: bare loop {per['bare']:.2f}, + passing Verdict {verdict_us:+.2f}, "
         f"+ hygiene check {hygiene_us:+.2f}, + the rest of verify (offer/style/duplicate/spec-value "
         f"checks, warnings, dispatch) {rest_us:+.2f} = callforge {per['callforge']:.2f}"
+    )
+    # The goal's time per sample, less the least required: what argument hygiene, the offer, style and
+    # duplicate checks, spec-value warnings and dispatch must all fit into for the goal to be met.
+    headroom_us = per["bare"] / GOAL - 1e6 / rates["least required"]
+    print(
+        f"  headroom for everything beyond the least required at {GOAL}x: {headroom_us:+.2f} us per sample; "
+        f"callforge spends {per['callforge'] - 1e6 / rates['least required']:.2f} us there "
+        f"(the hygiene check alone {hygiene_us:.2f})"
     )
     print(
         f"  ratio callforge / bare loop: {ratio:.2f} (goal >= {GOAL}: {'MET' if met else 'NOT MET'}); "

@@ -115,7 +115,13 @@ def _escape(token: Any) -> str:
 
 def pointer(path: Any) -> str:
     """JSON pointer of a path of keys and indexes (``["Assign", "1", "X"]`` -> ``/Assign/1/X``)."""
-    return "".join("/" + _escape(p) for p in path)
+    tokens = [str(p) for p in path]
+    if not tokens:
+        return ""
+    joined = "/".join(tokens)
+    if "~" not in joined and joined.count("/") == len(tokens) - 1:
+        return "/" + joined  # nothing to escape: the common case, built in one join
+    return "".join("/" + _escape(p) for p in tokens)
 
 
 def _to_draft07(node: Any, formats: set[str]) -> Any:

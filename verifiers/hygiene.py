@@ -95,26 +95,33 @@ def _text_issues(
 def _plain(value: Any, cap: int, depth: int = 0) -> bool:
     """True when no string (value or key) inside ``value`` is longer than ``cap`` or unprintable.
     ``str.isprintable`` (C speed) is False for every control and bidi character — and for a few
-    harmless ones (tab, newline, LRM), which the precise pass then clears."""
+    harmless ones (tab, newline, LRM), which the precise pass then clears. A string value is checked
+    in its container's loop: a call per string would cost more than the check (this runs on every
+    argument of every sample)."""
     kind = type(value)
     if kind is str:
         return value.isprintable() and (not cap or len(value) <= cap)
     if kind is dict:
         for key, sub in value.items():
-            if type(key) is str and not key.isprintable():
+            if type(key) is str and (not key.isprintable() or (cap and len(key) > cap)):
                 return False
-            if type(sub) in _CONTAINERS and not _plain(sub, cap, depth + 1):
+            kind = type(sub)
+            if kind is str:
+                if not sub.isprintable() or (cap and len(sub) > cap):
+                    return False
+            elif (kind is dict or kind is list) and not _plain(sub, cap, depth + 1):
                 return False
         return depth < _MAX_DEPTH
     if kind is list:
         for sub in value:
-            if type(sub) in _CONTAINERS and not _plain(sub, cap, depth + 1):
+            kind = type(sub)
+            if kind is str:
+                if not sub.isprintable() or (cap and len(sub) > cap):
+                    return False
+            elif (kind is dict or kind is list) and not _plain(sub, cap, depth + 1):
                 return False
         return depth < _MAX_DEPTH
     return True
-
-
-_CONTAINERS = (str, dict, list)
 
 
 def _clean(sample: Sample, options: HygieneOptions) -> bool:

@@ -97,3 +97,39 @@ def test_ordinary_string_values_pass_even_when_not_printable():
         ).passed
         is True
     )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "code", "pointer"),
+    [
+        # The row id matches the schema's ^[0-9]+$, so only the cap on keys can catch it (the fast check
+        # once skipped key lengths and passed this sample).
+        ({"Assign": {"1" * 50: {"X": 0, "Y": 0, "Z": 0}}}, "value_too_long", "/Assign/" + "1" * 50),
+        (
+            {"Assign": {"1": {"X": 0, "Y": 0, "Z": 0}, "2\u202e": {"X": 1, "Y": 0, "Z": 0}}},
+            "bidi_control",
+            "/Assign/2\u202e",
+        ),
+    ],
+    ids=["overlong-row-id", "bidi-in-second-row-id"],
+)
+def test_map_keys_are_capped_and_checked_cold_and_warm(arguments, code, pointer):
+    sample = gennx_sample("Add the nodes.", [("post_db_node", arguments)], TOOLS)
+    verifier, ctx = FormatVerifier(FormatVerifier.Options(max_value_chars=20)), gennx_ctx()
+    # The first sample resolves the catalog's validators; the second takes the fast path.
+    cold, warm = verifier.verify([sample, sample.model_copy()], ctx)
+    for result in (cold, warm):
+        assert (result.passed, result.code, result.details["pointer"]) == (False, code, pointer)
+
+
+def test_a_control_character_in_a_string_inside_a_list_of_rows_is_found():
+    items = [{"ID": 1, "LCNAME": "LL", "FZ": -10}, {"ID": 2, "LCNAME": "D\x1bL", "FZ": -5}]
+    arguments = {"Assign": {"5": {"ITEMS": items}}}
+    result = check(
+        gennx_sample("Load node 5.", [("post_db_cnld", arguments)], ["post_db_cnld", "post_db_node"])
+    )
+    assert (result.passed, result.code, result.details["pointer"]) == (
+        False,
+        "control_character",
+        "/Assign/5/ITEMS/1/LCNAME",
+    )
