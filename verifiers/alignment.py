@@ -18,6 +18,7 @@ evidence is local and explicit, because a false alarm rejects a good sample.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 from collections import Counter, defaultdict
@@ -88,11 +89,15 @@ def _label_tokens(leaf: Leaf, distinctive: frozenset[str], facts: QueryFacts) ->
     key = fold(leaf.name)
     if len(key) >= 3 and key.isalpha():
         # An abbreviated key names the word it abbreviates: MATL "material", SECT "section".
-        found.update(
-            index
-            for index, (token, _) in enumerate(facts.tokens)
-            if token != key and token.isascii() and abbreviates(key, token)
-        )
+        shortened = facts.memo.setdefault("abbreviation_positions", {})
+        positions = shortened.get(key)
+        if positions is None:
+            positions = shortened[key] = [
+                index
+                for index, (token, _) in enumerate(facts.tokens)
+                if token != key and token.isascii() and abbreviates(key, token)
+            ]
+        found.update(positions)
     return sorted(found)
 
 
@@ -246,7 +251,12 @@ def _names_an_argument(item: _Item, labels: Sequence[frozenset[str]]) -> bool:
     """A word that names an argument the calls set ("… and strain value priority 1") is that
     argument's label, answered by it, not a request of its own."""
     terms = _item_terms(item.text)
-    return any(terms_name(label, terms) for label in labels)
+    return any(_terms_name(label, terms) for label in labels)
+
+
+@functools.lru_cache(maxsize=65536)  # an item's words against every label, for every item of a query
+def _terms_name(label: frozenset[str], terms: frozenset[str]) -> bool:
+    return terms_name(label, terms)
 
 
 _PHRASE_BREAK = re.compile(r",|;|\band\b|\bwith\b|그리고|및")

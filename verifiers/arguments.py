@@ -207,6 +207,15 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _fast_compile(schema: dict[str, Any], *, detailed: bool) -> Callable[[Any], Any]:
+    # use_default=False: fastjsonschema otherwise writes schema defaults INTO the validated arguments,
+    # mutating samples (and their content ids) as it checks them. detailed_exceptions=False: a bare
+    # message, no schema literal in every raise (the success path is the same code either way).
+    return fastjsonschema.compile(
+        schema, formats={"uuid": _UUID.pattern}, use_default=False, detailed_exceptions=detailed
+    )
+
+
 def _uses(node: Any, keywords: set[str]) -> bool:
     if isinstance(node, dict):
         if keywords & node.keys():
@@ -233,6 +242,8 @@ class ToolArguments:
         cls = validator_for(schema, default=jsonschema.Draft202012Validator)
         self.precise = cls(schema, format_checker=_format_checker(cls))
         self.fast: Callable[[Any], Any] | None = None
+        self._converted: dict[str, Any] = {}
+        self._detailed: Callable[[Any], Any] | None = None
         if not _uses(schema, _UNSUPPORTED_BY_FAST):
             formats: set[str] = set()
             converted = _to_draft07(schema, formats)
@@ -243,13 +254,25 @@ class ToolArguments:
                 # call; the precise pass below still reports each extra key by name.
                 converted["additionalProperties"] = False
             try:
-                # use_default=False: fastjsonschema otherwise writes schema defaults INTO the validated
-                # arguments, mutating samples (and their content ids) as it checks them.
-                self.fast = fastjsonschema.compile(
-                    converted, formats={"uuid": _UUID.pattern}, use_default=False
-                )
+                self.fast = _fast_compile(converted, detailed=False)
+                self._converted = converted
             except Exception:  # fastjsonschema rejects some valid schemas; jsonschema still works
                 self.fast = None
+
+    def _detailed_failure(self, arguments: Any) -> fastjsonschema.JsonSchemaValueException | None:
+        """The first failure with its rule and path, from a validator compiled with detailed
+        exceptions, only when one is needed (see ``issues``): its code, with the schema repeated in
+        every ``raise``, is twice the size and three times the compile time of ``fast``'s, which
+        would be paid for every tool of a catalog on every refresh."""
+        if self._detailed is None:
+            self._detailed = _fast_compile(self._converted, detailed=True)
+        try:
+            self._detailed(arguments)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            return exc
+        except Exception:  # e.g. RecursionError: the caller keeps the lean validator's failure
+            return None
+        return None
 
     @property
     def raising(self) -> Callable[[Any], Any]:
@@ -292,6 +315,8 @@ class ToolArguments:
         issues.extend(self._precise(arguments, set(unexpected)))
         if failure is not None and not issues:
             # The fast pass failed where jsonschema found nothing (their format checks differ slightly).
+            if failure.rule != "schema":
+                failure = self._detailed_failure(arguments) or failure
             path = [p for p in (failure.path or [])[1:]]
             code = _KEYWORD_CODE.get(failure.rule or "", "schema_violation")
             issues.append(Issue(code, pointer(path), failure.message))

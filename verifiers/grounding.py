@@ -313,8 +313,24 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def value_offsets(leaf: Leaf, facts: QueryFacts) -> list[int]:
-    """Char offsets where the query states this leaf's value (empty when it does not literally)."""
+def value_offsets(leaf: Leaf, facts: QueryFacts) -> tuple[int, ...]:
+    """Char offsets where the query states this leaf's value (empty when it does not literally).
+    Memoised on ``facts`` by value and type: the row checks ask it for every pair of a call's leaves."""
+    value = leaf.value
+    if isinstance(value, dict | list):
+        return ()
+    memo = facts.memo.setdefault("value_offsets", {})
+    key = (type(value), value)
+    try:
+        found = memo.get(key)
+    except TypeError:  # an unhashable value (not from JSON): nothing to share
+        return tuple(_value_offsets(leaf, facts))
+    if found is None:
+        found = memo[key] = tuple(_value_offsets(leaf, facts))
+    return found
+
+
+def _value_offsets(leaf: Leaf, facts: QueryFacts) -> list[int]:
     number = as_number(leaf.value)
     if number is not None:
         return facts.number_offsets(number)

@@ -144,6 +144,16 @@ def _names_leaf(leaf: Leaf, facts: QueryFacts, offset: int) -> bool:
     return False
 
 
+def _split_mentions(facts: QueryFacts, extras: _Extras) -> tuple[list[Mention], list[Mention]]:
+    """The query's number mentions outside and inside its excluded spans ("except 3"), once per query."""
+    split = facts.memo.get("split_mentions")
+    if split is None:
+        wanted = [m for m in extras.mentions if not _inside(m.start, extras.excluded)]
+        unwanted = [m for m in extras.mentions if _inside(m.start, extras.excluded)]
+        split = facts.memo["split_mentions"] = (wanted, unwanted)
+    return split
+
+
 def _number_problem(leaf: Leaf, number: float, facts: QueryFacts, lexicon: ToolLexicon) -> str | None:
     extras = _extras(facts)
     unit = field_unit(leaf, lexicon)
@@ -151,8 +161,7 @@ def _number_problem(leaf: Leaf, number: float, facts: QueryFacts, lexicon: ToolL
     unit_dimension = dimension(unit) if unit else None
     signed = leaf.name in lexicon.direction_fields
     direction = _direction(facts, lexicon) if signed else None
-    wanted = [m for m in extras.mentions if not _inside(m.start, extras.excluded)]
-    unwanted = [m for m in extras.mentions if _inside(m.start, extras.excluded)]
+    wanted, unwanted = _split_mentions(facts, extras)
 
     def matches(mentions: list[Mention], target: float) -> list[Mention]:
         out = []

@@ -108,10 +108,22 @@ _SENTENCE = re.compile(r"(?:[^.;!?]|[.;!?](?!\s|$))+(?:[.;!?]|$)")
 _CLAUSE = re.compile(r"(?:[^,]*?(?:니까|으니|는데|지만|므로)(?=\s))|[^,]+")
 
 
-def _phrase_in(phrase: str, text: str) -> bool:
-    if "\uac00" <= phrase[0] <= "\ud7a3":
-        return phrase in text
-    return re.search(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", text) is not None
+def _hangul(phrase: str) -> bool:
+    return "\uac00" <= phrase[0] <= "\ud7a3"
+
+
+def _matcher(phrases: tuple[str, ...]) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
+    """An action's phrases as one search: the Latin ones as whole words (not inside a longer word or
+    right after an apostrophe) in one alternation, the Hangul ones as substrings (Korean verbs take
+    endings). The answer is the same as trying each phrase alone, with one regex search per action."""
+    words = [p for p in phrases if not _hangul(p)]
+    pattern = rf"(?<![\w'])(?:{'|'.join(map(re.escape, words))})(?![\w'])" if words else None
+    return (re.compile(pattern) if pattern else None), tuple(p for p in phrases if _hangul(p))
+
+
+_ACTION_MATCHERS = tuple(
+    (action, *_matcher(phrases)) for table in (_EN_ACTIONS, _KO_ACTIONS) for action, phrases in table.items()
+)
 
 
 def actions(text: str) -> frozenset[str]:
@@ -119,9 +131,8 @@ def actions(text: str) -> frozenset[str]:
     folded = wording(text)
     found = {
         action
-        for table in (_EN_ACTIONS, _KO_ACTIONS)
-        for action, phrases in table.items()
-        if any(_phrase_in(p, folded) for p in phrases)
+        for action, words, hangul in _ACTION_MATCHERS
+        if (words is not None and words.search(folded)) or any(p in folded for p in hangul)
     }
     if "saveas" in found:
         found.discard("save")

@@ -280,6 +280,7 @@ _EN_SAME: tuple[tuple[str, ...], ...] = (("calc", "calculat", "comput"),)
 EN_SYNONYMS: dict[str, frozenset[str]] = {w: frozenset(g) - {w} for g in _EN_SAME for w in g}
 
 
+@functools.lru_cache(maxsize=65536)  # pure, and asked ~350 times per sample with few distinct pairs
 def names_term(label: frozenset[str], term: str) -> bool:
     """Whether a query term (a stem) names one of an argument's ``label`` terms: the same stem, a
     synonym, or a label word of four letters or more that the term starts with (CALC "calculated",
@@ -289,6 +290,7 @@ def names_term(label: frozenset[str], term: str) -> bool:
     return any(len(w) >= 4 and w.isalpha() and len(term) > len(w) and term.startswith(w) for w in label)
 
 
+@functools.lru_cache(maxsize=65536)  # pure: a key against every query token, for every leaf and pair
 def abbreviates(short: str, word: str) -> bool:
     """Whether ``short`` abbreviates ``word``: same first letter, its letters in order, ``word`` longer
     (an abbreviated key names the word it shortens: MATL "material", SECT "section", THIK "thickness")."""
