@@ -51,6 +51,41 @@ def test_the_meter_counts_what_apply_chat_template_tokenises(meter: RowMeter) ->
     assert meter([record]) == [len(ids)]
 
 
+def _records(count: int) -> list[dict[str, Any]]:
+    names = sorted(TOOLS)
+    samples = [
+        _multiple(f"add record {i} " + "with a longer query " * (i % 7), names[i % 6], [names[(i + 1) % 6]])
+        for i in range(count)
+    ]
+    return [to_trl(s, TOOLS, system_prompt=OPTIONS.system_prompt) for s in samples]
+
+
+def test_many_rows_are_counted_in_threads_in_order_as_apply_chat_template_counts(
+    meter: RowMeter, monkeypatch
+):
+    monkeypatch.setattr("trainer.row_lengths.os.cpu_count", lambda: 3)  # uneven chunks on any machine
+    records = _records(200)  # rows of different lengths: a chunk returned out of order shows
+    expected = []
+    for record in records:
+        ids = meter.tokenizer.apply_chat_template(record["messages"], tools=record["tools"], tokenize=True)
+        expected.append(len(ids["input_ids"] if hasattr(ids, "keys") else ids))
+    assert len(set(expected)) > 5
+    assert meter(records) == expected
+
+
+def test_a_backend_with_truncation_set_is_not_used_from_threads(meter: RowMeter) -> None:
+    from trainer.row_lengths import _parallel_backend
+
+    assert _parallel_backend(meter.tokenizer, 200) is not None
+    backend = meter.tokenizer._tokenizer
+    backend.enable_truncation(max_length=16)
+    try:  # the backend would cut every row to 16 tokens; the tokenizer's own call turns that off
+        assert _parallel_backend(meter.tokenizer, 200) is None
+        assert min(meter(_records(100))) > 16
+    finally:
+        backend.no_truncation()
+
+
 def test_a_row_exactly_at_max_length_is_kept_as_it_is(meter: RowMeter) -> None:
     sample = _multiple("add a t1_tool_00 record", "t1_tool_00", ["t1_tool_01", "t1_tool_02"])
     limit = _length(meter, sample)
