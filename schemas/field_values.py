@@ -21,7 +21,7 @@ definition already on the path (recursion), and at most :data:`MAX_FIELDS` field
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,22 +146,41 @@ class _Walker:
             entry.description = description.strip()
 
 
-def values_at(arguments: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+def values_at(
+    arguments: Any, path: tuple[str, ...], where: Callable[[Any], bool] | None = None
+) -> Iterator[tuple[tuple[str, ...], Any]]:
     """Each value of ``arguments`` at ``path`` (``*``: every map key, ``[]``: every item), with the
-    concrete keys that reach it (for a JSON pointer)."""
-    stack: list[tuple[Any, int, tuple[str, ...]]] = [(arguments, 0, ())]
-    while stack:
-        value, at, keys = stack.pop()
-        if at == len(path):
-            yield keys, value
-            continue
+    concrete keys that reach it (for a JSON pointer), in document order. With ``where``, only the
+    values it accepts: keys are one list pushed and popped on the way down and copied only for a
+    value yielded, since a field usually sits among many rows of which few are wanted (the
+    ``code_not_in_spec`` check runs this on every flagged call)."""
+    found: list[tuple[tuple[str, ...], Any]] = []
+    keys: list[str] = []
+    end = len(path)  # a schema field path: the recursion is as deep as the path, no deeper
+
+    def walk(value: Any, at: int) -> None:
+        if at == end:
+            if where is None or where(value):
+                found.append((tuple(keys), value))
+            return
         step = path[at]
         if step == MAP_KEY and isinstance(value, dict):
-            stack.extend((v, at + 1, (*keys, str(k))) for k, v in reversed(list(value.items())))
+            for key, sub in value.items():
+                keys.append(str(key))
+                walk(sub, at + 1)
+                keys.pop()
         elif step == ITEM and isinstance(value, list):
-            stack.extend((v, at + 1, (*keys, str(i))) for i, v in reversed(list(enumerate(value))))
+            for index, sub in enumerate(value):
+                keys.append(str(index))
+                walk(sub, at + 1)
+                keys.pop()
         elif isinstance(value, dict) and step in value:
-            stack.append((value[step], at + 1, (*keys, step)))
+            keys.append(step)
+            walk(value[step], at + 1)
+            keys.pop()
+
+    walk(arguments, 0)
+    return iter(found)
 
 
 def _without_examples(schema: Any) -> Any:

@@ -14,10 +14,11 @@ schema carries no examples at all (no evidence, no warning).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from schemas.field_values import ITEM, MAP_KEY, FieldValues, field_values
+from schemas.field_values import ITEM, MAP_KEY, FieldValues, field_values, values_at
 from schemas.models import Tool
 from verifiers.arguments import Issue, pointer
 
@@ -88,7 +89,7 @@ def unlisted_codes(
     for entry, check, shown in zip(fields.fields, fields._checks, fields._shown, strict=True):
         if check(arguments):
             continue
-        for keys, value in _unlisted_at(arguments, entry.path, entry.examples):
+        for keys, value in values_at(arguments, entry.path, functools.partial(_unlisted, entry.examples)):
             issues.append(
                 Issue(
                     CODE,
@@ -100,37 +101,5 @@ def unlisted_codes(
     return issues
 
 
-def _unlisted_at(
-    arguments: Any, path: tuple[str, ...], examples: tuple[Any, ...]
-) -> list[tuple[list[str], str]]:
-    """The string values at ``path`` that ``examples`` do not list, each with the keys reaching it, in
-    the order ``schemas.field_values.values_at`` walks them. Keys are kept as one list pushed and popped
-    on the way down and copied only for a value found: the field usually sits among many rows that
-    are fine, and building every row's key tuple cost more than the rest of the check."""
-    found: list[tuple[list[str], str]] = []
-    keys: list[str] = []
-    end = len(path)
-
-    def walk(value: Any, at: int) -> None:
-        if at == end:
-            if isinstance(value, str) and value not in examples:
-                found.append((list(keys), value))
-            return
-        step = path[at]
-        if step == MAP_KEY and isinstance(value, dict):
-            for key, sub in value.items():
-                keys.append(str(key))
-                walk(sub, at + 1)
-                keys.pop()
-        elif step == ITEM and isinstance(value, list):
-            for index, sub in enumerate(value):
-                keys.append(str(index))
-                walk(sub, at + 1)
-                keys.pop()
-        elif isinstance(value, dict) and step in value:
-            keys.append(step)
-            walk(value[step], at + 1)
-            keys.pop()
-
-    walk(arguments, 0)
-    return found
+def _unlisted(examples: tuple[Any, ...], value: Any) -> bool:
+    return isinstance(value, str) and value not in examples

@@ -74,3 +74,9 @@ def test_values_at_yields_every_match_with_its_keys() -> None:
         (("Assign", "1", "ITEMS", "1", "TYPE"), "Q"),
     ]
     assert list(values_at({"Assign": "oops"}, ("Assign", "*", "X"))) == []
+
+
+def test_values_at_keeps_only_what_where_accepts_in_document_order() -> None:
+    arguments = {"Assign": {"2": {"X": "b"}, "1": {"X": "a"}, "3": {"X": 3}, "4": {"X": "c"}}}
+    found = list(values_at(arguments, ("Assign", "*", "X"), lambda v: isinstance(v, str) and v != "a"))
+    assert found == [(("Assign", "2", "X"), "b"), (("Assign", "4", "X"), "c")]
