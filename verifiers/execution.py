@@ -46,7 +46,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import Field, model_validator
 
-from schemas.errors import CallforgeError, ConfigError
+from schemas.errors import CallforgeError
 from schemas.models import ExecutionResult, Sample, Tool, Verdict
 from verifiers.base import EXECUTION_RESULTS_KEY, VerifierOptions, VerifierUnavailable, VerifyContext
 from verifiers.execution_client import execution_client
@@ -196,12 +196,7 @@ class ExecutionVerifier:
                 allowed_root=opts.allowed_root,
                 degrade=True,
             )
-            try:
-                server.start()
-            except ConfigError:
-                raise
-            except CallforgeError as exc:  # the sandbox itself did not start: a configuration problem
-                raise ConfigError(f"execution: cannot start the sandbox: {exc}") from exc
+            server.start_for("execution")
             try:
                 return self._run(samples, ctx, server.base_url, SandboxSpecs.from_health(server.health()))
             finally:

@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import httpx
 
-from schemas.errors import CallforgeError
+from schemas.errors import CallforgeError, ConfigError
 
 SandboxMode = Literal["process", "thread"]
 
@@ -172,6 +172,16 @@ class SandboxServer:
         except BaseException:
             self.stop()
             raise
+
+    def start_for(self, purpose: str) -> None:
+        """``start()``, with a sandbox that does not come up reported as a ``ConfigError`` naming
+        ``purpose`` (what it was started for): for a verifier or a stage, that is the user's to fix."""
+        try:
+            self.start()
+        except ConfigError:
+            raise
+        except CallforgeError as exc:
+            raise ConfigError(f"{purpose}: cannot start the sandbox: {exc}") from exc
 
     def _start_thread(self, sock: socket.socket) -> None:
         app = build_app(  # raises here on a bad spec (unless degrading)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.catalog import Catalog
-from schemas.errors import CallforgeError, ConfigError, RecordError
+from schemas.errors import ConfigError, RecordError
 from schemas.trajectories import read_trajectories
 from verifiers.trajectory.replay import connect
 from verifiers.trajectory.verifier import TrajectoryVerdict, TrajectoryVerifier
@@ -89,12 +89,7 @@ def start_sandbox(catalog: Catalog, *, spec_root: str | Path | None, mode: str, 
     if not specs:
         raise ConfigError(f"{purpose}: the catalog names no spec file to serve")
     server = SandboxServer(specs, root=spec_root, mode=mode)  # type: ignore[arg-type]
-    try:
-        server.start()
-    except ConfigError:
-        raise
-    except CallforgeError as exc:
-        raise ConfigError(f"{purpose}: cannot start the sandbox: {exc}") from exc
+    server.start_for(purpose)
     return server
 
 
