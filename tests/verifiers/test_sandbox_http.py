@@ -404,3 +404,16 @@ def test_remote_refs_are_not_fetched(tmp_path: Path) -> None:
     assert unavailable["key"] == str(spec) and "is not fetched" in unavailable["reason"]
     assert (response.status_code, response.json()["error"]["code"]) == (503, "spec_unavailable")
     assert "is not fetched" in error_of(response)
+
+
+def test_a_sandbox_that_does_not_come_up_is_a_config_error_naming_what_it_was_for(tmp_path):
+    from verifiers.sandbox import SandboxServer
+
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("just: [unclosed\n")  # not YAML: the spec error is the sandbox's, not a config one
+    server = SandboxServer([spec], mode="thread")
+    with pytest.raises(
+        ConfigError, match=r"^multi-turn evaluation: cannot start the sandbox: .*not valid YAML"
+    ):
+        server.start_for("multi-turn evaluation")
+    assert server._sock is None  # the listening socket it had bound is closed again
