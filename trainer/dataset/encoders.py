@@ -55,15 +55,21 @@ _string = json.encoder.encode_basestring  # a str as JSON, unicode kept: what _d
 _STYLE = {style: style.value for style in Style}
 
 
+def conversation_features() -> dict[str, Any]:
+    """The columns every TRL conversational export shares (single-turn samples and multi-turn
+    trajectories): messages and tools as ``List(Json())`` and the row id."""
+    from datasets import Json, List, Value
+
+    return {"messages": List(Json()), "tools": List(Json()), "id": Value("string")}
+
+
 def hf_features():  # -> datasets.Features
-    """The Hugging Face features of the TRL export: messages/tools as ``List(Json())``."""
-    from datasets import Features, Json, List, Value
+    """The Hugging Face features of the TRL export: the conversation columns, then the sample's labels."""
+    from datasets import Features, Value
 
     return Features(
         {
-            "messages": List(Json()),
-            "tools": List(Json()),
-            "id": Value("string"),
+            **conversation_features(),
             "style": Value("string"),
             "language": Value("string"),
             "tier": Value("int64"),

@@ -40,6 +40,7 @@ from typing import Any
 from schemas import atomic
 from schemas.records import DEFAULT_SYSTEM_PROMPT
 from schemas.trajectories import Trajectory
+from trainer.dataset.encoders import conversation_features
 
 
 def _trl_message(message: dict[str, Any]) -> dict[str, Any]:
@@ -89,13 +90,13 @@ def trl_rows(trajectory: Trajectory, *, system_prompt: str = DEFAULT_SYSTEM_PROM
 
 
 def hf_features():  # -> datasets.Features
-    from datasets import Features, Json, List, Value
+    """The Hugging Face features of the multi-turn TRL export: the single-turn export's conversation
+    columns, then the trajectory's labels."""
+    from datasets import Features, Value
 
     return Features(
         {
-            "messages": List(Json()),
-            "tools": List(Json()),
-            "id": Value("string"),
+            **conversation_features(),
             "category": Value("string"),
             "language": Value("string"),
             "spec": Value("string"),
