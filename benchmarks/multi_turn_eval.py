@@ -41,7 +41,7 @@ from schemas.openapi import ingest  # noqa: E402
 from schemas.openapi.load import DocumentSet  # noqa: E402
 from schemas.reference_heuristics import infer_references  # noqa: E402
 from schemas.references import load_references  # noqa: E402
-from schemas.trajectories import Trajectory, read_trajectories  # noqa: E402
+from schemas.trajectories import Trajectory, read_trajectories, write_trajectories  # noqa: E402
 
 SPEC = ROOT / "specs" / "gennx" / "openapi.yaml"
 GOAL_PER_S = 5000 / 300
@@ -161,7 +161,7 @@ def main() -> None:
     generated = [t for t in drawn if isinstance(t, Trajectory)]
     with tempfile.TemporaryDirectory() as tmp, SandboxServer([str(SPEC)], mode="process") as sandbox:
         path = Path(tmp) / "generated.jsonl"
-        path.write_text("".join(t.to_json_line() + "\n" for t in generated), encoding="utf-8")
+        write_trajectories(path, generated)
         summary = verify_trajectory_file(path, catalog, Path(tmp) / "out", sandbox_url=sandbox.base_url)
         verified = [t for _, t in read_trajectories(Path(tmp) / "out" / "verified.jsonl")]
         trajectories = [

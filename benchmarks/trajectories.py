@@ -36,7 +36,7 @@ from schemas.openapi import ingest  # noqa: E402
 from schemas.openapi.load import DocumentSet  # noqa: E402
 from schemas.reference_heuristics import describe, infer_references  # noqa: E402
 from schemas.references import load_references  # noqa: E402
-from schemas.trajectories import parse_trajectory  # noqa: E402
+from schemas.trajectories import parse_trajectory, write_trajectories  # noqa: E402
 
 SPEC = ROOT / "specs" / "gennx" / "openapi.yaml"
 GOAL_PER_S = 5000 / 300
@@ -117,7 +117,7 @@ def generated(catalog, tmp: Path, count: int, seed: int) -> None:
     trajectories = [t for t in drawn if not isinstance(t, str)]
     skipped = [t for t in drawn if isinstance(t, str)]
     path = tmp / "generated.jsonl"
-    path.write_text("".join(t.to_json_line() + "\n" for t in trajectories))
+    write_trajectories(path, trajectories)
     start = time.perf_counter()
     summary = verify_trajectory_file(path, catalog, tmp / "gen-out", sandbox_mode="process")
     verify_s = time.perf_counter() - start

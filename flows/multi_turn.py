@@ -44,7 +44,7 @@ from schemas.errors import RecordError
 from schemas.openapi.load import DocumentSet
 from schemas.reference_heuristics import infer_references
 from schemas.references import ReferenceGraph, load_references
-from schemas.trajectories import Trajectory, read_trajectories
+from schemas.trajectories import Trajectory, read_trajectories, write_trajectories
 from trainer.dataset.multi_turn_config import STAGED_DIR
 from trainer.dataset.trajectory_exports import trl_rows, write_bfcl, write_trl
 from trainer.dataset.trajectory_splits import SPLITS, split_summary, split_trajectories
@@ -127,7 +127,7 @@ def multi_turn_flow(config: RunConfig, out_dir: str | None = None) -> dict[str, 
 
         drawn, paraphrased = paraphrase_drawn(config, catalog, drawn, work)
     generated = work / "generated.jsonl"
-    atomic.write_text(generated, "".join(t.to_json_line() + "\n" for t in drawn))
+    write_trajectories(generated, drawn)
     summary = verify_trajectory_file(generated, catalog, work / "verify")
     verified: list[Trajectory] = []
     for _, item in read_trajectories(work / "verify" / "verified.jsonl"):
@@ -155,9 +155,7 @@ def multi_turn_flow(config: RunConfig, out_dir: str | None = None) -> dict[str, 
     }
     with atomic.directory(target) as tmp:
         for name in SPLITS:
-            atomic.write_text(
-                tmp / f"{name}.jsonl", "".join(t.to_json_line() + "\n" for t in result.splits[name])
-            )
+            write_trajectories(tmp / f"{name}.jsonl", result.splits[name])
         manifest["trl_rows"] = write_trl(tmp, result.splits)
         write_bfcl(tmp, result.splits, config.slug)
         atomic.write_text(tmp / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -29,7 +29,7 @@ from generators.teacher import OpenAITeacher, Teacher
 from generators.trajectory_paraphrase import PROMPT_VERSION, ask_rewrite
 from schemas import atomic
 from schemas.catalog import Catalog
-from schemas.trajectories import Trajectory
+from schemas.trajectories import Trajectory, write_trajectories
 from verifiers.trajectory import TrajectoryVerdict, verify_trajectory_file
 from verifiers.trajectory.paraphrase import Candidate, check_rewrite, keeps_of, settle
 
@@ -97,7 +97,7 @@ def paraphrase_drawn(
 
     def verify(items: list[Trajectory]) -> list[TrajectoryVerdict]:
         rewritten = folder / "rewritten.jsonl"
-        atomic.write_text(rewritten, "".join(t.to_json_line() + "\n" for t in items))
+        write_trajectories(rewritten, items)
         return verify_trajectory_file(rewritten, catalog, folder / "verify").verdicts
 
     kept, report = settle(candidates, verify)

@@ -24,12 +24,13 @@ samples and will not flatten turns.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from schemas import atomic
 from schemas.errors import RecordError
 from schemas.records import decode_arguments
 
@@ -197,6 +198,11 @@ def read_trajectories(path: str | Path) -> Iterator[tuple[int, Trajectory | Reco
                 yield number, parse_trajectory(record, where=where)
             except RecordError as exc:
                 yield number, exc
+
+
+def write_trajectories(path: str | Path, trajectories: Iterable[Trajectory]) -> None:
+    """The records as JSONL, one line each, replacing ``path`` whole (what ``read_trajectories`` reads)."""
+    atomic.write_text(Path(path), "".join(t.to_json_line() + "\n" for t in trajectories))
 
 
 # ---------------------------------------------------------------------------------------------- TRL

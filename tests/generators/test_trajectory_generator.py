@@ -13,7 +13,7 @@ from generators.trajectories import TrajectoryGenerator
 from schemas.openapi.load import DocumentSet
 from schemas.reference_heuristics import infer_references
 from schemas.references import load_references
-from schemas.trajectories import Trajectory
+from schemas.trajectories import Trajectory, write_trajectories
 from tests.verifiers.gennx_fixtures import gennx_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def test_the_verifier_accepts_what_the_generator_writes(tmp_path: Path) -> None:
 
     drawn = _draw(48, seed=21)
     path = tmp_path / "generated.jsonl"
-    path.write_text("".join(t.to_json_line() + "\n" for t in drawn))
+    write_trajectories(path, drawn)
     summary = verify_trajectory_file(path, gennx_catalog(), tmp_path / "out", sandbox_mode="thread")
     assert summary.valid == summary.total == 48, summary.lines()
 
